@@ -1,0 +1,49 @@
+"""Rule train: every (eta, beta, seed) run of one (dataset, width) in one vmapped scan."""
+
+import time
+
+import jax
+import numpy as np
+
+from nncosmo.io import read_dataset, write_dataset
+from nncosmo.models import build_model
+from nncosmo.provenance import provenance, stage_logger
+from nncosmo.training import sweep_dataset
+
+jax.config.update("jax_enable_x64", True)  # model dtype is explicit; x64 only enables float64
+
+
+def main(smk) -> None:
+    log = stage_logger(smk.log[0], "train")
+    data = read_dataset(smk.input.data, ["x", "y"])
+    cfg, runs, width = smk.params.training, list(smk.params.runs), int(smk.wildcards.width)
+    model = build_model(smk.params.model, width, np.dtype(cfg["dtype"]))
+    log.info(
+        "training %d runs of width %d for %d steps on %s (device %s)",
+        len(runs),
+        width,
+        cfg["steps"],
+        smk.wildcards.dataset,
+        jax.devices()[0],
+    )
+    start = time.perf_counter()
+    ds = sweep_dataset(
+        model,
+        runs,
+        data.x.values,
+        data.y.values,
+        cfg["steps"],
+        cfg["checkpoints"],
+        cfg["divergence_factor"],
+    )
+    log.info(
+        "done in %.1f s; diverged runs: %s",
+        time.perf_counter() - start,
+        ds.run.values[ds.diverged.values].tolist(),
+    )
+    write_dataset(
+        ds, smk.output[0], provenance(smk.config, rule="train", seeds=[r["seed"] for r in runs])
+    )
+
+
+main(snakemake)  # noqa: F821

@@ -1,0 +1,87 @@
+"""Config checks that a JSON schema cannot express, and the sweep plan derived from the config.
+
+The schema (workflow/schemas/config.schema.yaml) checks types and ranges; `check_config` checks
+the cross-references (checkpoints within the run, sweeps naming known data sets...). Both run in
+the Snakefile before any job starts.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+
+class ConfigError(ValueError):
+    """An invalid config value: the message names the key, the value and what is allowed."""
+
+
+def _fail(key: str, value, allowed: str):
+    raise ConfigError(f"config key '{key}' = {value!r} is invalid: {allowed}")
+
+
+def check_config(config: dict) -> None:
+    """Cross-field checks: checkpoints <= steps, known data sets, a reference run that exists."""
+    steps = config["training"]["steps"]
+    for c in config["training"]["checkpoints"]:
+        if c > steps:
+            _fail("training.checkpoints", c, f"checkpoints must lie in [0, training.steps={steps}]")
+    if 0 not in config["training"]["checkpoints"]:
+        _fail(
+            "training.checkpoints",
+            config["training"]["checkpoints"],
+            "must include step 0 (the NTK at initialisation defines the modes)",
+        )
+    known = set(config["datasets"])
+    for name, sweep in config["sweeps"].items():
+        for ds in sweep["datasets"]:
+            if ds not in known:
+                _fail(f"sweeps.{name}.datasets", ds, f"must be one of the datasets {sorted(known)}")
+    if config["figures"]["dataset"] not in known:
+        _fail("figures.dataset", config["figures"]["dataset"], f"must be one of {sorted(known)}")
+    ref = config["figures"]["reference"]
+    if not any(run_matches(r, ref) for r in all_runs(config, config["figures"]["dataset"])):
+        _fail(
+            "figures.reference",
+            ref,
+            "must be an (eta, beta) pair that some sweep trains on figures.dataset",
+        )
+    if config["ntk"]["modes"] > min(d["n_samples"] for d in config["datasets"].values()):
+        _fail("ntk.modes", config["ntk"]["modes"], "must not exceed the smallest n_samples")
+
+
+def run_matches(run: dict, ref: dict) -> bool:
+    """Whether a run has the reference (eta, beta)."""
+    return run["eta"] == ref["eta"] and run["beta"] == ref["beta"]
+
+
+def sweep_runs(sweep: dict) -> list[dict]:
+    """The (eta, beta, seed) product of one sweep."""
+    return [
+        {"eta": e, "beta": b, "seed": s}
+        for e, b, s in itertools.product(sweep["eta"], sweep["beta"], sweep["seeds"])
+    ]
+
+
+def runs_for(config: dict, dataset: str, width: int) -> list[dict]:
+    """Union (without duplicates, in config order) of the runs that any sweep asks for."""
+    runs: list[dict] = []
+    for sweep in config["sweeps"].values():
+        if dataset in sweep["datasets"] and width in sweep["widths"]:
+            runs += [r for r in sweep_runs(sweep) if r not in runs]
+    return runs
+
+
+def all_runs(config: dict, dataset: str) -> list[dict]:
+    """Every run trained on `dataset`, at any width."""
+    return [r for w in widths_for(config, dataset) for r in runs_for(config, dataset, w)]
+
+
+def widths_for(config: dict, dataset: str) -> list[int]:
+    """Sorted widths at which `dataset` is trained."""
+    return sorted(
+        {w for s in config["sweeps"].values() if dataset in s["datasets"] for w in s["widths"]}
+    )
+
+
+def jobs(config: dict) -> list[tuple[str, int]]:
+    """Every (dataset, width) training job of the config, one Snakemake job each."""
+    return [(d, w) for d in config["datasets"] for w in widths_for(config, d)]

@@ -1,0 +1,151 @@
+"""Scalar fields and their perturbations on a flat FLRW background (reduced Planck units, M_p = 1).
+
+The background field, its K Fourier-mode perturbations and the scale factor solve
+
+    phi'' + 3 H phi' + m^2 phi = 0,
+    dphi_k'' + 3 H dphi_k' + (k^2 / a^2 + M_k^2) dphi_k = 0,
+    (ln a)' = H,
+
+with H(t) from one of three expansion histories (`kind`): "de_sitter" (H = H0), "power_law"
+(H = p / t, a ~ t^p) or "friedmann" (H = sqrt((rho_phi + Lambda) / 3)).
+
+Everything is float64: callers must run `jax.config.update("jax_enable_x64", True)` before using
+JAX. This module does not flip that global switch; `integrate_flrw` raises ValueError without it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+KINDS = ("de_sitter", "power_law", "friedmann")
+
+
+class Expansion(NamedTuple):
+    """Parameters of the expansion history: H0 (de Sitter), p (power law), Lambda (Friedmann)."""
+
+    H0: float | Array = 0.0
+    p: float | Array = 0.0
+    Lambda: float | Array = 0.0
+
+
+def hubble(kind: str, expansion: Expansion, t, phi, dphi, mass2) -> Array:
+    """H = H0 (de_sitter), p / t (power_law) or sqrt((phi'^2/2 + m^2 phi^2/2 + Lambda) / 3)."""
+    if kind == "de_sitter":
+        return expansion.H0 * jnp.ones_like(t)
+    if kind == "power_law":
+        return expansion.p / t
+    if kind == "friedmann":
+        rho = 0.5 * dphi**2 + 0.5 * mass2 * phi**2
+        return jnp.sqrt((rho + expansion.Lambda) / 3.0)
+    raise ValueError(f"unknown expansion kind {kind!r}; expected one of {KINDS}")
+
+
+def _vector_field(t, y, args):
+    """(ln a, phi, phi', d, d')' = (H, phi', -3H phi' - m^2 phi, d', -3H d' - (k^2/a^2 + M^2) d)."""
+    kind, expansion, mass2, k, pert_mass2 = args
+    ln_a, phi, dphi, delta, ddelta = y
+    h = hubble(kind, expansion, t, phi, dphi, mass2)
+    omega2 = k**2 * jnp.exp(-2.0 * ln_a) + pert_mass2
+    return (h, dphi, -3.0 * h * dphi - mass2 * phi, ddelta, -3.0 * h * ddelta - omega2 * delta)
+
+
+def _f64(x) -> Array:
+    """x as a float64 JAX array."""
+    return jnp.asarray(x, dtype=jnp.float64)
+
+
+def integrate_flrw(
+    ts,
+    phi0,
+    dphi0,
+    mass2,
+    delta0,
+    ddelta0,
+    k,
+    pert_mass2,
+    *,
+    kind: str = "de_sitter",
+    expansion: Expansion = Expansion(),  # noqa: B008 (an immutable NamedTuple)
+    a0=1.0,
+    rtol: float = 1e-11,
+    atol: float = 1e-13,
+    max_steps: int = 1_000_000,
+) -> dict[str, Array]:
+    """Solve phi'' + 3H phi' + m^2 phi = 0, d'' + 3H d' + (k^2/a^2 + M^2) d = 0, (ln a)' = H.
+
+    `ts` (T,) are the save times, ts[0] the initial time; phi0, dphi0, mass2 and a0 are scalars;
+    delta0, ddelta0, k, pert_mass2 have shape (K,). `kind` and `max_steps` are static; all else,
+    tolerances included, may be traced (jit, vmap; ts of equal length). Returns "phi", "dphi",
+    "a", "H" of shape (T,) and "delta", "ddelta" of shape (T, K), solved with Dopri8 under a PID
+    step-size controller.
+    """
+    if not jax.config.jax_enable_x64:
+        raise ValueError(
+            "nncosmo.cosmology needs float64: call jax.config.update('jax_enable_x64', True) "
+            "before using JAX"
+        )
+    if kind not in KINDS:
+        raise ValueError(f"unknown expansion kind {kind!r}; expected one of {KINDS}")
+    ts, mass2, k, pert_mass2, rtol, atol = map(_f64, (ts, mass2, k, pert_mass2, rtol, atol))
+    if kind == "power_law":
+        ts = eqx.error_if(ts, ts[0] <= 0.0, "power_law expansion needs t0 = ts[0] > 0")
+    y0 = (jnp.log(_f64(a0)), *map(_f64, (phi0, dphi0, delta0, ddelta0)))
+    expansion = Expansion(*map(_f64, expansion))
+    # First step: 1% of the span. diffrax's automatic choice (dt0=None) is so short for an
+    # 8th-order method at these tolerances that its error estimate is pure round-off, which then
+    # steers all later steps: vmapped and single runs would differ by ~1e-10 instead of ~1e-14.
+    sol = diffrax.diffeqsolve(
+        diffrax.ODETerm(_vector_field),
+        diffrax.Dopri8(),
+        t0=ts[0],
+        t1=ts[-1],
+        dt0=(ts[-1] - ts[0]) / 100,
+        y0=y0,
+        args=(kind, expansion, mass2, k, pert_mass2),
+        saveat=diffrax.SaveAt(ts=ts),
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        max_steps=max_steps,
+    )
+    ln_a, phi, dphi, delta, ddelta = sol.ys
+    h = hubble(kind, expansion, ts, phi, dphi, mass2)
+    return {"phi": phi, "dphi": dphi, "a": jnp.exp(ln_a), "H": h, "delta": delta, "ddelta": ddelta}
+
+
+def de_sitter_mode_analytic(
+    t, k, mass2, H, C1, C2, a0=1.0, t0=0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """d(t) = Re a^{-3/2} [C1 J_nu(k/(aH)) + C2 Y_nu(k/(aH))], nu = sqrt(9/4 - m^2/H^2).
+
+    Here a = a0 exp(H (t - t0)); for k = 0 the modes are d = Re[C1 a^{-3/2+nu} + C2 a^{-3/2-nu}].
+    nu is imaginary for m > 3H/2, and C1, C2 may be complex (the real part of a complex solution
+    is a solution). Returns (d, d') at the times `t` as float64 numpy arrays, with d' from the
+    exact derivative (Bessel recurrence f' = (f_{nu-1} - f_{nu+1}) / 2). Needs mpmath.
+    """
+    import mpmath
+
+    with mpmath.workdps(30):
+        nu = mpmath.sqrt(mpmath.mpf(9) / 4 - mpmath.mpf(mass2) / mpmath.mpf(H) ** 2)
+        values, rates = [], []
+        for ti in np.atleast_1d(np.asarray(t, dtype=np.float64)):
+            a = a0 * mpmath.exp(H * (mpmath.mpf(ti) - t0))
+            if k == 0:
+                plus, minus = C1 * a ** (nu - 1.5), C2 * a ** (-nu - 1.5)
+                d, dd = plus + minus, H * ((nu - 1.5) * plus + (-nu - 1.5) * minus)
+            else:
+                x = k / (a * H)
+                f = C1 * mpmath.besselj(nu, x) + C2 * mpmath.bessely(nu, x)
+                fp = (
+                    C1 * (mpmath.besselj(nu - 1, x) - mpmath.besselj(nu + 1, x))
+                    + C2 * (mpmath.bessely(nu - 1, x) - mpmath.bessely(nu + 1, x))
+                ) / 2
+                d, dd = a**-1.5 * f, H * a**-1.5 * (-1.5 * f - x * fp)
+            values.append(float(mpmath.re(d)))
+            rates.append(float(mpmath.re(dd)))
+    return np.array(values), np.array(rates)

@@ -1,0 +1,66 @@
+"""Reading and writing the pipeline's xarray datasets (netCDF4 via h5netcdf, atomic writes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import xarray as xr
+
+ENGINE = "h5netcdf"
+
+
+class CorruptDatasetError(RuntimeError):
+    """A result file exists but cannot be read: it must be deleted and rebuilt."""
+
+
+class MissingVariableError(KeyError):
+    """A dataset lacks a variable its consumer needs (an outdated or foreign file)."""
+
+
+def write_dataset(ds: xr.Dataset, path: str | os.PathLike, provenance: dict | None = None) -> Path:
+    """Write `ds` to `path` atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds = ds.copy()
+    if provenance is not None:
+        ds.attrs["provenance"] = json.dumps(provenance, sort_keys=True, default=str)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine=ENGINE, invalid_netcdf=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def read_dataset(path: str | os.PathLike, variables: Iterable[str] = ()) -> xr.Dataset:
+    """Load a result dataset into memory; clear errors for corrupt files or missing variables."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such result file; run the pipeline to build it.")
+    try:
+        with xr.open_dataset(path, engine=ENGINE) as ds:
+            ds = ds.load()
+    except Exception as exc:  # h5py raises OSError, ValueError, KeyError... for damaged files
+        raise CorruptDatasetError(
+            f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}). "
+            f"Delete it and rerun snakemake to rebuild it."
+        ) from exc
+    missing = [v for v in variables if v not in ds.variables]
+    if missing:
+        raise MissingVariableError(
+            f"{path} lacks the variables {missing}; it was written by another version. "
+            f"Delete it and rerun snakemake."
+        )
+    return ds
+
+
+def provenance_of(ds: xr.Dataset) -> dict:
+    """The provenance record stored in a dataset's attributes."""
+    return json.loads(ds.attrs.get("provenance", "{}"))

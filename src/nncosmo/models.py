@@ -1,0 +1,87 @@
+"""Stage 2a, models: an MLP in NTK parameterisation, as a Flax (linen) module.
+
+Each layer computes z = W h / sqrt(fan_in) + bias_std * b with W, b ~ N(0, 1) (Jacot et al. 2018),
+so the NTK has a finite, deterministic infinite-width limit. The pre-activations are declared as
+Flax `perturb` points and the layer inputs are sown, which lets `nncosmo.ntk` build the NTK
+layer by layer without forming the Jacobian.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+ACTIVATIONS: dict[str, Callable] = {
+    "relu": jax.nn.relu,
+    "erf": jax.scipy.special.erf,
+    "tanh": jnp.tanh,
+}
+
+
+class NTKDense(nn.Module):
+    """z = x @ W / sqrt(fan_in) + bias_std * b, with W, b ~ N(0, 1)."""
+
+    features: int
+    bias_std: float = 1.0
+    use_bias: bool = True
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = self.param(
+            "kernel", nn.initializers.normal(1.0), (x.shape[-1], self.features), self.dtype
+        )
+        z = x @ kernel / jnp.sqrt(jnp.asarray(x.shape[-1], self.dtype))
+        if self.use_bias:
+            bias = self.param("bias", nn.initializers.normal(1.0), (self.features,), self.dtype)
+            z = z + self.bias_std * bias
+        return z
+
+
+class MLP(nn.Module):
+    """f(x) = readout(act(... act(hidden_0(x)))) with `depth` hidden layers; scalar output."""
+
+    width: int
+    depth: int
+    activation: str = "erf"
+    bias_std: float = 1.0
+    use_bias: bool = True
+    dtype: jnp.dtype = jnp.float32
+
+    def layer_names(self) -> list[str]:
+        """Names of the dense layers, input to output."""
+        return [f"hidden_{i}" for i in range(self.depth)] + ["readout"]
+
+    @nn.compact
+    def __call__(self, x):
+        act = ACTIVATIONS[self.activation]
+        h = x.astype(self.dtype)
+        for name in self.layer_names():
+            self.sow("intermediates", f"{name}_input", h)
+            features = 1 if name == "readout" else self.width
+            z = NTKDense(features, self.bias_std, self.use_bias, self.dtype, name=name)(h)
+            z = self.perturb(f"{name}_preactivation", z)
+            h = z if name == "readout" else act(z)
+        return h[..., 0]
+
+
+def build_model(spec: dict, width: int, dtype=jnp.float32) -> MLP:
+    """The MLP described by the config's `model` block at the given width."""
+    return MLP(
+        width=width,
+        depth=spec["depth"],
+        activation=spec["activation"],
+        bias_std=spec["bias_std"],
+        use_bias=spec["use_bias"],
+        dtype=dtype,
+    )
+
+
+def init_params(model: nn.Module, seeds, x) -> dict:
+    """Parameters for each seed, stacked along a leading run axis (vmap over PRNG keys)."""
+    keys = jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
+    variables = jax.vmap(lambda k: model.init(k, x[:1]))(keys)
+    return variables["params"]

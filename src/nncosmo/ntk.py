@@ -1,0 +1,187 @@
+"""Stage 3, NTK: empirical neural tangent kernel, its eigenmodes and the residual projections.
+
+Theta_ij = grad_theta f(x_i) . grad_theta f(x_j)  (PHYSICS.md §1), computed two ways:
+- `structured_ntk`, for `nncosmo.models.MLP`: layer by layer, never forming the Jacobian.
+  For a dense layer z = W h / sqrt(fan_in) + s b with backpropagated delta = df/dz,
+      Theta = sum_layers (delta delta^T) * (h h^T / fan_in + s^2)      (elementwise product),
+  one forward and one backward pass for the whole batch.
+- `generic_ntk`, for any Flax model: rows of Jacobians by `vmap(vjp)` in chunks of samples, then
+  columns by `jvp`, so memory stays at chunk x parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nncosmo.models import MLP
+
+
+def generic_ntk(apply_fn: Callable, params, x: jax.Array, chunk_size: int = 16) -> jax.Array:
+    """Theta = J J^T for any f(params, x) -> (N,): J_I by vjp per chunk I, then J J_I^T by jvp."""
+    n = x.shape[0]
+    f = lambda p: apply_fn(p, x)  # noqa: E731
+    _, pullback = jax.vjp(f, params)
+    push = lambda tangent: jax.jvp(f, (params,), (tangent,))[1]  # noqa: E731
+    eye = jnp.eye(n, dtype=jax.eval_shape(f, params).dtype)
+
+    def block(rows):
+        jac_rows = jax.vmap(lambda e: pullback(e)[0])(rows)
+        return jax.vmap(push)(jac_rows)
+
+    blocks = jax.lax.map(
+        block,
+        eye.reshape(-1, min(chunk_size, n), n) if n % min(chunk_size, n) == 0 else eye[:, None, :],
+    )
+    return blocks.reshape(n, n)
+
+
+def structured_ntk(model: MLP, params, x: jax.Array) -> jax.Array:
+    """NTK of an NTK-parameterised MLP: sum_l (delta_l delta_l^T) * (h_l h_l^T / fan_in + s^2)."""
+    _, state = model.apply({"params": params}, x, mutable=["intermediates", "perturbations"])
+    zeros = jax.tree.map(jnp.zeros_like, state["perturbations"])
+
+    def total_output(perturbations):
+        return model.apply({"params": params, "perturbations": perturbations}, x).sum()
+
+    deltas = jax.grad(total_output)(zeros)
+    theta = 0.0
+    for name in model.layer_names():
+        h = state["intermediates"][f"{name}_input"][0]
+        delta = deltas[f"{name}_preactivation"]
+        gram = h @ h.T / h.shape[-1]
+        if model.use_bias:
+            gram = gram + model.bias_std**2
+        theta = theta + (delta @ delta.T) * gram
+    return theta
+
+
+def ntk_function(model, method: str = "auto", chunk_size: int = 16) -> Callable:
+    """jit-compiled params, x -> Theta; `auto` takes the structured path for `MLP`s."""
+    if method == "auto":
+        method = "structured" if isinstance(model, MLP) else "generic"
+    if method == "structured":
+        return jax.jit(lambda p, x: structured_ntk(model, p, x))
+    apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    return jax.jit(lambda p, x: generic_ntk(apply_fn, p, x, chunk_size))
+
+
+def eigenmodes(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenpairs of a symmetric kernel in float64, sorted descending, signs fixed.
+
+    Sign convention: each eigenvector has a positive sum (so v_0 points along +1/sqrt(N));
+    one whose sum vanishes to rounding has a positive largest-magnitude entry.
+    """
+    lam, vec = np.linalg.eigh(np.asarray(theta, dtype=np.float64))
+    lam, vec = lam[::-1], vec[:, ::-1]
+    total = vec.sum(axis=0)
+    pivot = vec[np.abs(vec).argmax(axis=0), np.arange(vec.shape[1])]
+    sign = np.where(np.abs(total) > 1e-8, np.sign(total), np.sign(pivot))
+    return lam, vec * sign
+
+
+def uniform_overlap(v0: np.ndarray) -> np.ndarray:
+    """|v_0 . 1/sqrt(N)|: how close the top eigenvector is to the mean field."""
+    n = v0.shape[-1]
+    return np.abs(v0.sum(axis=-1)) / np.sqrt(n)
+
+
+def relative_drift(theta: np.ndarray, theta0: np.ndarray) -> np.ndarray:
+    """||Theta(n) - Theta(0)||_F / ||Theta(0)||_F over the last two axes."""
+    with np.errstate(over="ignore", invalid="ignore"):  # diverged runs give inf/NaN, kept
+        num = np.linalg.norm(theta - theta0, axis=(-2, -1))
+        return num / np.linalg.norm(theta0, axis=(-2, -1))
+
+
+def residual_modes(f: np.ndarray, y: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """u_a(n) = v_a . (f(n) - y): residual projected on eigenvectors (sample, mode)."""
+    return (np.asarray(f, np.float64) - np.asarray(y, np.float64)) @ vectors
+
+
+def kernels_at_checkpoints(ntk_fn: Callable, params, x) -> np.ndarray:
+    """Theta for every (run, checkpoint) of a sweep in one call: vmap over both axes."""
+    return np.asarray(jax.jit(jax.vmap(jax.vmap(ntk_fn, (0, None)), (0, None)))(params, x))
+
+
+def batched_eigenmodes(kernels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`eigenmodes` over leading axes; kernels with non-finite entries (diverged) give NaN."""
+    lead, n = kernels.shape[:-2], kernels.shape[-1]
+    lam = np.full((*lead, n), np.nan)
+    vec = np.full((*lead, n, n), np.nan)
+    for idx in np.ndindex(*lead):
+        if np.isfinite(kernels[idx]).all():
+            lam[idx], vec[idx] = eigenmodes(kernels[idx])
+    return lam, vec
+
+
+def ntk_dataset(
+    model, train, x: np.ndarray, y: np.ndarray, modes: int, method: str, chunk_size: int
+):
+    """NTK stage: kernels, eigenpairs, mean-field overlap, drift and residual modes u_a(n)."""
+    import xarray as xr
+
+    from nncosmo.training import variables_to_params
+
+    ntk_fn = ntk_function(model, method, chunk_size)
+    params = jax.tree.map(jax.numpy.asarray, variables_to_params(train))
+    kernels = kernels_at_checkpoints(ntk_fn, params, jax.numpy.asarray(x, model.dtype))
+    kernels = 0.5 * (kernels + np.swapaxes(kernels, -1, -2))  # exact symmetry before eigh
+    lam, vec = batched_eigenmodes(kernels)
+    f = train["f"].values
+    u_init = np.einsum("rns,rsa->rna", f - y, vec[:, 0, :, :modes])
+    u_end = np.einsum("rns,rsa->rna", f - y, vec[:, -1, :, :modes])
+    dims_k = ("run", "checkpoint", "sample", "sample_")
+    return xr.Dataset(
+        {
+            "ntk": (dims_k, kernels, {"long_name": "empirical NTK Theta_ij", "units": "1"}),
+            "eigenvalue": (
+                ("run", "checkpoint", "eigen"),
+                lam,
+                {"long_name": "NTK eigenvalue lambda_a (descending)", "units": "1"},
+            ),
+            "eigenvector": (
+                ("run", "checkpoint", "sample", "eigen"),
+                vec,
+                {"long_name": "NTK eigenvector v_a (sign: positive sum)"},
+            ),
+            "overlap_uniform": (
+                ("run", "checkpoint"),
+                uniform_overlap(vec[..., 0]),
+                {"long_name": "|v_0 . 1/sqrt(N)|", "units": "1"},
+            ),
+            "drift": (
+                ("run", "checkpoint"),
+                relative_drift(kernels, kernels[:, :1]),
+                {"long_name": "||Theta(n) - Theta(0)||_F / ||Theta(0)||_F", "units": "1"},
+            ),
+            "u": (
+                ("run", "step", "mode"),
+                u_init,
+                {"long_name": "residual mode u_a = v_a(0) . (f - y)", "units": "1"},
+            ),
+            "u_end": (
+                ("run", "step", "mode"),
+                u_end,
+                {"long_name": "residual mode with v_a at the last checkpoint", "units": "1"},
+            ),
+            "residual_norm": (
+                ("run", "step"),
+                np.linalg.norm(f - y, axis=-1),
+                {"long_name": "||f - y||", "units": "1"},
+            ),
+        },
+        coords={
+            **{
+                c: train[c]
+                for c in ("run", "eta", "beta", "seed", "diverged", "step", "checkpoint", "sample")
+            },
+            "sample_": np.arange(x.shape[0]),
+            "eigen": np.arange(x.shape[0]),
+            "mode": np.arange(modes),
+            "tau": train["tau"],
+        },
+        attrs={**train.attrs, "n_samples": x.shape[0], "ntk_method": method},
+    )

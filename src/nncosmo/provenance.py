@@ -1,0 +1,111 @@
+"""Provenance: who made a result, from what, on which machine.
+
+Every dataset and figure carries the resolved config, its hash, the seeds, the git commit (and
+whether the tree was dirty), package versions, the platform, the JAX device and JAX's precision
+settings, as JSON strings in its attributes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = (
+    "nncosmo",
+    "jax",
+    "jaxlib",
+    "flax",
+    "optax",
+    "diffrax",
+    "xarray",
+    "h5netcdf",
+    "numpy",
+    "scipy",
+    "snakemake",
+    "seaborn",
+    "matplotlib",
+    "scikit-learn",
+)
+
+
+def config_hash(config: dict) -> str:
+    """sha256 of the canonical JSON form of a config (sorted keys), first 16 hex digits."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@cache
+def git_state(root: str = ".") -> dict:
+    """Commit hash and dirty flag of the git tree at `root` ("unknown" outside a repository)."""
+
+    def git(*args: str) -> str:
+        out = subprocess.run(
+            ["git", "-C", root, *args], capture_output=True, text=True, check=False
+        )
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    dirty = (
+        bool(git("status", "--porcelain", "--untracked-files=no")) if commit != "unknown" else None
+    )
+    return {"commit": commit, "dirty": dirty}
+
+
+@cache
+def package_versions() -> dict:
+    """Installed versions of the packages the results depend on."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def runtime_state() -> dict:
+    """Platform, JAX backend/device and precision settings of this process."""
+    import jax
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "jax_backend": jax.default_backend(),
+        "jax_devices": [str(d) for d in jax.devices()],
+        "jax_enable_x64": bool(jax.config.jax_enable_x64),
+        "jax_default_matmul_precision": str(jax.config.jax_default_matmul_precision),
+    }
+
+
+def provenance(config: dict, **extra) -> dict:
+    """Provenance record: config, config hash, git state, versions, runtime, extras (seeds...)."""
+    return {
+        "config": config,
+        "config_hash": config_hash(config),
+        "git": git_state(str(Path(__file__).resolve().parents[2])),
+        "packages": package_versions(),
+        "runtime": runtime_state(),
+        **extra,
+    }
+
+
+def stage_logger(log_path: str | Path, name: str):
+    """A logger writing progress lines to the rule's log file and to stderr."""
+    import logging
+    import sys
+
+    logger = logging.getLogger(f"nncosmo.{name}")
+    logger.setLevel(logging.INFO)
+    logger.handlers.clear()
+    fmt = logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S")
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    for handler in (logging.FileHandler(log_path, mode="w"), logging.StreamHandler(sys.stderr)):
+        handler.setFormatter(fmt)
+        logger.addHandler(handler)
+    return logger

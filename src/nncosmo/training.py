@@ -1,0 +1,200 @@
+"""Stage 2b, training: full-batch heavy-ball momentum, every step inside one `lax.scan`.
+
+Update (PHYSICS.md §1), started from rest (theta(-1) = theta(0)):
+    theta(n+1) = theta(n) - eta grad L(theta(n)) + beta (theta(n) - theta(n-1)),
+    L = 1/(2N) sum_i (f(x_i) - y_i)^2,
+which is exactly `optax.sgd(eta, momentum=beta)`. The whole (eta, beta, seed) grid of one width
+runs as one compiled program: `vmap` over runs of a `scan` over steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+
+class Trajectories(NamedTuple):
+    """What one sweep records: outputs and loss every step, parameters at checkpoints."""
+
+    f: jax.Array  # (run, step, sample)
+    loss: jax.Array  # (run, step)
+    checkpoints: dict  # pytree of (run, checkpoint, *param_shape)
+
+
+def mse_loss(f: jax.Array, y: jax.Array) -> jax.Array:
+    """L = 1/(2N) sum_i (f_i - y_i)^2."""
+    return 0.5 * jnp.mean((f - y) ** 2)
+
+
+def heavy_ball(eta, beta) -> optax.GradientTransformation:
+    """Heavy-ball momentum theta <- theta - eta g + beta (theta - theta_prev), from rest."""
+    return optax.sgd(learning_rate=eta, momentum=beta, nesterov=False)
+
+
+def checkpoint_slot(step: jax.Array, checkpoints: jax.Array) -> jax.Array:
+    """Slot that step n writes: the first checkpoint >= n; the last writer of a slot is its step."""
+    return jnp.searchsorted(checkpoints, step, side="left")
+
+
+def train_run(
+    apply_fn: Callable, params, eta, beta, x, y, steps: int, checkpoints: jax.Array
+) -> Trajectories:
+    """One run: record f(theta(n)) and L(theta(n)) for n = 0..steps, parameters at checkpoints."""
+    optimiser = heavy_ball(eta, beta)
+
+    def loss_and_output(p):
+        f = apply_fn(p, x)
+        return mse_loss(f, y), f
+
+    def step(carry, n):
+        p, opt_state, saved = carry
+        (loss, f), grads = jax.value_and_grad(loss_and_output, has_aux=True)(p)
+        slot = checkpoint_slot(n, checkpoints)
+        saved = jax.tree.map(lambda buf, leaf: buf.at[slot].set(leaf, mode="drop"), saved, p)
+        updates, opt_state = optimiser.update(grads, opt_state, p)
+        return (optax.apply_updates(p, updates), opt_state, saved), (f, loss)
+
+    saved = jax.tree.map(
+        lambda leaf: jnp.zeros((len(checkpoints), *leaf.shape), leaf.dtype), params
+    )
+    carry = (params, optimiser.init(params), saved)
+    (_, _, saved), (f, loss) = jax.lax.scan(step, carry, jnp.arange(steps + 1))
+    return Trajectories(f=f, loss=loss, checkpoints=saved)
+
+
+def train_sweep(
+    apply_fn: Callable, params, etas, betas, x, y, steps: int, checkpoints
+) -> Trajectories:
+    """All runs in one compiled program: `vmap` of `train_run` over (params, eta, beta)."""
+    checkpoints = jnp.asarray(sorted(checkpoints))
+    run = jax.jit(
+        jax.vmap(train_run, in_axes=(None, 0, 0, 0, None, None, None, None)),
+        static_argnums=(0, 6),
+    )
+    dtype = jax.tree.leaves(params)[0].dtype
+    return run(
+        apply_fn,
+        params,
+        jnp.asarray(etas, dtype),
+        jnp.asarray(betas, dtype),
+        jnp.asarray(x, dtype),
+        jnp.asarray(y, dtype),
+        steps,
+        checkpoints,
+    )
+
+
+def diverged(loss: np.ndarray, factor: float) -> np.ndarray:
+    """A run diverged if its loss turns non-finite or ends above `factor` times its start."""
+    loss = np.asarray(loss)
+    nonfinite = ~np.isfinite(loss).all(axis=-1)
+    with np.errstate(invalid="ignore"):
+        grew = loss[..., -1] > factor * loss[..., 0]
+    return nonfinite | grew
+
+
+PARAM_PREFIX = "param."
+
+
+def params_to_variables(params: dict) -> dict:
+    """Checkpointed parameters (run, checkpoint, *shape) as named netCDF variables.
+
+    Each leaf becomes `param.<layer>.<name>` with dims (run, checkpoint, <layer>.<name>.dimK),
+    so the file is self-describing and the pytree is rebuilt from names, not from an ordering.
+    """
+    from flax.traverse_util import flatten_dict
+
+    variables = {}
+    for key, leaf in flatten_dict(params, sep=".").items():
+        leaf = np.asarray(leaf)
+        dims = ("run", "checkpoint", *(f"{key}.dim{i}" for i in range(leaf.ndim - 2)))
+        variables[PARAM_PREFIX + key] = (dims, leaf, {"long_name": f"parameter {key}"})
+    return variables
+
+
+def variables_to_params(ds, **index) -> dict:
+    """The parameter pytree stored in a training dataset, at `ds.isel(**index)`."""
+    from flax.traverse_util import unflatten_dict
+
+    flat = {
+        name[len(PARAM_PREFIX) :]: ds[name].isel(**index).values
+        for name in ds.data_vars
+        if name.startswith(PARAM_PREFIX)
+    }
+    return unflatten_dict(flat, sep=".")
+
+
+def sweep_dataset(
+    model,
+    runs: list[dict],
+    x: np.ndarray,
+    y: np.ndarray,
+    steps: int,
+    checkpoints: list[int],
+    divergence_factor: float,
+):
+    """Train every run of one (dataset, width) and return the stage's xarray Dataset."""
+    import xarray as xr
+
+    params = init_params_for(model, runs, x)
+    etas = [r["eta"] for r in runs]
+    betas = [r["beta"] for r in runs]
+    apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    traj = train_sweep(apply_fn, params, etas, betas, x, y, steps, checkpoints)
+    loss = np.asarray(traj.loss)
+    run_coords = {
+        "run": np.arange(len(runs)),
+        "eta": ("run", np.asarray(etas), {"long_name": "learning rate eta", "units": "1"}),
+        "beta": ("run", np.asarray(betas), {"long_name": "momentum beta", "units": "1"}),
+        "seed": ("run", np.asarray([r["seed"] for r in runs]), {"long_name": "init seed"}),
+        "diverged": (
+            "run",
+            diverged(loss, divergence_factor),
+            {"long_name": "loss non-finite or grew by divergence_factor"},
+        ),
+    }
+    step = np.arange(steps + 1)
+    tau = np.sqrt(np.asarray(etas))[:, None] * step[None, :]
+    return xr.Dataset(
+        {
+            "f": (
+                ("run", "step", "sample"),
+                np.asarray(traj.f),
+                {"long_name": "network output on the training set", "units": "1"},
+            ),
+            "loss": (("run", "step"), loss, {"long_name": "training loss 1/(2N) sum (f-y)^2"}),
+            "tau": (
+                ("run", "step"),
+                tau,
+                {"long_name": "time tau = n sqrt(eta)", "units": "sqrt(eta) per step"},
+            ),
+            **params_to_variables(traj.checkpoints),
+        },
+        coords={
+            **run_coords,
+            "step": step,
+            "checkpoint": np.asarray(sorted(checkpoints)),
+            "sample": np.arange(x.shape[0]),
+        },
+        attrs={
+            "width": model.width,
+            "depth": model.depth,
+            "activation": model.activation,
+            "bias_std": model.bias_std,
+            "use_bias": int(model.use_bias),
+            "dtype": str(np.dtype(model.dtype)),
+            "steps": steps,
+        },
+    )
+
+
+def init_params_for(model, runs: list[dict], x) -> dict:
+    """Initial parameters of each run from its seed (runs sharing a seed share an init)."""
+    from nncosmo.models import init_params
+
+    return init_params(model, [r["seed"] for r in runs], jax.numpy.asarray(x, model.dtype))

@@ -1,0 +1,276 @@
+"""nncosmo.cosmology against exact FLRW solutions: de Sitter Bessel modes, power laws, Friedmann."""
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from nncosmo.cosmology import (  # noqa: E402
+    Expansion,
+    de_sitter_mode_analytic,
+    hubble,
+    integrate_flrw,
+)
+
+TOL = 1e-8
+N_T = 81
+KS = np.array([0.0, 0.5, 2.0, 5.0])
+MASS_RATIOS = (0.5, 1.0, 2.0, 3.0)  # m/H: nu real (light) for the first two, imaginary after
+C1, C2 = 0.7 + 0.2j, 0.4 - 0.3j  # complex, so that both heavy k = 0 modes contribute
+# de Sitter runs (H, m/H, t0, a0), each integrated over 4 e-folds
+DS_RUNS = [(1.0, r, 0.0, 1.0) for r in MASS_RATIOS] + [(0.7, r, 0.5, 2.0) for r in MASS_RATIOS]
+POWERS = (0.5, 2.0 / 3.0, 1.0)
+KINETIC_T0, LAMBDA_H = 1.0, 0.7
+
+
+def sup_rel_err(num, exact) -> np.ndarray:
+    """sup_t |num - exact| / sup_t |exact|, per column."""
+    num, exact = np.asarray(num), np.asarray(exact)
+    return np.max(np.abs(num - exact), axis=0) / np.max(np.abs(exact), axis=0)
+
+
+def pointwise_rel_err(num, exact) -> float:
+    """max_t |num / exact - 1|."""
+    return float(np.max(np.abs(np.asarray(num) / exact - 1.0)))
+
+
+def exp_modes(t, h, ratio, t0):
+    """phi = Re[C1 e^{(-3/2+nu) H tau} + C2 e^{(-3/2-nu) H tau}], tau = t - t0, and phi'."""
+    nu = np.sqrt(complex(2.25 - ratio**2))
+    rates = h * (-1.5 + nu), h * (-1.5 - nu)
+    tau = np.asarray(t) - t0
+    plus, minus = C1 * np.exp(rates[0] * tau), C2 * np.exp(rates[1] * tau)
+    return np.real(plus + minus), np.real(rates[0] * plus + rates[1] * minus)
+
+
+def bessel_modes(ts, ks, mass2s, h, a0, t0):
+    """Analytic de Sitter modes (T, K) and their time derivatives, one column per (k, M^2)."""
+    pairs = [
+        de_sitter_mode_analytic(ts, k, m2, h, C1, C2, a0, t0)
+        for k, m2 in zip(ks, mass2s, strict=True)
+    ]
+    return np.stack([p[0] for p in pairs], axis=1), np.stack([p[1] for p in pairs], axis=1)
+
+
+@pytest.fixture(scope="module")
+def de_sitter():
+    """Exact solutions and one vmapped solve of all DS_RUNS (different ts, H0, a0 and masses)."""
+    runs = []
+    for h, ratio, t0, a0 in DS_RUNS:
+        ts = np.linspace(t0, t0 + 4.0 / h, N_T)
+        mass2 = (ratio * h) ** 2
+        phi, dphi = exp_modes(ts, h, ratio, t0)
+        delta, ddelta = bessel_modes(ts, KS, np.full(KS.size, mass2), h, a0, t0)
+        runs.append(
+            dict(
+                ts=ts,
+                H0=h,
+                mass2=mass2,
+                a0=a0,
+                phi=phi,
+                dphi=dphi,
+                delta=delta,
+                ddelta=ddelta,
+                pert_mass2=np.full(KS.size, mass2),
+            )
+        )
+    stack = {key: np.stack([run[key] for run in runs]) for key in runs[0]}
+
+    def solve(ts, expansion, phi0, dphi0, mass2, delta0, ddelta0, pert_mass2, a0):
+        return integrate_flrw(
+            ts,
+            phi0,
+            dphi0,
+            mass2,
+            delta0,
+            ddelta0,
+            KS,
+            pert_mass2,
+            kind="de_sitter",
+            expansion=expansion,
+            a0=a0,
+        )
+
+    in_axes = (0, Expansion(H0=0, p=None, Lambda=None), 0, 0, 0, 0, 0, 0, 0)
+    batched = jax.jit(jax.vmap(solve, in_axes=in_axes))(
+        stack["ts"],
+        Expansion(H0=stack["H0"]),
+        stack["phi"][:, 0],
+        stack["dphi"][:, 0],
+        stack["mass2"],
+        stack["delta"][:, 0],
+        stack["ddelta"][:, 0],
+        stack["pert_mass2"],
+        stack["a0"],
+    )
+    return runs, {key: np.asarray(value) for key, value in batched.items()}, solve
+
+
+@pytest.mark.parametrize("i", range(len(DS_RUNS)), ids=[f"H={h},m/H={r}" for h, r, *_ in DS_RUNS])
+def test_de_sitter_modes_match_bessel_solution(de_sitter, i):
+    runs, out, _ = de_sitter
+    run = runs[i]
+    assert sup_rel_err(out["delta"][i], run["delta"]).max() < TOL
+    assert sup_rel_err(out["ddelta"][i], run["ddelta"]).max() < TOL
+
+
+@pytest.mark.parametrize("i", range(len(DS_RUNS)), ids=[f"H={h},m/H={r}" for h, r, *_ in DS_RUNS])
+def test_de_sitter_background_matches_exponential_modes(de_sitter, i):
+    runs, out, _ = de_sitter
+    run = runs[i]
+    h, _, t0, a0 = DS_RUNS[i]
+    assert sup_rel_err(out["phi"][i], run["phi"]) < TOL
+    assert sup_rel_err(out["dphi"][i], run["dphi"]) < TOL
+    assert pointwise_rel_err(out["a"][i], a0 * np.exp(h * (run["ts"] - t0))) < TOL
+    np.testing.assert_array_equal(out["H"][i], h)
+
+
+def test_vmap_equals_single_runs(de_sitter):
+    runs, out, solve = de_sitter
+    for i, run in enumerate(runs):
+        single = solve(
+            run["ts"],
+            Expansion(H0=run["H0"]),
+            run["phi"][0],
+            run["dphi"][0],
+            run["mass2"],
+            run["delta"][0],
+            run["ddelta"][0],
+            run["pert_mass2"],
+            run["a0"],
+        )
+        assert single["phi"].shape == single["H"].shape == (N_T,)
+        assert single["delta"].shape == single["ddelta"].shape == (N_T, KS.size)
+        for key, value in single.items():
+            scale = np.max(np.abs(value))  # absolute floor for entries that pass near zero
+            np.testing.assert_allclose(
+                out[key][i], value, rtol=1e-12, atol=1e-12 * scale, err_msg=key
+            )
+
+
+@pytest.fixture(scope="module")
+def power_law():
+    """Massless k = 0 field and perturbation for a ~ t^p, each p with its own t0, in one call."""
+    t0s = np.array([1.0, 0.5, 2.0])
+    ts = np.stack([np.linspace(t0, 10.0 * t0, N_T) for t0 in t0s])
+
+    def solve(ts, p):
+        return integrate_flrw(
+            ts,
+            0.3,
+            1.0,
+            0.0,
+            jnp.array([0.2]),
+            jnp.array([-0.5]),
+            jnp.zeros(1),
+            jnp.zeros(1),
+            kind="power_law",
+            expansion=Expansion(p=p),
+            a0=1.5,
+        )
+
+    out = jax.jit(jax.vmap(solve))(ts, jnp.array(POWERS))
+    return ts, {key: np.asarray(value) for key, value in out.items()}
+
+
+@pytest.mark.parametrize("i", range(len(POWERS)), ids=[f"p={p:.3f}" for p in POWERS])
+def test_power_law_kinetic_decay(power_law, i):
+    ts, out = power_law
+    p, t, t0 = POWERS[i], ts[i], ts[i, 0]
+    decay = (t / t0) ** (-3.0 * p)  # phi'(t0) = 1
+    assert pointwise_rel_err(out["dphi"][i], decay) < TOL
+    assert pointwise_rel_err(out["ddelta"][i, :, 0], -0.5 * decay) < TOL
+    assert pointwise_rel_err(out["dphi"][i], (out["a"][i] / 1.5) ** -3.0) < TOL
+    phi = 0.3 + t0 / (1.0 - 3.0 * p) * ((t / t0) ** (1.0 - 3.0 * p) - 1.0)
+    assert pointwise_rel_err(out["phi"][i], phi) < TOL
+    assert pointwise_rel_err(out["a"][i], 1.5 * (t / t0) ** p) < TOL
+    np.testing.assert_allclose(out["H"][i], p / t, rtol=1e-15)
+
+
+@pytest.fixture(scope="module")
+def friedmann():
+    """Run 0: kinetic domination (m = Lambda = 0); run 1: phi = 0, Lambda = 3 H^2 (de Sitter)."""
+    h_kin = 1.0 / (3.0 * KINETIC_T0)
+    ts = np.stack(
+        [np.linspace(KINETIC_T0, 30.0 * KINETIC_T0, N_T), np.linspace(0.0, 4.0 / LAMBDA_H, N_T)]
+    )
+    ks, pert_mass2 = KS[1:3], np.array([0.5, 2.0]) ** 2 * LAMBDA_H**2
+    delta, ddelta = bessel_modes(ts[1], ks, pert_mass2, LAMBDA_H, 1.0, 0.0)
+
+    def solve(ts, phi0, dphi0, mass2, lam):
+        return integrate_flrw(
+            ts,
+            phi0,
+            dphi0,
+            mass2,
+            delta[0],
+            ddelta[0],
+            ks,
+            pert_mass2,
+            kind="friedmann",
+            expansion=Expansion(Lambda=lam),
+        )
+
+    out = jax.jit(jax.vmap(solve))(
+        ts,
+        jnp.array([0.1, 0.0]),
+        jnp.array([np.sqrt(6.0) * h_kin, 0.0]),
+        jnp.array([0.0, 0.3]),
+        jnp.array([0.0, 3.0 * LAMBDA_H**2]),
+    )
+    return ts, {key: np.asarray(value) for key, value in out.items()}, delta, ddelta
+
+
+def test_friedmann_kinetic_domination(friedmann):
+    ts, out, _, _ = friedmann
+    t = ts[0]
+    assert pointwise_rel_err(out["H"][0], 1.0 / (3.0 * t)) < TOL
+    assert pointwise_rel_err(out["a"][0], (t / KINETIC_T0) ** (1.0 / 3.0)) < TOL
+    assert pointwise_rel_err(out["dphi"][0], np.sqrt(6.0) / (3.0 * t)) < TOL
+    assert pointwise_rel_err(out["phi"][0], 0.1 + np.sqrt(6.0) / 3.0 * np.log(t / KINETIC_T0)) < TOL
+
+
+def test_friedmann_vacuum_energy_is_de_sitter(friedmann):
+    ts, out, delta, ddelta = friedmann
+    np.testing.assert_array_equal(out["phi"][1], 0.0)
+    np.testing.assert_allclose(out["H"][1], LAMBDA_H, rtol=1e-15)
+    assert pointwise_rel_err(out["a"][1], np.exp(LAMBDA_H * ts[1])) < TOL
+    assert sup_rel_err(out["delta"][1], delta).max() < TOL
+    assert sup_rel_err(out["ddelta"][1], ddelta).max() < TOL
+
+
+def test_x64_disabled_raises():
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", False)
+    try:
+        with pytest.raises(ValueError, match="jax_enable_x64"):
+            integrate_flrw([0.0, 1.0], 0.0, 0.0, 0.0, [1.0], [0.0], [1.0], [0.0])
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+    assert jax.config.jax_enable_x64 == previous
+
+
+def test_unknown_kind_raises():
+    with pytest.raises(ValueError, match="unknown expansion kind"):
+        hubble("milne", Expansion(), 1.0, 0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="unknown expansion kind"):
+        integrate_flrw([0.0, 1.0], 0.0, 0.0, 0.0, [1.0], [0.0], [1.0], [0.0], kind="milne")
+
+
+def test_power_law_needs_positive_t0():
+    with pytest.raises(RuntimeError, match="power_law expansion needs t0"):
+        integrate_flrw(
+            [0.0, 1.0],
+            0.0,
+            1.0,
+            0.0,
+            [1.0],
+            [0.0],
+            [0.0],
+            [0.0],
+            kind="power_law",
+            expansion=Expansion(p=0.5),
+        )

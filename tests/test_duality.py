@@ -1,0 +1,342 @@
+"""nncosmo.duality against independent computations (recursion, mpmath, scipy, np.roots)."""
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+from nncosmo import duality as d
+
+BETAS = (0.3, 0.5, 0.9, 0.99)
+ETA = 0.07
+
+
+def _bounds(beta):
+    return ((1 - beta) / (1 + math.sqrt(beta))) ** 2, (1 + math.sqrt(beta)) ** 2
+
+
+def _x_grid(beta):
+    """eta kappa from 1e-3 to near (1 + sqrt(beta))^2, plus the critical point and its sides."""
+    lo, hi = _bounds(beta)
+    return np.concatenate(
+        [np.geomspace(1e-3, 0.999 * hi, 40), lo * np.array([1 - 1e-9, 1, 1 + 1e-9])]
+    )
+
+
+def _image(u0, eta, beta, x, n):
+    """The exact-dictionary ODE solution sampled at tau = n sqrt(eta)."""
+    exact = d.exact_dictionary(eta, beta, x / eta)
+    du0 = d.rest_initial_velocity(eta, beta, x / eta, u0)
+    return d.mode_solution(n * math.sqrt(eta), u0, du0, exact["H"], exact["m2"])
+
+
+@mpmath.workdps(40)
+def _mp_reference(eta, beta, x, u0=1.0):
+    """40-digit roots, m^2 and rest velocity from the 2x2 system A + B = A/r+ + B/r- = u0."""
+    eta, beta, x = (mpmath.mpf(v) for v in (eta, beta, x))
+    b = 1 + beta - x
+    root = mpmath.sqrt(mpmath.mpc(b * b - 4 * beta))
+    r_plus, r_minus = (b + root) / 2, (b - root) / 2
+    a, bb = mpmath.lu_solve(mpmath.matrix([[1, 1], [1 / r_plus, 1 / r_minus]]), [u0, u0])
+    l_plus, l_minus = mpmath.log(r_plus), mpmath.log(r_minus)
+    du0 = (a * l_plus + bb * l_minus) / mpmath.sqrt(eta)
+    return complex(r_plus), complex(r_minus), float((l_plus * l_minus).real / eta), float(du0.real)
+
+
+# 1. the exact dictionary reproduces recursion (D)
+
+
+@pytest.mark.parametrize("beta", BETAS)
+def test_exact_dictionary_reproduces_recursion(beta):
+    x, u0 = _x_grid(beta), -1.3
+    assert set(d.regime(ETA, beta, x / ETA)) == {0, 1}
+    n = np.arange(201)[:, None]
+    recursion = d.momentum_recursion(u0, ETA, beta, x / ETA, 200)
+    assert np.abs(_image(u0, ETA, beta, x, n) - recursion).max() <= 1e-10 * abs(u0)
+    assert np.abs(_image(u0, ETA, beta, x, -1) - u0).max() <= 1e-10 * abs(u0)
+
+
+def test_tachyonic_image_reproduces_growing_recursion():
+    x, beta, u0 = np.array([-1e-3, -0.05]), 0.9, 0.8
+    exact = d.exact_dictionary(ETA, beta, x / ETA)
+    assert np.all(exact["m2"] < 0) and np.all(exact["regime"] == 3)
+    recursion = d.momentum_recursion(u0, ETA, beta, x / ETA, 200)
+    image = _image(u0, ETA, beta, x, np.arange(201)[:, None])
+    assert np.abs(image / recursion - 1).max() <= 1e-10
+
+
+@pytest.mark.parametrize("beta", (0.3, 0.9, 0.99, 0.999))
+@pytest.mark.parametrize("frac", (1e-10, 1e-6, 0.5, 1 - 1e-6, 1 + 1e-6, 1.5, 50, 200, 1e3))
+def test_roots_mass_and_velocity_against_mpmath(beta, frac):
+    """frac is eta kappa in units of the critical value (1 - sqrt(beta))^2, capped below hi."""
+    lo, hi = _bounds(beta)
+    x = min(frac * lo, 0.99 * hi)
+    r_plus, r_minus, m2, du0 = _mp_reference(ETA, beta, x)
+    roots = d.characteristic_roots(ETA, beta, x / ETA)
+    assert abs(complex(roots[0]) - r_plus) <= 1e-12 * abs(r_plus)
+    assert abs(complex(roots[1]) - r_minus) <= 1e-12 * abs(r_minus)
+    assert d.exact_dictionary(ETA, beta, x / ETA)["m2"] == pytest.approx(m2, rel=1e-12, abs=0)
+    # u'(0) to 1e-12 relative or 1e-15 in units of u0 / sqrt(eta) (what the trajectory feels);
+    # purely relative on the slow-roll side, where u'(0) = O(eta kappa) -> 0
+    error = abs(d.rest_initial_velocity(ETA, beta, x / ETA, 1.0) - du0)
+    assert error <= max(1e-12 * abs(du0), 0 if frac <= 0.5 else 1e-15 / math.sqrt(ETA))
+
+
+@pytest.mark.parametrize("beta", BETAS)
+def test_rest_velocity_double_root_limit(beta):
+    """At the double root r = sqrt(beta): u'(0) = u0 (1 - r + ln r) / sqrt(eta) (40 digits)."""
+    with mpmath.workdps(40):
+        r = mpmath.sqrt(beta)
+        expected = float((1 - r + mpmath.log(r)) / mpmath.sqrt(ETA))
+    du0 = d.rest_initial_velocity(ETA, beta, _bounds(beta)[0] / ETA, 1.0)
+    assert np.isfinite(du0) and abs(du0 - expected) * math.sqrt(ETA) <= 1e-15
+
+
+@pytest.mark.parametrize(("H", "m2"), [(0.4, 0.1), (0.4, 0.36), (0.4, 2.0), (0.2, -0.3)])
+def test_mode_solution_against_ode_integrator(H, m2):
+    tau = np.linspace(0, 6, 13)
+    ode = solve_ivp(
+        lambda t, y: [y[1], -3 * H * y[1] - m2 * y[0]],
+        (0, 6),
+        [1.1, -0.4],
+        t_eval=tau,
+        rtol=1e-12,
+        atol=1e-13,
+        method="DOP853",
+    )
+    assert np.allclose(d.mode_solution(tau, 1.1, -0.4, H, m2), ode.y[0], rtol=1e-9, atol=1e-10)
+
+
+# 2. the continuum dictionary is the leading order
+
+
+def test_continuum_hubble_is_leading_order():
+    eps = np.geomspace(1e-1, 1e-4, 7)
+    beta = 1 - eps
+    rel = d.exact_dictionary(ETA, beta, 1.0)["H"] / d.continuum_dictionary(ETA, beta, 1.0)["H"] - 1
+    # -ln(1 - eps) / eps - 1 = eps/2 + eps^2/3 + eps^3/4 + ...
+    assert np.all(np.abs(rel / (eps / 2) - 1) <= 1.01 * 2 * eps / 3 + eps**2)
+    assert np.all(np.abs((rel - eps / 2) / eps**2 - 1 / 3) <= eps)
+
+
+def test_continuum_limit_at_fixed_friction():
+    """eta -> 0 at fixed 3H = (1 - beta)/sqrt(eta) = 0.5, kappa = 2: both dictionaries agree to
+    O(sqrt(eta))."""
+    sqrt_eta = np.array([1e-2, 1e-3, 1e-4])
+    eta, beta = sqrt_eta**2, 1 - 0.5 * sqrt_eta
+    cont, exact = d.continuum_dictionary(eta, beta, 2.0), d.exact_dictionary(eta, beta, 2.0)
+    for key in ("H", "m2"):
+        diff = np.abs(exact[key] / cont[key] - 1)
+        assert np.all(diff < 10 * sqrt_eta)
+        assert np.allclose(diff[:-1] / diff[1:], 10, rtol=0.05)
+
+
+@pytest.mark.parametrize("beta", BETAS)
+def test_cosmological_constant_scales_as_inverse_eta(beta):
+    log_eta = np.linspace(np.log(1e-6), np.log(1e-1), 9)
+    for dictionary in (d.continuum_dictionary, d.exact_dictionary):
+        lam = dictionary(np.exp(log_eta), beta, 0.01)["Lambda"]
+        slopes = np.diff(np.log(lam)) / np.diff(log_eta)
+        assert np.abs(slopes + 1).max() <= 1e-12
+    assert d.exact_dictionary(0.1, beta, 0.01)["Lambda"] == pytest.approx(
+        math.log(beta) ** 2 / 0.3, rel=1e-14, abs=0
+    )
+    assert d.continuum_dictionary(0.1, beta, 0.01)["Lambda"] == pytest.approx(
+        (1 - beta) ** 2 / 0.3, rel=1e-14, abs=0
+    )
+
+
+# 3. regime boundaries
+
+
+def _regime_from_np_roots(beta, x):
+    roots = np.roots([1, -(1 + beta - x), beta])
+    if np.abs(roots).max() > 1:
+        return 3
+    if np.all(np.abs(roots.imag) > 0):
+        return 1
+    return 0 if np.all(roots.real > 0) else 2
+
+
+@pytest.mark.parametrize("beta", (*BETAS, 0.05))
+def test_regimes_just_inside_each_region(beta):
+    lo, hi = _bounds(beta)
+    top = 2 * (1 + beta)
+    inside = {
+        0: [1e-12, lo * (1 - 1e-9)],
+        1: [lo * (1 + 1e-9), hi * (1 - 1e-9)],
+        2: [hi * (1 + 1e-9), top * (1 - 1e-9)],
+        3: [top * (1 + 1e-9), -1e-12],
+    }
+    for code, xs in inside.items():
+        assert list(d.regime(ETA, beta, np.array(xs) / ETA)) == [code, code]
+        assert [_regime_from_np_roots(beta, x) for x in xs] == [code, code]
+    assert list(d.regime(1.0, beta, np.array([lo, hi, top]))) == [0, 2, 3]  # double roots, -1
+
+
+def test_regimes_match_np_roots_on_random_points():
+    rng = np.random.default_rng(0)
+    beta, x = rng.uniform(0.01, 0.99, 500), rng.uniform(-0.5, 4.5, 500)
+    expected = [_regime_from_np_roots(b, xx) for b, xx in zip(beta, x, strict=True)]
+    assert np.array_equal(d.regime(ETA, beta, x / ETA), expected)
+
+
+@pytest.mark.parametrize("beta", BETAS)
+def test_unstable_and_alternating_dynamics(beta):
+    hi, top = _bounds(beta)[1], 2 * (1 + beta)
+    u = d.momentum_recursion(1.0, ETA, beta, top * 1.02 / ETA, 400)
+    envelope = np.maximum(np.abs(u[:-1]), np.abs(u[1:]))
+    assert np.all(np.diff(envelope[50:]) > 0) and envelope[-1] > 10
+    xs = np.linspace(hi, top, 7)[1:-1]
+    u = d.momentum_recursion(1.0, ETA, beta, xs / ETA, 3000)
+    assert np.all(np.sign(u[1:]) == -np.sign(u[:-1]))
+    # stable: after a transient (amplification ~ 1 / (1 - beta)) the magnitude decays
+    assert np.all(np.abs(u[-1]) < 0.5 * np.abs(u).max(axis=0))
+    for x in (*xs, top * 1.02):
+        exact = d.exact_dictionary(ETA, beta, x / ETA)
+        assert np.isnan(exact["H"]) and np.isnan(exact["m2"]) and np.isnan(exact["Lambda"])
+        assert np.isnan(d.rest_initial_velocity(ETA, beta, x / ETA, 1.0))
+        assert exact["regime"] == (2 if x < top else 3)
+
+
+def test_gradient_descent_has_infinite_friction():
+    x = np.array([0.5, 1.5, 2.5])
+    exact = d.exact_dictionary(ETA, 0.0, x / ETA)
+    assert list(exact["regime"]) == [0, 2, 3]
+    assert exact["H"][0] == np.inf and exact["Lambda"][0] == np.inf
+    assert np.all(np.isnan(exact["m2"])) and np.all(np.isnan(exact["H"][1:]))
+    assert np.all(np.isnan(d.rest_initial_velocity(ETA, 0.0, x / ETA, 1.0)))
+    gd = d.momentum_recursion(1.0, ETA, 0.0, x / ETA, 5)
+    assert np.allclose(gd, (1 - x) ** np.arange(6)[:, None], rtol=1e-14)
+
+
+# 4. Prony fit
+
+PRONY_CASES = [(0.5, 0.02), (0.3, 1e-3), (0.9, 0.8 * _bounds(0.9)[0]), (0.9, 0.3), (0.99, 1.0)]
+
+
+@pytest.mark.parametrize(("beta", "x"), PRONY_CASES + [(0.5, 2.5)])
+def test_prony_recovers_exact_dictionary(beta, x):
+    u = d.momentum_recursion(1.0, ETA, beta, x / ETA, 300)
+    start, stop = d.prony_window(u, 1e-12)
+    fit = d.prony_fit(u, ETA, start=start, stop=stop)
+    exact = d.exact_dictionary(ETA, beta, x / ETA)
+    assert fit["ok"] and fit["rel_residual"] < 1e-12
+    assert fit["c1"] == pytest.approx(1 + beta - x, rel=1e-8, abs=0)
+    assert fit["c2"] == pytest.approx(-beta, rel=1e-8, abs=0)
+    assert fit["H"] == pytest.approx(exact["H"], rel=1e-8, abs=0)
+    assert fit["m2"] == pytest.approx(exact["m2"], rel=1e-8, abs=0)
+
+
+def _noisy_fits(u, sigma, seeds):
+    fits = []
+    for seed in seeds:
+        noisy = u + sigma * np.random.default_rng(seed).standard_normal(u.shape)
+        start, stop = d.prony_window(noisy, 10 * sigma / np.abs(noisy).max())
+        fits.append(d.prony_fit(noisy, ETA, start=start, stop=stop))
+    return fits
+
+
+@pytest.mark.parametrize(("beta", "x"), [(0.5, 0.02), (0.9, 0.3), (0.99, 1.0)])
+def test_prony_errors_cover_truth_and_shrink_with_noise(beta, x):
+    u = d.momentum_recursion(1.0, ETA, beta, x / ETA, 300)
+    exact = d.exact_dictionary(ETA, beta, x / ETA)
+    median_err = {}
+    for sigma in (1e-4, 1e-6):
+        fits = _noisy_fits(u, sigma, range(20))
+        assert all(f["ok"] for f in fits)
+        for key in ("H", "m2"):
+            pulls = np.array([(f[key] - exact[key]) / f[key + "_err"] for f in fits])
+            assert np.mean(np.abs(pulls) < 3) >= 0.9  # errors not underestimated ...
+            assert 0.02 < np.std(pulls) < 1.5  # ... nor meaninglessly large
+            median_err[key, sigma] = np.median([f[key + "_err"] for f in fits])
+    for key in ("H", "m2"):
+        assert 30 < median_err[key, 1e-4] / median_err[key, 1e-6] < 300
+
+
+@pytest.mark.parametrize(("beta", "x"), [(0.5, 0.02), (0.9, 0.3)])
+def test_prony_errors_are_delta_method_of_least_squares(beta, x):
+    """cov from an independent lstsq; Jacobian of the exact dictionary by central differences."""
+    u = d.momentum_recursion(1.0, ETA, beta, x / ETA, 120)
+    u = u + 1e-5 * np.random.default_rng(7).standard_normal(u.shape)
+    fit = d.prony_fit(u, ETA, start=1, stop=100)
+    design, target = np.column_stack([u[1:100], u[:99]]), u[2:101]
+    coef, rss, *_ = np.linalg.lstsq(design, target, rcond=None)
+    cov = rss[0] / 97 * np.linalg.inv(design.T @ design)
+    assert np.allclose([fit["c1"], fit["c2"]], coef, rtol=1e-12)
+    assert np.allclose(fit["cov"], cov, rtol=1e-8)
+    assert fit["rel_residual"] == pytest.approx(
+        math.sqrt(rss[0] / np.sum(target**2)), rel=1e-10, abs=0
+    )
+
+    def h_m2(c):
+        exact = d.exact_dictionary(ETA, -c[1], (1 - c[0] - c[1]) / ETA)
+        return np.array([exact["H"], exact["m2"]])
+
+    step = 1e-6
+    jac = np.column_stack(
+        [(h_m2(coef + dc) - h_m2(coef - dc)) / (2 * step) for dc in step * np.eye(2)]
+    )
+    errs = np.sqrt(np.diag(jac @ cov @ jac.T))
+    assert fit["H_err"] == pytest.approx(errs[0], rel=1e-6, abs=0)
+    assert fit["m2_err"] == pytest.approx(errs[1], rel=1e-6, abs=0)
+
+
+def _generated(c1, c2, steps=40):
+    u = [1.0, 0.5]
+    for _ in range(steps):
+        u.append(c1 * u[-1] + c2 * u[-2])
+    return np.array(u)
+
+
+@pytest.mark.parametrize(("c1", "c2"), [(0.3, 0.2), (-1.7, -0.6)])
+def test_prony_flags_fits_without_real_image(c1, c2):
+    """-c2 <= 0 (no real H) and real negative fitted roots (alternating: no real m^2)."""
+    fit = d.prony_fit(_generated(c1, c2), ETA)
+    assert fit["c1"] == pytest.approx(c1, rel=1e-10, abs=0) and fit["c2"] == pytest.approx(
+        c2, rel=1e-10, abs=0
+    )
+    assert not fit["ok"]
+    assert all(np.isnan(fit[k]) for k in ("H", "m2", "H_err", "m2_err"))
+
+
+def test_prony_rejects_windows_too_short_or_out_of_range():
+    u = np.arange(10.0)
+    for start, stop in [(0, 5), (1, 10), (4, 6)]:
+        with pytest.raises(ValueError):
+            d.prony_fit(u, ETA, start=start, stop=stop)
+
+
+# 5. Prony window
+
+
+def test_prony_window_stops_at_floor_of_geometric_decay():
+    u = 0.9 ** np.arange(300.0)
+    floor = 1e-6
+    first = math.floor(math.log(floor) / math.log(0.9)) + 1  # first n with 0.9^n < floor
+    assert 0.9**first < floor <= 0.9 ** (first - 1)
+    assert d.prony_window(u, floor) == (1, first)
+
+
+def test_prony_window_ignores_single_zero_crossings():
+    u = d.momentum_recursion(1.0, ETA, 0.99, 1.0 / ETA, 300)  # eta kappa = 1: u(1) = 0 exactly
+    assert u[1] == 0
+    assert d.prony_window(u, 1e-8) == (1, len(u) - 1)
+
+
+def test_prony_window_stops_before_noise_floor():
+    sigma = 1e-6
+    clean = d.momentum_recursion(1.0, ETA, 0.9, 0.3 / ETA, 400)
+    noisy = clean + sigma * np.random.default_rng(3).standard_normal(clean.shape)
+    floor = 10 * sigma
+    start, stop = d.prony_window(noisy, floor)
+    state = np.maximum(np.abs(noisy[1:-1]), np.abs(noisy[2:]))
+    assert start == 1 and 20 < stop < 399
+    assert np.all(state[: stop - 1] >= floor) and state[stop - 1] < floor
+    envelope = np.maximum(np.abs(clean[1:-1]), np.abs(clean[2:]))
+    assert envelope[stop - 1] < 2 * floor  # the clean signal has reached the noise floor there
+    windowed = d.prony_fit(noisy, ETA, start=start, stop=stop)
+    full = d.prony_fit(noisy, ETA)
+    assert windowed["rel_residual"] < full["rel_residual"]

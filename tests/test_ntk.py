@@ -1,0 +1,94 @@
+"""NTK stage: symmetric PSD, equal to an independent J J^T, equal to closed forms."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.flatten_util import ravel_pytree
+from scipy.special import erf
+
+from nncosmo import ntk
+from nncosmo.models import MLP, build_model
+
+
+def jacobian_ntk(model, params, x):
+    """Independent reference: forward-mode Jacobian of the raveled parameters, then J J^T."""
+    flat, unravel = ravel_pytree(params)
+    jac = jax.jacfwd(lambda v: model.apply({"params": unravel(v)}, x))(flat)
+    return np.asarray(jac @ jac.T)
+
+
+def mlp(width, depth, activation, use_bias=True, bias_std=0.7):
+    spec = dict(depth=depth, activation=activation, bias_std=bias_std, use_bias=use_bias)
+    return build_model(spec, width, jnp.float64)
+
+
+def init(model, x, seed=0):
+    return model.init(jax.random.key(seed), x)["params"]
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf", "tanh"])
+@pytest.mark.parametrize("method", ["structured", "generic"])
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_ntk_equals_independent_jacobian(rng, activation, method, use_bias):
+    x = jnp.asarray(rng.standard_normal((10, 4)))
+    model = mlp(24, 2, activation, use_bias)
+    params = init(model, x)
+    theta = np.asarray(ntk.ntk_function(model, method, chunk_size=4)(params, x))
+    reference = jacobian_ntk(model, params, x)
+    np.testing.assert_allclose(theta, reference, rtol=1e-10, atol=1e-12 * np.abs(reference).max())
+    np.testing.assert_allclose(theta, theta.T, rtol=0, atol=1e-12 * np.abs(theta).max())
+    assert np.linalg.eigvalsh(theta).min() > -1e-10 * np.abs(theta).max()
+
+
+def test_generic_path_handles_chunks_that_do_not_divide_n(rng):
+    x = jnp.asarray(rng.standard_normal((7, 3)))
+    model = mlp(8, 1, "tanh")
+    params = init(model, x)
+    theta = ntk.ntk_function(model, "generic", chunk_size=3)(params, x)
+    np.testing.assert_allclose(theta, jacobian_ntk(model, params, x), rtol=1e-10)
+
+
+def test_one_hidden_layer_closed_form(rng):
+    """f = v . erf(h) / sqrt(n) + s c, h = W x / sqrt(d) + s b:
+    Theta = [sigma sigma^T / n + s^2] + sum_k v_k^2 sigma'_k sigma'_k^T / n * (x x^T / d + s^2)."""
+    n_hidden, d, s = 32, 5, 0.7
+    x = rng.standard_normal((9, d))
+    model = mlp(n_hidden, 1, "erf", bias_std=s)
+    p = init(model, jnp.asarray(x))
+    W, b = np.asarray(p["hidden_0"]["kernel"]), np.asarray(p["hidden_0"]["bias"])
+    v = np.asarray(p["readout"]["kernel"])[:, 0]
+    h = x @ W / np.sqrt(d) + s * b
+    act, dact = erf(h), 2 / np.sqrt(np.pi) * np.exp(-(h**2))
+    readout = act @ act.T / n_hidden + s**2
+    hidden = (dact * v**2) @ dact.T / n_hidden * (x @ x.T / d + s**2)
+    theta = ntk.ntk_function(model)(p, jnp.asarray(x))
+    np.testing.assert_allclose(theta, readout + hidden, rtol=1e-10)
+
+
+def test_auto_picks_structured_for_mlp_and_generic_otherwise():
+    model = mlp(4, 1, "relu")
+    assert isinstance(model, MLP)
+    x = jnp.ones((3, 2))
+    p = init(model, x)
+    np.testing.assert_allclose(ntk.ntk_function(model, "auto")(p, x),
+                               ntk.structured_ntk(model, p, x), rtol=1e-12)
+
+
+def test_eigenmodes_sorted_with_positive_sum(rng):
+    a = rng.standard_normal((6, 6))
+    lam, vec = ntk.eigenmodes(a @ a.T + 6 * np.ones((6, 6)))
+    assert np.all(np.diff(lam) <= 0)
+    assert vec[:, 0].sum() > 0
+    np.testing.assert_allclose(vec.T @ vec, np.eye(6), atol=1e-12)
+
+
+def test_overlap_drift_and_residual_modes():
+    v = np.ones(4) / 2
+    assert ntk.uniform_overlap(v) == pytest.approx(1.0)
+    theta0 = np.eye(3)
+    assert ntk.relative_drift(2 * theta0, theta0) == pytest.approx(1.0)
+    f = np.array([[1.0, 2.0], [0.5, 1.0]])
+    vecs = np.array([[1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(ntk.residual_modes(f, np.array([1.0, 1.0]), vecs),
+                               [[0, 1], [-0.5, 0]])

@@ -1,0 +1,110 @@
+"""Training stage: heavy-ball momentum against the exact linear recursion (D) of PHYSICS.md §1."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nncosmo import training
+from nncosmo.models import build_model
+
+
+class LinearModel(nn.Module):
+    """f(x) = x . w / sqrt(d) + b: linear in its parameters, NTK = x x^T / d + 1."""
+
+    @nn.compact
+    def __call__(self, x):
+        d = x.shape[-1]
+        w = self.param("w", nn.initializers.normal(1.0), (d,), jnp.float64)
+        b = self.param("b", nn.initializers.normal(1.0), (), jnp.float64)
+        return x @ w / jnp.sqrt(d) + b
+
+
+def recursion(u0, eta, beta, kappa, steps):
+    """(D): u(n+1) = (1 + beta - eta kappa) u(n) - beta u(n-1), u(-1) = u(0); written here anew."""
+    u = [u0, u0]
+    for _ in range(steps):
+        u.append((1 + beta - eta * kappa) * u[-1] - beta * u[-2])
+    return np.array(u[1:])
+
+
+@pytest.mark.parametrize("eta,beta", [(0.05, 0.9), (0.3, 0.5), (0.8, 0.0), (0.02, 0.99)])
+def test_linear_model_follows_recursion_D(rng, eta, beta):
+    n, d, steps = 12, 5, 150
+    x = rng.standard_normal((n, d))
+    y = rng.standard_normal(n)
+    model = LinearModel()
+    params = model.init(jax.random.key(3), x)["params"]
+    apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    batched = jax.tree.map(lambda a: a[None], params)
+    traj = training.train_sweep(apply_fn, batched, [eta], [beta], x, y, steps, [0, steps])
+
+    lam, vec = np.linalg.eigh(x @ x.T / d + 1.0)  # closed-form NTK of the linear model
+    u = (np.asarray(traj.f[0]) - y) @ vec
+    scale = np.abs(u[0]).max()
+    for a in range(n):
+        expected = recursion(u[0, a], eta, beta, lam[a] / n, steps)
+        np.testing.assert_allclose(u[:, a], expected, rtol=0, atol=1e-10 * scale)
+
+
+def test_optax_update_is_heavy_ball_from_rest(rng):
+    """theta(n+1) = theta(n) - eta g + beta (theta(n) - theta(n-1)), theta(-1) = theta(0)."""
+    eta, beta = 0.1, 0.8
+    theta = jnp.asarray(rng.standard_normal(4))
+    grads = [jnp.asarray(rng.standard_normal(4)) for _ in range(5)]
+    opt = training.heavy_ball(eta, beta)
+    state, prev, cur = opt.init(theta), theta, theta
+    for g in grads:
+        upd, state = opt.update(g, state, cur)
+        nxt = cur + upd
+        np.testing.assert_allclose(nxt, cur - eta * g + beta * (cur - prev), atol=1e-14)
+        prev, cur = cur, nxt
+
+
+def test_checkpoints_hold_the_parameters_of_their_step(rng):
+    x = rng.standard_normal((6, 3))
+    y = rng.standard_normal(6)
+    model = LinearModel()
+    params = jax.tree.map(lambda a: a[None], model.init(jax.random.key(0), x)["params"])
+    apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    steps, ckpts = 9, [0, 4, 9]
+    traj = training.train_sweep(apply_fn, params, [0.1], [0.5], x, y, steps, ckpts)
+    # f is linear in the parameters: checkpoint k reproduces the recorded output at its step
+    for k, step in enumerate(ckpts):
+        p = jax.tree.map(lambda a, k=k: a[0, k], traj.checkpoints)
+        np.testing.assert_allclose(apply_fn(p, x), traj.f[0, step], atol=1e-12)
+
+
+def test_vmapped_sweep_equals_separate_runs(rng):
+    x = rng.standard_normal((8, 4))
+    y = rng.standard_normal(8)
+    model = build_model(dict(depth=1, activation="tanh", bias_std=1.0, use_bias=True), 16,
+                        jnp.float64)
+    apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    runs = [{"eta": 0.1, "beta": 0.9, "seed": 0}, {"eta": 0.3, "beta": 0.5, "seed": 1}]
+    params = training.init_params_for(model, runs, x)
+    both = training.train_sweep(apply_fn, params, [0.1, 0.3], [0.9, 0.5], x, y, 20, [0, 20])
+    for i, r in enumerate(runs):
+        one_p = jax.tree.map(lambda a, i=i: a[i : i + 1], params)
+        one = training.train_sweep(apply_fn, one_p, [r["eta"]], [r["beta"]], x, y, 20, [0, 20])
+        np.testing.assert_allclose(both.f[i], one.f[0], rtol=1e-12, atol=1e-12)
+
+
+def test_divergence_is_flagged_not_raised():
+    loss = np.array([[1.0, 0.5, 0.1], [1.0, 10.0, np.inf], [1.0, 50.0, 200.0], [1, np.nan, 1]])
+    np.testing.assert_array_equal(training.diverged(loss, 100.0), [False, True, True, True])
+
+
+def test_unstable_run_finishes_and_is_flagged(rng):
+    """eta lambda_0/N > 2(1 + beta): the sweep completes, only that run is flagged."""
+    x = rng.standard_normal((8, 3))
+    y = rng.standard_normal(8)
+    model = LinearModel()
+    params = model.init(jax.random.key(1), x)["params"]
+    params = jax.tree.map(lambda a: jnp.stack([a, a]), params)
+    apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    lam0 = np.linalg.eigvalsh(x @ x.T / 3 + 1.0)[-1] / 8
+    etas = [0.5 / lam0, 2.5 * 2 / lam0]  # stable; beyond 2(1+beta)/lambda_0 for beta = 0.5
+    traj = training.train_sweep(apply_fn, params, etas, [0.5, 0.5], x, y, 200, [0, 200])
+    np.testing.assert_array_equal(training.diverged(traj.loss, 100.0), [False, True])

@@ -1,0 +1,14 @@
+# Stage 1: data sets as x(sample, feature), y(sample).
+
+
+rule data:
+    output:
+        f"{RESULTS}/data/{{dataset}}.nc",
+    params:
+        spec=lambda wc: config["datasets"][wc.dataset],
+    log:
+        f"{RESULTS}/logs/data/{{dataset}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/data/{{dataset}}.tsv"
+    script:
+        "../../scripts/make_data.py"

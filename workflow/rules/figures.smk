@@ -1,0 +1,59 @@
+# Stages 6 and 7: figures F1-F6 (PNG + PDF, with report captions) and the checked claims.
+
+FIGURE_STEMS = {
+    "F1": "F1_background",
+    "F2": "F2_ntk",
+    "F3": "F3_lambda",
+    "F4": "F4_perturbations",
+    "F5": "F5_width",
+    "F6": "F6_phase_diagram",
+}
+FIGURES = [f"{RESULTS}/figures/{stem}.{ext}" for stem in FIGURE_STEMS.values()
+           for ext in ("png", "pdf")]
+STAGE_INPUTS = {
+    stage: [f"{RESULTS}/{stage}/{d}/w{w}.nc" for d, w in JOBS]
+    for stage in ("ntk", "cosmology", "duality")
+}
+
+for fig, stem in FIGURE_STEMS.items():
+
+    rule:
+        name:
+            f"figure_{fig}"
+        input:
+            **STAGE_INPUTS,
+        output:
+            png=report(
+                f"{RESULTS}/figures/{stem}.png",
+                caption=f"../report/{fig}.rst",
+                category="Figures",
+            ),
+            pdf=f"{RESULTS}/figures/{stem}.pdf",
+        params:
+            figure=fig,
+            figures=config["figures"],
+        log:
+            f"{RESULTS}/logs/figures/{stem}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/figures/{stem}.tsv"
+        script:
+            "../../scripts/figure.py"
+
+
+rule claims:
+    input:
+        **STAGE_INPUTS,
+    output:
+        json=f"{RESULTS}/claims.json",
+        table=report(
+            f"{RESULTS}/claims.tsv", caption="../report/claims.rst", category="Claims"
+        ),
+    params:
+        figures=config["figures"],
+        claims=config["claims"],
+    log:
+        f"{RESULTS}/logs/claims.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/claims.tsv"
+    script:
+        "../../scripts/claims.py"
