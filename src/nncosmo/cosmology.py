@@ -149,3 +149,107 @@ def de_sitter_mode_analytic(
             values.append(float(mpmath.re(d)))
             rates.append(float(mpmath.re(dd)))
     return np.array(values), np.array(rates)
+
+
+DICTIONARIES = ("continuum", "exact")
+
+
+def dictionary_parameters(dictionary: str, eta, beta, kappa, u0):
+    """(H, m^2_a, u'(0)_a) that a dictionary of PHYSICS.md §2/§5 assigns to modes kappa_a = lam_a/N.
+
+    Continuum: u'(0) = 0 (start from rest read as zero velocity); exact: the velocity that makes
+    the continuous solution pass through u(-sqrt(eta)) = u(0).
+    """
+    from nncosmo import duality
+
+    eta, beta = np.asarray(eta)[..., None], np.asarray(beta)[..., None]
+    if dictionary == "continuum":
+        params = duality.continuum_dictionary(eta, beta, kappa)
+        du0 = np.zeros_like(u0)
+    else:
+        params = duality.exact_dictionary(eta, beta, kappa)
+        du0 = duality.rest_initial_velocity(eta, beta, kappa, u0)
+    return params["H"][..., 0], params["m2"], du0
+
+
+def de_sitter_fields(tau, H, m2, u0, du0, rtol: float, atol: float) -> np.ndarray:
+    """All runs in one vmapped diffrax call: mode 0 as the background phi, modes a > 0 as k = 0
+    perturbations with mass^2 m2_a, in de Sitter with the run's H. Shapes: tau (R, T),
+    H (R,), m2/u0/du0 (R, K); returns (R, T, K). Non-finite inputs give NaN rows."""
+    valid = np.isfinite(H) & np.isfinite(m2).all(-1) & np.isfinite(du0).all(-1)
+    clean = lambda a: np.where(valid.reshape(-1, *[1] * (a.ndim - 1)), a, 0.0)  # noqa: E731
+    H, m2, u0, du0 = map(clean, (H, m2, u0, du0))
+    tau = np.where(valid[:, None], tau, np.arange(tau.shape[1])[None, :])
+
+    def one(ts, h, mass2, init, rate):
+        out = integrate_flrw(
+            ts,
+            init[0],
+            rate[0],
+            mass2[0],
+            init[1:],
+            rate[1:],
+            jnp.zeros_like(init[1:]),
+            mass2[1:],
+            kind="de_sitter",
+            expansion=Expansion(H0=h),
+            rtol=rtol,
+            atol=atol,
+        )
+        return jnp.concatenate([out["phi"][:, None], out["delta"]], axis=1)
+
+    fields = np.asarray(jax.jit(jax.vmap(one))(tau, H, m2, u0, du0))
+    return np.where(valid[:, None, None], fields, np.nan)
+
+
+def field_dataset(ntk, rtol: float, atol: float):
+    """Cosmology stage: for each run and dictionary, the de Sitter field matched to u_a(n)."""
+    import xarray as xr
+
+    n = ntk.attrs["n_samples"]
+    eta, beta = ntk.eta.values, ntk.beta.values
+    kappa = ntk.eigenvalue.isel(checkpoint=0, eigen=slice(0, ntk.sizes["mode"])).values / n
+    u0 = ntk.u.isel(step=0).values
+    ok = ~ntk.diverged.values
+    fields, hubbles, masses = [], [], []
+    for dictionary in DICTIONARIES:
+        H, m2, du0 = dictionary_parameters(dictionary, eta, beta, kappa, u0)
+        H = np.where(ok, H, np.nan)
+        fields.append(de_sitter_fields(ntk.tau.values, H, m2, u0, du0, rtol, atol))
+        hubbles.append(H)
+        masses.append(m2)
+    dims = ("dictionary", "run")
+    return xr.Dataset(
+        {
+            "field": (
+                (*dims, "step", "mode"),
+                np.stack(fields),
+                {
+                    "long_name": "field phi (mode 0), delta phi (a > 0) at tau = n sqrt(eta)",
+                    "units": "same as u_a",
+                },
+            ),
+            "hubble": (
+                dims,
+                np.stack(hubbles),
+                {"long_name": "Hubble rate H of the dictionary", "units": "1/tau"},
+            ),
+            "mass2": (
+                (*dims, "mode"),
+                np.stack(masses),
+                {"long_name": "mass^2 the dictionary assigns to mode a", "units": "1/tau^2"},
+            ),
+        },
+        coords={
+            "dictionary": list(DICTIONARIES),
+            **{
+                c: ntk[c] for c in ("run", "eta", "beta", "seed", "diverged", "step", "mode", "tau")
+            },
+        },
+        attrs={
+            **ntk.attrs,
+            "rtol": rtol,
+            "atol": atol,
+            "note": "NaN where a run diverged or a dictionary has no real (H, m^2) image",
+        },
+    )

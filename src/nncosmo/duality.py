@@ -237,3 +237,132 @@ def prony_window(u, rel_floor):
     small = mag < rel_floor * mag.max()
     below = np.flatnonzero(small[1:-1] & small[2:])
     return 1, int(1 + below[0] if below.size else len(mag) - 1)
+
+
+FIT_STATUS = ("ok", "diverged", "no_real_image", "window_too_short")
+
+
+def fit_trajectory(u, eta, rel_floor):
+    """Prony fit of one trajectory over `prony_window`; (status code, fit dict or None)."""
+    u = np.asarray(u, dtype=float)
+    if not np.isfinite(u).all():
+        return FIT_STATUS.index("diverged"), None
+    start, stop = prony_window(u, rel_floor)
+    if stop - start < 3:
+        return FIT_STATUS.index("window_too_short"), None
+    fit = prony_fit(u, eta, start=start, stop=stop) | {"stop": stop}
+    return FIT_STATUS.index("ok" if fit["ok"] else "no_real_image"), fit
+
+
+def redshift_fit(tau, kappa, H):
+    """Least squares kappa(tau) ~ M^2 + k^2 exp(-2 H tau) (de Sitter redshift of k^2/a^2).
+
+    Returns (M^2, k^2, rel_residual): rms residual over the rms deviation of kappa from its
+    mean, i.e. the fraction of the NTK drift that the redshift law leaves unexplained.
+    """
+    design = np.column_stack([np.ones_like(tau), np.exp(-2 * H * tau)])
+    coef, *_ = np.linalg.lstsq(design, kappa, rcond=None)
+    resid = kappa - design @ coef
+    spread = np.sqrt(np.mean((kappa - kappa.mean()) ** 2))
+    return coef[0], coef[1], np.sqrt(np.mean(resid**2)) / spread if spread > 0 else np.nan
+
+
+FIT_KEYS = ("H", "H_err", "m2", "m2_err", "rel_residual", "stop")
+
+
+def fit_all(u, eta, rel_floor):
+    """Prony fits of every (run, mode) trajectory u(run, step, mode)."""
+    runs, _, modes = u.shape
+    status = np.zeros((runs, modes), dtype=np.int8)
+    values = {k: np.full((runs, modes), np.nan) for k in FIT_KEYS}
+    for r, a in np.ndindex(runs, modes):
+        status[r, a], fit = fit_trajectory(u[r, :, a], eta[r], rel_floor)
+        for key in FIT_KEYS:
+            values[key][r, a] = fit[key] if fit else np.nan
+    return status, values
+
+
+def sup_residuals(u, fields, scale):
+    """max_n |u_a(n) - field_a(n)| / scale, for fields (dictionary, run, step, mode)."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(u[None] - fields).max(axis=2) / scale
+
+
+def duality_dataset(ntk, cosmo, rel_floor: float):
+    """Duality stage: fitted (H, m^2) per mode, dictionary predictions, network-vs-field errors."""
+    import xarray as xr
+
+    n = ntk.attrs["n_samples"]
+    eta, beta, u = ntk.eta.values, ntk.beta.values, ntk.u.values
+    modes = ntk.sizes["mode"]
+    kappa = ntk.eigenvalue.isel(eigen=slice(0, modes)).values / n  # (run, checkpoint, mode)
+    status, fit = fit_all(u, eta, rel_floor)
+    exact = exact_dictionary(eta[:, None], beta[:, None], kappa[:, 0])
+    fields = cosmo.field.values
+    own = sup_residuals(u, fields, np.abs(u[:, 0, :]))
+    whole = sup_residuals(u, fields, ntk.residual_norm.values[:, :1])
+    ckpt_tau = np.sqrt(eta)[:, None] * ntk.checkpoint.values[None, :]
+    redshift = np.full((3, *status.shape), np.nan)
+    for r, a in np.ndindex(*status.shape):
+        if np.isfinite(kappa[r, :, a]).all() and np.isfinite(exact["H"][r, 0]):
+            redshift[:, r, a] = redshift_fit(ckpt_tau[r], kappa[r, :, a], exact["H"][r, 0])
+    rm = ("run", "mode")
+    var = lambda dims, data, name, units="1": (dims, data, {"long_name": name, "units": units})  # noqa: E731
+    return xr.Dataset(
+        {
+            "fit_status": (
+                rm,
+                status,
+                {
+                    "long_name": "Prony fit status",
+                    "flag_values": np.arange(len(FIT_STATUS), dtype=np.int8),
+                    "flag_meanings": " ".join(FIT_STATUS),
+                },
+            ),
+            "H_fit": var(rm, fit["H"], "Prony-fitted Hubble rate H", "1/tau"),
+            "H_fit_err": var(rm, fit["H_err"], "standard error of H_fit", "1/tau"),
+            "m2_fit": var(rm, fit["m2"], "Prony-fitted mass^2", "1/tau^2"),
+            "m2_fit_err": var(rm, fit["m2_err"], "standard error of m2_fit", "1/tau^2"),
+            "fit_rel_residual": var(rm, fit["rel_residual"], "rms Prony residual / rms u"),
+            "fit_window_stop": var(rm, fit["stop"], "end of the Prony window", "step"),
+            "H_exact": var(("run",), exact["H"][:, 0], "exact-dictionary H_eta", "1/tau"),
+            "H_continuum": var(
+                ("run",),
+                (1 - beta) / (3 * np.sqrt(eta)),
+                "continuum-dictionary H = (1 - beta) / (3 sqrt(eta))",
+                "1/tau",
+            ),
+            "m2_exact": var(
+                rm, exact["m2"], "exact-dictionary m_eta^2 from lambda_a(0)/N", "1/tau^2"
+            ),
+            "m2_continuum": var(
+                rm, kappa[:, 0], "continuum-dictionary m^2 = lambda_a(0)/N", "1/tau^2"
+            ),
+            "regime": (
+                rm,
+                exact["regime"].astype(np.int8),
+                {
+                    "long_name": "regime of mode a at initialisation (PHYSICS.md §5)",
+                    "flag_values": np.arange(len(REGIMES), dtype=np.int8),
+                    "flag_meanings": " ".join(REGIMES),
+                },
+            ),
+            "residual_own": var(("dictionary", *rm), own, "sup_n |u_a - field_a| / |u_a(0)|"),
+            "residual_norm": var(
+                ("dictionary", *rm), whole, "sup_n |u_a - field_a| / ||f(0) - y||"
+            ),
+            "redshift_M2": var(
+                rm, redshift[0], "M^2 of lambda_a/N ~ M^2 + k^2 exp(-2 H tau)", "1/tau^2"
+            ),
+            "redshift_k2": var(
+                rm, redshift[1], "k^2 of lambda_a/N ~ M^2 + k^2 exp(-2 H tau)", "1/tau^2"
+            ),
+            "redshift_rel_residual": var(
+                rm, redshift[2], "drift of lambda_a/N left unexplained by the redshift"
+            ),
+            "kappa": var(("run", "checkpoint", "mode"), kappa, "lambda_a(n) / N", "1/tau^2"),
+        },
+        coords={c: ntk[c] for c in ("run", "eta", "beta", "seed", "diverged", "mode", "checkpoint")}
+        | {"dictionary": cosmo.dictionary},
+        attrs={**ntk.attrs, "fit_rel_floor": rel_floor},
+    )

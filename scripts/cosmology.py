@@ -1,0 +1,28 @@
+"""Rule cosmology: integrate, for every run and both dictionaries, the matched de Sitter field."""
+
+import time
+
+import jax
+
+from nncosmo.cosmology import field_dataset
+from nncosmo.io import read_dataset, write_dataset
+from nncosmo.provenance import provenance, stage_logger
+
+jax.config.update("jax_enable_x64", True)  # the integrator runs in float64
+
+
+def main(smk) -> None:
+    log = stage_logger(smk.log[0], "cosmology")
+    ntk = read_dataset(smk.input.ntk, ["u", "eigenvalue", "tau"])
+    start = time.perf_counter()
+    ds = field_dataset(ntk, smk.params.cosmology["rtol"], smk.params.cosmology["atol"])
+    log.info(
+        "%d runs x %d modes x 2 dictionaries integrated in %.1f s",
+        ds.sizes["run"],
+        ds.sizes["mode"],
+        time.perf_counter() - start,
+    )
+    write_dataset(ds, smk.output[0], provenance(smk.config, rule="cosmology"))
+
+
+main(snakemake)  # noqa: F821

@@ -1,0 +1,21 @@
+"""Rule duality: Prony fits of (H, m^2) per mode and network-vs-field residuals."""
+
+from nncosmo.duality import duality_dataset
+from nncosmo.io import read_dataset, write_dataset
+from nncosmo.provenance import provenance, stage_logger
+
+
+def main(smk) -> None:
+    log = stage_logger(smk.log[0], "duality")
+    ntk = read_dataset(smk.input.ntk, ["u", "eigenvalue", "residual_norm"])
+    cosmo = read_dataset(smk.input.cosmology, ["field"])
+    ds = duality_dataset(ntk, cosmo, smk.params.duality["fit_rel_floor"])
+    log.info(
+        "fits ok for %d of %d (run, mode) pairs",
+        int((ds.fit_status == 0).sum()),
+        ds.fit_status.size,
+    )
+    write_dataset(ds, smk.output[0], provenance(smk.config, rule="duality"))
+
+
+main(snakemake)  # noqa: F821
