@@ -37,13 +37,16 @@ def check_config(config: dict) -> None:
                 _fail(f"sweeps.{name}.datasets", ds, f"must be one of the datasets {sorted(known)}")
     if config["figures"]["dataset"] not in known:
         _fail("figures.dataset", config["figures"]["dataset"], f"must be one of {sorted(known)}")
+    for key in ("grid_sweep", "width_sweep"):
+        name = config["figures"][key]
+        if name not in config["sweeps"]:
+            _fail(f"figures.{key}", name, f"must name one of the sweeps {sorted(config['sweeps'])}")
+        if config["figures"]["dataset"] not in config["sweeps"][name]["datasets"]:
+            _fail(f"figures.{key}", name, "must be a sweep that trains figures.dataset")
     ref = config["figures"]["reference"]
-    if not any(run_matches(r, ref) for r in all_runs(config, config["figures"]["dataset"])):
-        _fail(
-            "figures.reference",
-            ref,
-            "must be an (eta, beta) pair that some sweep trains on figures.dataset",
-        )
+    grid = config["sweeps"][config["figures"]["grid_sweep"]]
+    if not any(run_matches(r, ref) for r in sweep_runs(grid)):
+        _fail("figures.reference", ref, "must be an (eta, beta) pair of figures.grid_sweep")
     if config["ntk"]["modes"] > min(d["n_samples"] for d in config["datasets"].values()):
         _fail("ntk.modes", config["ntk"]["modes"], "must not exceed the smallest n_samples")
 
@@ -68,11 +71,6 @@ def runs_for(config: dict, dataset: str, width: int) -> list[dict]:
         if dataset in sweep["datasets"] and width in sweep["widths"]:
             runs += [r for r in sweep_runs(sweep) if r not in runs]
     return runs
-
-
-def all_runs(config: dict, dataset: str) -> list[dict]:
-    """Every run trained on `dataset`, at any width."""
-    return [r for w in widths_for(config, dataset) for r in runs_for(config, dataset, w)]
 
 
 def widths_for(config: dict, dataset: str) -> list[int]:

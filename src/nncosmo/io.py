@@ -64,3 +64,14 @@ def read_dataset(path: str | os.PathLike, variables: Iterable[str] = ()) -> xr.D
 def provenance_of(ds: xr.Dataset) -> dict:
     """The provenance record stored in a dataset's attributes."""
     return json.loads(ds.attrs.get("provenance", "{}"))
+
+
+def job_key(path: str | os.PathLike) -> tuple[str, int]:
+    """(dataset, width) of a per-job result file `<stage>/<dataset>/w<width>.nc`."""
+    path = Path(path)
+    return path.parent.name, int(path.stem.removeprefix("w"))
+
+
+def load_stage(paths: Iterable[str | os.PathLike], variables: Iterable[str] = ()) -> dict:
+    """Every per-job dataset of one stage, keyed by (dataset, width)."""
+    return {job_key(p): read_dataset(p, variables) for p in paths}

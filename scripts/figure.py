@@ -1,0 +1,29 @@
+"""Rule figure_F*: render one figure of FIGURES.md as PNG and PDF."""
+
+from nncosmo.claims import Results
+from nncosmo.figures import FIGURES, save, set_style
+from nncosmo.io import load_stage
+from nncosmo.provenance import provenance, stage_logger
+
+
+def main(smk) -> None:
+    log = stage_logger(smk.log[0], "figure")
+    results = Results(
+        load_stage(smk.input.ntk),
+        load_stage(smk.input.cosmology),
+        load_stage(smk.input.duality),
+        smk.config,
+    )
+    set_style()
+    fig = FIGURES[smk.params.figure](results)
+    save(
+        fig,
+        smk.output.png,
+        smk.output.pdf,
+        smk.params.figures["dpi"],
+        provenance(smk.config, rule=f"figure_{smk.params.figure}"),
+    )
+    log.info("wrote %s and %s", smk.output.png, smk.output.pdf)
+
+
+main(snakemake)  # noqa: F821

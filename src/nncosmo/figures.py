@@ -1,0 +1,392 @@
+"""Stage 6, figures F1-F6 of FIGURES.md: one function each, one shared style.
+
+Every function takes the `nncosmo.claims.Results` of the pipeline and returns a matplotlib
+Figure; the numbers it annotates come from the same measurement functions as claims.json.
+"""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+
+from nncosmo import claims as measure  # noqa: E402
+from nncosmo.duality import REGIMES  # noqa: E402
+
+PALETTE = sns.color_palette("colorblind")
+NETWORK, EXACT, CONTINUUM = "0.15", PALETTE[0], PALETTE[3]
+REGIME_COLOURS = dict(zip(REGIMES, [PALETTE[2], PALETTE[0], PALETTE[4], PALETTE[3]], strict=True))
+
+
+def set_style() -> None:
+    """The one style of every figure: seaborn ticks, colour-blind palette, paper font sizes."""
+    sns.set_theme(
+        context="paper",
+        style="ticks",
+        palette=PALETTE,
+        font_scale=1.1,
+        rc={
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "legend.frameon": False,
+            "savefig.bbox": "tight",
+        },
+    )
+
+
+def save(fig, png: str, pdf: str, dpi: int, provenance: dict) -> None:
+    """Write PNG and PDF with the provenance in their metadata."""
+    blob = json.dumps(provenance, sort_keys=True, default=str)
+    fig.savefig(png, dpi=dpi, metadata={"Description": blob})
+    fig.savefig(pdf, metadata={"Subject": blob[:60000]})
+    plt.close(fig)
+
+
+def _trim(u: np.ndarray, floor: float = 1e-3) -> int:
+    """Number of leading steps until |u| stays below floor * max|u| (at least 10)."""
+    above = np.flatnonzero(np.abs(u) >= floor * np.nanmax(np.abs(u)))
+    return max(int(above[-1]) + 2 if above.size else len(u), 10)
+
+
+def _overlay(ax, tau, network, fields, scale, stride=None):
+    """Network points and both dictionaries' fields, all divided by `scale`."""
+    stop = _trim(network)
+    stride = stride or max(stop // 30, 1)
+    ax.plot(
+        tau[:stop:stride], network[:stop:stride] / scale, "o", ms=3, color=NETWORK, label="network"
+    )
+    ax.plot(
+        tau[:stop], fields["exact"][:stop] / scale, color=EXACT, lw=1.5, label="exact dictionary"
+    )
+    ax.plot(
+        tau[:stop],
+        fields["continuum"][:stop] / scale,
+        "--",
+        color=CONTINUUM,
+        lw=1.5,
+        label="continuum dictionary",
+    )
+
+
+def figure_background(results: measure.Results):
+    """F1: u_0(tau)/|u_0(0)| of the grid runs against phi(t) from both dictionaries."""
+    ntk, cosmo, dual = (results.grid_runs(s) for s in ("ntk", "cosmology", "duality"))
+    betas, etas = np.unique(ntk.beta.values), np.unique(ntk.eta.values)
+    fig, axes = plt.subplots(
+        len(betas),
+        len(etas),
+        figsize=(2.3 * len(etas), 2.0 * len(betas)),
+        sharey=True,
+        squeeze=False,
+    )
+    for ax in axes.flat:
+        ax.set_visible(False)
+    for r in range(ntk.sizes["run"]):
+        i = int(np.searchsorted(betas, ntk.beta.values[r]))
+        j = int(np.searchsorted(etas, ntk.eta.values[r]))
+        ax = axes[i, j]
+        ax.set_visible(True)
+        u = ntk.u.isel(run=r, mode=0).values
+        fields = {
+            d: cosmo.field.isel(run=r, mode=0).sel(dictionary=d).values
+            for d in ("exact", "continuum")
+        }
+        _overlay(ax, ntk.tau.isel(run=r).values, u, fields, abs(u[0]))
+        res = dual.residual_own.isel(run=r).sel(mode=0)
+        ax.set_title(f"η={etas[j]:g}, β={betas[i]:g}", fontsize=9)
+        ax.text(
+            0.97,
+            0.95,
+            f"exact {float(res.sel(dictionary='exact')):.2%}\n"
+            f"contin. {float(res.sel(dictionary='continuum')):.1%}",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+        )
+        if i == len(betas) - 1:
+            ax.set_xlabel("τ = n √η")
+        if j == 0:
+            ax.set_ylabel("u₀ / |u₀(0)|")
+    handles, labels = next(a for a in axes.flat if a.get_visible()).get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, bbox_to_anchor=(0.5, 1.03))
+    fig.suptitle(
+        f"F1  Mean-mode residual vs de Sitter background field "
+        f"(width {results.grid_width}; sup-norm residuals in each panel)",
+        y=1.07,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def figure_ntk(results: measure.Results):
+    """F2: spectra at init and end, mean-field overlap, drift against width with fitted slope."""
+    fig, (ax_s, ax_o, ax_d) = plt.subplots(1, 3, figsize=(13, 3.8))
+    widths = results.width_sweep["widths"]
+    colours = sns.color_palette("viridis", len(widths))
+    ref_ntk = results.width_runs("ntk", results.dataset)
+    for colour, w in zip(colours, widths, strict=True):
+        ds = ref_ntk[w].isel(run=0)
+        lam = ds.eigenvalue / ds.attrs["n_samples"]
+        ax_s.semilogy(lam.isel(checkpoint=0), "-", color=colour, label=f"width {w}, init")
+        ax_s.semilogy(lam.isel(checkpoint=-1), ":", color=colour, label=f"width {w}, end")
+    ax_s.set(
+        xlabel="mode index a", ylabel="λ_a / N", title="(a) NTK spectrum (solid: init, dotted: end)"
+    )
+    ax_s.legend(fontsize=6, ncol=2)
+    markers = "os^D"
+    for k, dataset in enumerate(results.width_sweep["datasets"]):
+        ntk = results.width_runs("ntk", dataset)
+        for w, ds in ntk.items():
+            ax_o.plot(
+                [w] * ds.sizes["run"],
+                ds.overlap_uniform.isel(checkpoint=0),
+                markers[k],
+                color=PALETTE[k],
+                alpha=0.7,
+                label=dataset if w == widths[0] else None,
+            )
+        w_arr, drift = measure.width_means(results, dataset, measure.WIDTH_ERRORS["NTK drift"])
+        slope = measure.loglog_slope(w_arr, drift)
+        ax_d.loglog(
+            w_arr, drift, markers[k], color=PALETTE[k], label=f"{dataset}: slope {slope:.2f}"
+        )
+        fit = np.exp(np.polyval(np.polyfit(np.log(w_arr), np.log(drift), 1), np.log(w_arr)))
+        ax_d.loglog(w_arr, fit, "-", color=PALETTE[k], lw=1)
+    ref = drift[0] * (w_arr / w_arr[0]) ** -1.0
+    ax_d.loglog(w_arr, ref, "k--", lw=0.8, label="width⁻¹ (Dyer & Gur-Ari)")
+    ax_o.axhline(0.95, color="0.5", ls="--", lw=0.8, label="claim: ≥ 0.95")
+    ax_o.set(
+        xscale="log",
+        xlabel="width",
+        ylabel="|v₀ · 1/√N|",
+        title="(b) top eigenvector vs mean field (init)",
+    )
+    ax_o.legend(fontsize=7)
+    ax_d.set(
+        xlabel="width",
+        ylabel="‖Θ(end) − Θ(0)‖_F / ‖Θ(0)‖_F",
+        title="(c) NTK drift over training (seed mean)",
+    )
+    ax_d.legend(fontsize=7)
+    fig.suptitle("F2  The empirical NTK: spectrum, mean field, drift", y=1.02)
+    fig.tight_layout()
+    return fig
+
+
+def figure_lambda(results: measure.Results):
+    """F3: H_fit against eta per beta with both dictionaries; Lambda_fit against 1/eta."""
+    grid = results.grid_runs("duality")
+    slopes = measure.lambda_slopes(grid)
+    fig, (ax_h, ax_l) = plt.subplots(1, 2, figsize=(10.5, 4))
+    eta_line = np.geomspace(grid.eta.min(), grid.eta.max(), 100)
+    for k, beta in enumerate(np.unique(grid.beta.values)):
+        sel = grid.isel(run=grid.beta.values == beta)
+        h, err = sel.H_fit.sel(mode=0), sel.H_fit_err.sel(mode=0)
+        colour = PALETTE[k]
+        ax_h.errorbar(sel.eta, h, yerr=err, fmt="o", color=colour, label=f"β = {beta:g}: fit")
+        ax_h.plot(eta_line, -np.log(beta) / (3 * np.sqrt(eta_line)), "-", color=colour, lw=1)
+        ax_h.plot(eta_line, (1 - beta) / (3 * np.sqrt(eta_line)), "--", color=colour, lw=1)
+        ax_l.plot(
+            1 / sel.eta,
+            3 * h**2,
+            "o",
+            color=colour,
+            label=f"β = {beta:g}: slope vs η {slopes.get(float(beta), np.nan):.3f}",
+        )
+        ax_l.plot(1 / eta_line, np.log(beta) ** 2 / (3 * eta_line), "-", color=colour, lw=1)
+    ax_h.plot([], [], "k-", lw=1, label="exact: 3H = −ln β / √η")
+    ax_h.plot([], [], "k--", lw=1, label="continuum: 3H = (1 − β) / √η")
+    ax_h.set(
+        xscale="log",
+        yscale="log",
+        xlabel="learning rate η",
+        ylabel="H  [1/τ]",
+        title="(a) Hubble rate from Prony fits of u₀",
+    )
+    ax_h.legend(fontsize=7)
+    ax_l.plot([], [], "k-", lw=1, label="Λ_η = (ln β)² / (3η)")
+    ax_l.set(
+        xscale="log",
+        yscale="log",
+        xlabel="1 / η",
+        ylabel="Λ_fit = 3 H_fit²  [1/τ²]",
+        title="(b) cosmological constant ∝ 1/η",
+    )
+    ax_l.legend(fontsize=7)
+    fig.suptitle(f"F3  Λ ∝ 1/η (width {results.grid_width}, mean mode)", y=1.02)
+    fig.tight_layout()
+    return fig
+
+
+def figure_perturbations(results: measure.Results, n_modes: int = 4):
+    """F4: u_a(tau) of modes a > 0 against delta phi; lambda_a(n)/N against the redshift law."""
+    ntk, cosmo, dual = (results.reference_run(s) for s in ("ntk", "cosmology", "duality"))
+    norm = float(ntk.residual_norm.isel(step=0))
+    modes = ntk.mode.values[1 : 1 + n_modes]
+    fig, axes = plt.subplots(1, len(modes) + 1, figsize=(3.0 * (len(modes) + 1), 3.4))
+    tau = ntk.tau.values
+    for ax, a in zip(axes, modes, strict=False):
+        u = ntk.u.sel(mode=a).values
+        fields = {d: cosmo.field.sel(mode=a, dictionary=d).values for d in ("exact", "continuum")}
+        _overlay(ax, tau, u, fields, norm)
+        res = dual.residual_norm.sel(mode=a, dictionary="exact")
+        own = dual.residual_own.sel(mode=a, dictionary="exact")
+        ax.set(
+            xlabel="τ = n √η",
+            title=f"mode a = {a}: λ_a/N = {float(dual.kappa.isel(checkpoint=0).sel(mode=a)):.3g}",
+        )
+        ax.text(
+            0.97,
+            0.95,
+            f"error / ‖r(0)‖: {float(res):.2%}\nerror / |u_a(0)|: {float(own):.1%}",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7,
+        )
+    axes[0].set_ylabel("u_a / ‖f(0) − y‖")
+    axes[0].legend(fontsize=7, loc="lower right")
+    ax = axes[-1]
+    ckpt_tau = np.sqrt(float(ntk.eta)) * ntk.checkpoint.values
+    t_line = np.linspace(0, ckpt_tau[-1], 200)
+    hubble = float(dual.H_exact)
+    for k, a in enumerate(ntk.mode.values[:5]):
+        kappa = dual.kappa.sel(mode=a).values
+        m2, k2 = float(dual.redshift_M2.sel(mode=a)), float(dual.redshift_k2.sel(mode=a))
+        ax.plot(ckpt_tau, kappa / kappa[0] - 1, "o", color=PALETTE[k], label=f"a = {a}")
+        ax.plot(
+            t_line,
+            (m2 + k2 * np.exp(-2 * hubble * t_line)) / kappa[0] - 1,
+            "-",
+            color=PALETTE[k],
+            lw=1,
+        )
+    ax.set(
+        xlabel="τ = n √η",
+        ylabel="λ_a(τ) / λ_a(0) − 1",
+        title="NTK drift vs M² + k² e^(−2Hτ) (lines)",
+    )
+    ax.legend(fontsize=7, ncol=2)
+    fig.suptitle(
+        f"F4  Perturbations: NTK modes a > 0 as de Sitter fields (width "
+        f"{results.grid_width}, η = {float(ntk.eta):g}, β = {float(ntk.beta):g})",
+        y=1.03,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def figure_width(results: measure.Results):
+    """F5: EFT errors against width, log-log, seed means with min-max bars."""
+    datasets = results.width_sweep["datasets"]
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        duality = results.width_runs("duality", dataset)
+        ntk = results.width_runs("ntk", dataset)
+        widths = np.array(sorted(duality))
+        for k, (name, quantity) in enumerate(measure.WIDTH_ERRORS.items()):
+            values = [np.asarray(quantity(duality[w], ntk[w])) for w in widths]
+            mean = np.array([np.nanmean(v) for v in values])
+            low = mean - np.array([np.nanmin(v) for v in values])
+            high = np.array([np.nanmax(v) for v in values]) - mean
+            ax.errorbar(
+                widths, mean, yerr=[low, high], fmt="o-", color=PALETTE[k], label=name, capsize=2
+            )
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="width",
+            ylabel="error (seed mean, min-max)",
+            title=f"{dataset}",
+        )
+        ax.legend(fontsize=7)
+    ref = results.width_sweep
+    fig.suptitle(
+        f"F5  Approach to the NTK limit (η = {ref['eta'][0]:g}, β = {ref['beta'][0]:g}, "
+        f"{len(ref['seeds'])} seeds)",
+        y=1.02,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def figure_phase_diagram(results: measure.Results):
+    """F6: overdamped / underdamped / alternating / unstable regions and the trained runs."""
+    fig, ax = plt.subplots(figsize=(7, 4.6))
+    beta = np.linspace(0, 0.999, 400)
+    lower, upper, unstable = (1 - np.sqrt(beta)) ** 2, (1 + np.sqrt(beta)) ** 2, 2 * (1 + beta)
+    x_min, x_max = 1e-3, 20
+    bounds = [
+        (np.full_like(beta, x_min), lower),
+        (lower, upper),
+        (upper, unstable),
+        (unstable, np.full_like(beta, x_max)),
+    ]
+    for name, (lo, hi) in zip(REGIMES, bounds, strict=True):
+        ax.fill_betweenx(beta, lo, hi, color=REGIME_COLOURS[name], alpha=0.18, lw=0, label=name)
+    norm = LogNorm(1e-4, 1e-1)
+    for dual, ntk in zip(results.all_runs("duality"), results.all_runs("ntk"), strict=True):
+        x = (ntk.eta * ntk.eigenvalue.isel(checkpoint=0, eigen=0) / ntk.attrs["n_samples"]).values
+        err = np.abs(dual.H_fit.sel(mode=0) / dual.H_exact - 1).values
+        div = ntk.diverged.values
+        catapult = ~div & (x > 2 * (1 + ntk.beta.values))
+        good = ~div & ~catapult
+        points = ax.scatter(
+            x[good],
+            ntk.beta.values[good],
+            c=np.clip(err[good], 1e-4, 1e-1),
+            cmap="cividis",
+            norm=norm,
+            s=28,
+            edgecolor="k",
+            lw=0.4,
+            zorder=3,
+        )
+        ax.scatter(
+            x[div],
+            ntk.beta.values[div],
+            marker="X",
+            s=60,
+            color="k",
+            zorder=4,
+            label="diverged" if div.any() else None,
+        )
+        ax.scatter(
+            x[catapult],
+            ntk.beta.values[catapult],
+            marker="D",
+            s=40,
+            facecolor="w",
+            edgecolor="k",
+            zorder=4,
+            label="converged beyond bound (catapult)" if catapult.any() else None,
+        )
+    fig.colorbar(points, ax=ax, label="|H_fit / H_η − 1| (mean mode)")
+    ax.set(
+        xscale="log",
+        xlim=(x_min, x_max),
+        ylim=(0, 1),
+        xlabel="η λ₀ / N (at initialisation)",
+        ylabel="momentum β",
+        title=f"F6  Phase diagram of the mean mode ({results.dataset}, all widths)",
+    )
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.15), ncol=3)
+    return fig
+
+
+FIGURES = {
+    "F1": figure_background,
+    "F2": figure_ntk,
+    "F3": figure_lambda,
+    "F4": figure_perturbations,
+    "F5": figure_width,
+    "F6": figure_phase_diagram,
+}
