@@ -62,7 +62,7 @@ def project_worker(width, depth, n, repeats, workdir):
     }
 
 
-def nt_worker(width, depth, n, repeats, workdir):
+def nt_worker(width, depth, n, repeats, workdir, vmap_axes=0):
     import jax
     import jax.numpy as jnp
     import neural_tangents as nt
@@ -94,6 +94,7 @@ def nt_worker(width, depth, n, repeats, workdir):
         nt.empirical_ntk_fn(
             apply_fn,
             trace_axes=(-1,),
+            vmap_axes=vmap_axes,
             implementation=nt.NtkImplementation.STRUCTURED_DERIVATIVES,
         )
     )
@@ -106,6 +107,7 @@ def nt_worker(width, depth, n, repeats, workdir):
         "rss_peak_mib": _timing.max_rss_mib(),
         "rel_fro": float(np.linalg.norm(theta - theta_nt) / np.linalg.norm(theta_nt)),
         "rel_max": float(np.abs(theta - theta_nt).max() / np.abs(theta_nt).max()),
+        "vmap_axes": vmap_axes,
         "jax": jax.__version__,
         "neural_tangents": nt.__version__ if hasattr(nt, "__version__") else "0.6.5",
     }
@@ -152,7 +154,13 @@ def main():
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--shapes", default="0,1,2", help="indices into SHAPES")
     parser.add_argument("--jacrev-shapes", default="0", help="indices; '' for none")
+    parser.add_argument("--jacrev-repeats", type=int, default=5)
     parser.add_argument("--nt-python", default="/work/ntvenv/bin/python")
+    parser.add_argument(
+        "--nt-vmap-axes",
+        default="0",
+        help="vmap_axes of nt.empirical_ntk_fn: 0 (default) or 'none' (slow, see README)",
+    )
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--shape", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -160,7 +168,10 @@ def main():
 
     if args.worker:
         width, depth, n = SHAPES[args.shape]
-        _timing.emit(WORKERS[args.worker](width, depth, n, args.repeats, args.workdir))
+        kwargs = {}
+        if args.worker == "nt":
+            kwargs["vmap_axes"] = None if args.nt_vmap_axes == "none" else int(args.nt_vmap_axes)
+        _timing.emit(WORKERS[args.worker](width, depth, n, args.repeats, args.workdir, **kwargs))
         return
 
     shapes = [int(s) for s in args.shapes.split(",") if s]
@@ -168,6 +179,9 @@ def main():
     have_nt = os.path.exists(args.nt_python)
     print(f"machine: {_timing.cpu_model()}, {os.cpu_count()} logical CPUs")
     print(f"erf MLP, NTK parameterisation, d = {D_IN}, float32, {args.repeats} warm runs each")
+    print(
+        f"neural-tangents: STRUCTURED_DERIVATIVES, trace_axes=(-1,), vmap_axes={args.nt_vmap_axes}"
+    )
     if not have_nt:
         print(f"neural-tangents interpreter {args.nt_python} not found: nt side skipped")
     workdir = tempfile.mkdtemp(prefix="ntk_bench_")
@@ -178,8 +192,9 @@ def main():
         print(f"\n== width {width}, depth {depth}, N {n}")
 
         def worker(kind, python, idx=idx):
-            argv = [python, me, "--worker", kind, "--shape", str(idx)]
-            argv += ["--repeats", str(args.repeats), "--workdir", workdir]
+            repeats = args.jacrev_repeats if kind == "jacrev" else args.repeats
+            argv = [python, me, "--worker", kind, "--shape", str(idx), "--workdir", workdir]
+            argv += ["--repeats", str(repeats), "--nt-vmap-axes", args.nt_vmap_axes]
             return _timing.run_worker(argv)
 
         res = {"project": worker("project", sys.executable)}
@@ -203,8 +218,8 @@ def main():
         for other in ("nt", "jacrev"):
             if other in res:
                 print(
-                    f"  ratio project/{other}: median {p / res[other]['median_s']:.2f}, "
-                    f"min {res['project']['min_s'] / res[other]['min_s']:.2f}"
+                    f"  ratio project/{other}: median {p / res[other]['median_s']:.3g}, "
+                    f"min {res['project']['min_s'] / res[other]['min_s']:.3g}"
                     + ("   (goal <= 1.0)" if other == "nt" else "")
                 )
         rows.append(((width, depth, n), res))

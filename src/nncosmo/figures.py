@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 
 from nncosmo import claims as measure  # noqa: E402
 from nncosmo.duality import REGIMES  # noqa: E402
@@ -46,6 +47,21 @@ def save(fig, png: str, pdf: str, dpi: int, provenance: dict) -> None:
     fig.savefig(png, dpi=dpi, metadata={"Description": blob})
     fig.savefig(pdf, metadata={"Subject": blob[:60000]})
     plt.close(fig)
+
+
+def _width_axis(ax, widths) -> None:
+    """Log2 x axis with one plain tick per width."""
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(widths))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("width")
+
+
+def _clean_log_ticks(ax) -> None:
+    """No labels on minor ticks of log axes (they collide on short ranges)."""
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _trim(u: np.ndarray, floor: float = 1e-3) -> int:
@@ -162,18 +178,12 @@ def figure_ntk(results: measure.Results):
     ref = drift[0] * (w_arr / w_arr[0]) ** -1.0
     ax_d.loglog(w_arr, ref, "k--", lw=0.8, label="width⁻¹ (Dyer & Gur-Ari)")
     ax_o.axhline(0.95, color="0.5", ls="--", lw=0.8, label="claim: ≥ 0.95")
-    ax_o.set(
-        xscale="log",
-        xlabel="width",
-        ylabel="|v₀ · 1/√N|",
-        title="(b) top eigenvector vs mean field (init)",
-    )
+    ax_o.set(ylabel="|v₀ · 1/√N|", title="(b) top eigenvector vs mean field (init)")
+    _width_axis(ax_o, widths)
     ax_o.legend(fontsize=7)
-    ax_d.set(
-        xlabel="width",
-        ylabel="‖Θ(end) − Θ(0)‖_F / ‖Θ(0)‖_F",
-        title="(c) NTK drift over training (seed mean)",
-    )
+    ax_d.set(ylabel="‖Θ(end) − Θ(0)‖_F / ‖Θ(0)‖_F", title="(c) NTK drift (seed mean)")
+    _width_axis(ax_d, widths)
+    _clean_log_ticks(ax_d)
     ax_d.legend(fontsize=7)
     fig.suptitle("F2  The empirical NTK: spectrum, mean field, drift", y=1.02)
     fig.tight_layout()
@@ -220,6 +230,10 @@ def figure_lambda(results: measure.Results):
         title="(b) cosmological constant ∝ 1/η",
     )
     ax_l.legend(fontsize=7)
+    etas = np.unique(grid.eta.values)
+    for ax, ticks in ((ax_h, etas), (ax_l, 1 / etas)):
+        _clean_log_ticks(ax)
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     fig.suptitle(f"F3  Λ ∝ 1/η (width {results.grid_width}, mean mode)", y=1.02)
     fig.tight_layout()
     return fig
@@ -230,37 +244,39 @@ def figure_perturbations(results: measure.Results, n_modes: int = 4):
     ntk, cosmo, dual = (results.reference_run(s) for s in ("ntk", "cosmology", "duality"))
     norm = float(ntk.residual_norm.isel(step=0))
     modes = ntk.mode.values[1 : 1 + n_modes]
-    fig, axes = plt.subplots(1, len(modes) + 1, figsize=(3.0 * (len(modes) + 1), 3.4))
-    tau = ntk.tau.values
-    for ax, a in zip(axes, modes, strict=False):
+    fig = plt.figure(figsize=(12, 6.8))
+    grid = fig.add_gridspec(2, 3)
+    slots = [grid[0, 0], grid[0, 1], grid[0, 2], grid[1, 0]]
+    for slot, a in zip(slots, modes, strict=False):
+        ax = fig.add_subplot(slot)
         u = ntk.u.sel(mode=a).values
         fields = {d: cosmo.field.sel(mode=a, dictionary=d).values for d in ("exact", "continuum")}
-        _overlay(ax, tau, u, fields, norm)
-        res = dual.residual_norm.sel(mode=a, dictionary="exact")
-        own = dual.residual_own.sel(mode=a, dictionary="exact")
+        _overlay(ax, ntk.tau.values, u, fields, norm)
+        res = float(dual.residual_norm.sel(mode=a, dictionary="exact"))
+        own = float(dual.residual_own.sel(mode=a, dictionary="exact"))
+        kappa0 = float(dual.kappa.isel(checkpoint=0).sel(mode=a))
         ax.set(
             xlabel="τ = n √η",
-            title=f"mode a = {a}: λ_a/N = {float(dual.kappa.isel(checkpoint=0).sel(mode=a)):.3g}",
+            ylabel="u_a / ‖f(0) − y‖",
+            title=f"a = {a}, λ_a/N = {kappa0:.3g}\nerror: {res:.2%} of ‖r(0)‖, "
+            f"{own:.1%} of |u_a(0)|",
         )
-        ax.text(
-            0.97,
-            0.95,
-            f"error / ‖r(0)‖: {float(res):.2%}\nerror / |u_a(0)|: {float(own):.1%}",
-            transform=ax.transAxes,
-            ha="right",
-            va="top",
-            fontsize=7,
-        )
-    axes[0].set_ylabel("u_a / ‖f(0) − y‖")
-    axes[0].legend(fontsize=7, loc="lower right")
-    ax = axes[-1]
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    ax = fig.add_subplot(grid[1, 1:])
     ckpt_tau = np.sqrt(float(ntk.eta)) * ntk.checkpoint.values
     t_line = np.linspace(0, ckpt_tau[-1], 200)
     hubble = float(dual.H_exact)
     for k, a in enumerate(ntk.mode.values[:5]):
         kappa = dual.kappa.sel(mode=a).values
         m2, k2 = float(dual.redshift_M2.sel(mode=a)), float(dual.redshift_k2.sel(mode=a))
-        ax.plot(ckpt_tau, kappa / kappa[0] - 1, "o", color=PALETTE[k], label=f"a = {a}")
+        unexplained = float(dual.redshift_rel_residual.sel(mode=a))
+        ax.plot(
+            ckpt_tau,
+            kappa / kappa[0] - 1,
+            "o",
+            color=PALETTE[k],
+            label=f"a = {a} (unexplained {unexplained:.0%})",
+        )
         ax.plot(
             t_line,
             (m2 + k2 * np.exp(-2 * hubble * t_line)) / kappa[0] - 1,
@@ -271,15 +287,16 @@ def figure_perturbations(results: measure.Results, n_modes: int = 4):
     ax.set(
         xlabel="τ = n √η",
         ylabel="λ_a(τ) / λ_a(0) − 1",
-        title="NTK drift vs M² + k² e^(−2Hτ) (lines)",
+        title=f"NTK eigenvalue drift (points) vs de Sitter redshift M² + k² e^(−2Hτ), "
+        f"H = H_η = {hubble:.3g} (lines)",
     )
     ax.legend(fontsize=7, ncol=2)
     fig.suptitle(
         f"F4  Perturbations: NTK modes a > 0 as de Sitter fields (width "
-        f"{results.grid_width}, η = {float(ntk.eta):g}, β = {float(ntk.beta):g})",
-        y=1.03,
+        f"{results.grid_width}, η = {float(ntk.eta):g}, β = {float(ntk.beta):g})"
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    fig.legend(handles, labels, loc="upper center", ncol=3, bbox_to_anchor=(0.5, 0.955))
     return fig
 
 
@@ -299,13 +316,8 @@ def figure_width(results: measure.Results):
             ax.errorbar(
                 widths, mean, yerr=[low, high], fmt="o-", color=PALETTE[k], label=name, capsize=2
             )
-        ax.set(
-            xscale="log",
-            yscale="log",
-            xlabel="width",
-            ylabel="error (seed mean, min-max)",
-            title=f"{dataset}",
-        )
+        ax.set(yscale="log", ylabel="relative error (seed mean, min-max)", title=dataset)
+        _width_axis(ax, widths)
         ax.legend(fontsize=7)
     ref = results.width_sweep
     fig.suptitle(

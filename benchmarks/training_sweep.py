@@ -1,0 +1,315 @@
+"""Vmapped training sweep (`nncosmo.training.train_sweep`) vs a Python loop of jitted steps.
+
+Run from the repo root:  /work/venv/bin/python benchmarks/training_sweep.py
+
+Part A, the reference sweep: 16 runs, width 512, depth 2 (hidden layers), N 64, 500 steps,
+float32, teacher data (d = 8 as in config.yaml). Timed, each as median/min/max over warm runs
+with compile time separately:
+  sweep          the program `train_sweep` compiles (jit(vmap(train_run))), built once
+  train_sweep()  the public function itself, called repeatedly (it builds a new jit per call)
+  no_f           the same scan without the per-step f(sample, step) output (loss kept)
+  no_ckpt        the same scan without the checkpoint-buffer write (f and loss kept)
+  bare           neither f nor checkpoints: training only (loss kept)
+  loop_vmap      Python loop over steps of one jitted, vmapped (16-run) optax step
+  loop_single    Python loop over runs and steps of one jitted single-run step
+Part B, the default preset (config.yaml): every (dataset, width) job with its runs from
+`nncosmo.config.runs_for`, sweep and no_f variants.
+
+FLOPs: forward matmuls of one run and step F = 2 N (d w + (depth - 1) w^2 + w); one training
+step counts 3 F (backward = weight grads + input grads, 2 F; bias, erf and optimiser updates
+are O(N w) and not counted). XLA's own cost analysis of one step is printed as a cross-check.
+GFLOP/s are set against a float32 2048 x 2048 matmul measured in the same process.
+Options: --repeats N (part A), --preset-repeats N, --skip-preset, --skip-loop-single.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import optax
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _timing  # noqa: E402
+
+from nncosmo import data as nc_data  # noqa: E402
+from nncosmo.config import runs_for, widths_for  # noqa: E402
+from nncosmo.models import build_model, init_params  # noqa: E402
+from nncosmo.training import (  # noqa: E402
+    checkpoint_slot,
+    heavy_ball,
+    mse_loss,
+    train_run,
+    train_sweep,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IN_AXES = (None, 0, 0, 0, None, None, None, None)
+
+
+def train_run_variant(apply_fn, params, eta, beta, x, y, steps, checkpoints, record_f, ckpt):
+    """Copy of `nncosmo.training.train_run` with the f output and/or checkpoint write removed."""
+    optimiser = heavy_ball(eta, beta)
+
+    def loss_and_output(p):
+        f = apply_fn(p, x)
+        return mse_loss(f, y), f
+
+    def step(carry, n):
+        p, opt_state, saved = carry
+        (loss, f), grads = jax.value_and_grad(loss_and_output, has_aux=True)(p)
+        if ckpt:
+            slot = checkpoint_slot(n, checkpoints)
+            saved = jax.tree.map(lambda buf, leaf: buf.at[slot].set(leaf, mode="drop"), saved, p)
+        updates, opt_state = optimiser.update(grads, opt_state, p)
+        return (optax.apply_updates(p, updates), opt_state, saved), (
+            (f, loss) if record_f else loss
+        )
+
+    saved = (
+        jax.tree.map(lambda leaf: jnp.zeros((len(checkpoints), *leaf.shape), leaf.dtype), params)
+        if ckpt
+        else ()
+    )
+    carry = (params, optimiser.init(params), saved)
+    (_, _, saved), out = jax.lax.scan(step, carry, jnp.arange(steps + 1))
+    return out, saved
+
+
+def compiled_sweep(variant: str):
+    """jit(vmap(...)) as `train_sweep` builds it, for one variant; built once, reused."""
+    if variant == "sweep":
+        fn = train_run
+    else:
+        record_f, ckpt = {"no_f": (False, True), "no_ckpt": (True, False), "bare": (False, False)}[
+            variant
+        ]
+
+        def fn(apply_fn, params, eta, beta, x, y, steps, checkpoints):
+            return train_run_variant(
+                apply_fn, params, eta, beta, x, y, steps, checkpoints, record_f, ckpt
+            )
+
+    return jax.jit(jax.vmap(fn, in_axes=IN_AXES), static_argnums=(0, 6))
+
+
+def step_fns(apply_fn):
+    """One jitted heavy-ball step (single run) and its vmap over runs (eta, beta batched)."""
+
+    def step(p, opt_state, eta, beta, x, y):
+        def loss_and_output(q):
+            f = apply_fn(q, x)
+            return mse_loss(f, y), f
+
+        (loss, f), grads = jax.value_and_grad(loss_and_output, has_aux=True)(p)
+        updates, opt_state = heavy_ball(eta, beta).update(grads, opt_state, p)
+        return optax.apply_updates(p, updates), opt_state, f, loss
+
+    vstep = jax.jit(jax.vmap(step, in_axes=(0, 0, 0, 0, None, None)))
+    return jax.jit(step), vstep
+
+
+def loop_vmap(vstep, params, etas, betas, x, y, steps, checkpoints):
+    """Python loop over steps; all runs per call; f, loss and checkpoints kept on device."""
+    opt_state = jax.vmap(lambda p, e, b: heavy_ball(e, b).init(p))(params, etas, betas)
+    p, fs, losses, saved = params, [], [], []
+    for n in range(steps + 1):
+        if n in checkpoints:
+            saved.append(p)
+        p, opt_state, f, loss = vstep(p, opt_state, etas, betas, x, y)
+        fs.append(f)
+        losses.append(loss)
+    return jnp.stack(fs, 1), jnp.stack(losses, 1), saved
+
+
+def loop_single(step, params, etas, betas, x, y, steps, checkpoints):
+    """Python loop over runs and steps of the single-run jitted step."""
+    out = []
+    for r in range(etas.shape[0]):
+        p = jax.tree.map(lambda a, r=r: a[r], params)
+        opt_state = heavy_ball(etas[r], betas[r]).init(p)
+        fs, saved = [], []
+        for n in range(steps + 1):
+            if n in checkpoints:
+                saved.append(p)
+            p, opt_state, f, _ = step(p, opt_state, etas[r], betas[r], x, y)
+            fs.append(f)
+        out.append((jnp.stack(fs), saved))
+    return out
+
+
+def flops_per_step(n, d, width, depth):
+    """3 x forward matmul FLOPs of one run and one step (see module docstring)."""
+    forward = 2 * n * (d * width + (depth - 1) * width**2 + width)
+    return 3 * forward
+
+
+def matmul_peak(repeats=20):
+    """float32 2048 x 2048 matmul GFLOP/s (median and best)."""
+    k = jax.random.split(jax.random.key(0))
+    a = jax.random.normal(k[0], (2048, 2048), jnp.float32)
+    b = jax.random.normal(k[1], (2048, 2048), jnp.float32)
+    mm = jax.jit(jnp.matmul)
+    stats = _timing.time_fn(lambda: mm(a, b), repeats, warmup=2)
+    flop = 2 * 2048**3
+    return flop / stats["median_s"] / 1e9, flop / stats["min_s"] / 1e9
+
+
+def xla_flops(apply_fn, params, etas, betas, x, y):
+    """XLA cost analysis of one vmapped step (all runs), or None where unavailable."""
+    _, vstep = step_fns(apply_fn)
+    opt_state = jax.vmap(lambda p, e, b: heavy_ball(e, b).init(p))(params, etas, betas)
+    try:
+        cost = vstep.lower(params, opt_state, etas, betas, x, y).compile().cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost
+        return float(cost["flops"])
+    except Exception:  # noqa: BLE001 - cost analysis is best effort
+        return None
+
+
+def report(name, stats, flop, peak):
+    gflops = flop / stats["median_s"] / 1e9
+    print(
+        f"  {name:14s} {_timing.fmt_ms(stats)}\n"
+        f"  {'':14s} {gflops:7.1f} GFLOP/s = {100 * gflops / peak:5.1f} % of matmul peak"
+    )
+
+
+def problem(dataset_spec, width, depth, runs, dtype=jnp.float32):
+    """Model, initial params, etas, betas, x, y for one sweep."""
+    spec = dict(dataset_spec)
+    kind = spec.pop("kind")
+    x, y = getattr(nc_data, kind)(**spec)
+    model = build_model(
+        {"depth": depth, "activation": "erf", "bias_std": 1.0, "use_bias": True}, width, dtype
+    )
+    x = jnp.asarray(x, dtype)
+    params = init_params(model, [r["seed"] for r in runs], x)
+    etas = jnp.asarray([r["eta"] for r in runs], dtype)
+    betas = jnp.asarray([r["beta"] for r in runs], dtype)
+    apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    return model, params, etas, betas, x, jnp.asarray(y, dtype), apply_fn
+
+
+def part_a(config, args, peak):
+    width, depth, steps = 512, 2, 500
+    checkpoints = [0, 25, 50, 100, 200, 400, 500]
+    runs = [
+        {"eta": eta, "beta": beta, "seed": i}
+        for i, (eta, beta) in enumerate(
+            (e, b) for e in (0.02, 0.05, 0.1, 0.2) for b in (0.5, 0.7, 0.8, 0.9)
+        )
+    ]
+    spec = config["datasets"]["teacher"]
+    _, params, etas, betas, x, y, apply_fn = problem(spec, width, depth, runs)
+    n, d = x.shape
+    ckpts = jnp.asarray(checkpoints)
+    flop_step = flops_per_step(n, d, width, depth)
+    flop = flop_step * len(runs) * (steps + 1)
+    xla = xla_flops(apply_fn, params, etas, betas, x, y)
+    print(
+        f"\n== A: {len(runs)} runs, width {width}, depth {depth}, N {n}, d {d}, {steps} steps "
+        f"(+1 recorded), float32\n  FLOPs: 3 x forward = {flop_step / 1e6:.1f} MFLOP per run "
+        f"and step; {flop / 1e9:.1f} GFLOP per sweep"
+        + (f"; XLA cost analysis of one step: {xla / len(runs) / 1e6:.1f} MFLOP/run" if xla else "")
+    )
+    results = {}
+    for variant in ("sweep", "no_f", "no_ckpt", "bare"):
+        fn = compiled_sweep(variant)
+        results[variant] = _timing.time_fn(
+            lambda fn=fn: fn(apply_fn, params, etas, betas, x, y, steps, ckpts), args.repeats
+        )
+        report(variant, results[variant], flop, peak)
+    stats = _timing.time_fn(
+        lambda: train_sweep(apply_fn, params, etas, betas, x, y, steps, checkpoints),
+        max(2, args.repeats // 2),
+        warmup=0,
+    )
+    results["train_sweep()"] = stats
+    report("train_sweep()", stats, flop, peak)
+    _, vstep = step_fns(apply_fn)
+    step_single, _ = step_fns(apply_fn)
+    results["loop_vmap"] = _timing.time_fn(
+        lambda: loop_vmap(vstep, params, etas, betas, x, y, steps, checkpoints), args.repeats
+    )
+    report("loop_vmap", results["loop_vmap"], flop, peak)
+    if not args.skip_loop_single:
+        results["loop_single"] = _timing.time_fn(
+            lambda: loop_single(step_single, params, etas, betas, x, y, steps, checkpoints),
+            max(2, args.repeats // 2),
+        )
+        report("loop_single", results["loop_single"], flop, peak)
+    base = results["sweep"]["median_s"]
+    print("  ratios of medians (sweep / other):")
+    for name, r in results.items():
+        if name != "sweep":
+            print(f"    sweep / {name:14s} {base / r['median_s']:.2f}")
+    share_f = 1 - results["no_f"]["median_s"] / base
+    share_ck = 1 - results["no_ckpt"]["median_s"] / base
+    print(
+        f"  share of recording f every step: {100 * share_f:.1f} % of the sweep "
+        f"(min-based {100 * (1 - results['no_f']['min_s'] / results['sweep']['min_s']):.1f} %)"
+        f"\n  share of the checkpoint-buffer write: {100 * share_ck:.1f} % "
+        f"(min-based {100 * (1 - results['no_ckpt']['min_s'] / results['sweep']['min_s']):.1f} %)"
+    )
+    return results
+
+
+def part_b(config, args, peak):
+    depth, steps = config["model"]["depth"], config["training"]["steps"]
+    checkpoints = config["training"]["checkpoints"]
+    ckpts = jnp.asarray(sorted(checkpoints))
+    print(f"\n== B: default preset, depth {depth}, {steps} steps, checkpoints {checkpoints}")
+    rows = []
+    for dataset, spec in config["datasets"].items():
+        for width in widths_for(config, dataset):
+            runs = runs_for(config, dataset, width)
+            _, params, etas, betas, x, y, apply_fn = problem(spec, width, depth, runs)
+            n, d = x.shape
+            flop = flops_per_step(n, d, width, depth) * len(runs) * (steps + 1)
+            print(
+                f"  -- {dataset}, width {width}: {len(runs)} runs, N {n}, d {d}, "
+                f"{flop / 1e9:.1f} GFLOP"
+            )
+            res = {}
+            for variant in ("sweep", "no_f"):
+                fn = compiled_sweep(variant)
+                res[variant] = _timing.time_fn(
+                    functools.partial(fn, apply_fn, params, etas, betas, x, y, steps, ckpts),
+                    args.preset_repeats,
+                    warmup=0,
+                )
+                report(variant, res[variant], flop, peak)
+            share = 1 - res["no_f"]["median_s"] / res["sweep"]["median_s"]
+            print(f"  {'':14s} share of recording f: {100 * share:.1f} %")
+            rows.append((dataset, width, len(runs), flop, res))
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--preset-repeats", type=int, default=3)
+    parser.add_argument("--skip-preset", action="store_true")
+    parser.add_argument("--skip-loop-single", action="store_true")
+    args = parser.parse_args()
+    with open(os.path.join(ROOT, "config.yaml")) as fh:
+        config = yaml.safe_load(fh)
+    print(f"machine: {_timing.cpu_model()}, {os.cpu_count()} logical CPUs, jax {jax.__version__}")
+    t0 = time.perf_counter()
+    peak, best = matmul_peak()
+    print(f"float32 2048x2048 matmul: {peak:.1f} GFLOP/s median, {best:.1f} best (= 'peak')")
+    part_a(config, args, peak)
+    if not args.skip_preset:
+        part_b(config, args, peak)
+    print(f"\ntotal benchmark wall time {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
