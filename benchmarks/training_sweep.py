@@ -11,7 +11,7 @@ with compile time separately:
   no_ckpt        the same scan without the checkpoint-buffer write (f and loss kept)
   bare           neither f nor checkpoints: training only (loss kept)
   loop_vmap      Python loop over steps of one jitted, vmapped (16-run) optax step
-  loop_single    Python loop over runs and steps of one jitted single-run step
+  loop_single    Python loop over runs and steps of one jitted single-run step (--loop-single)
 Part B, the default preset (config.yaml): every (dataset, width) job with its runs from
 `nncosmo.config.runs_for`, sweep and no_f variants.
 
@@ -19,7 +19,10 @@ FLOPs: forward matmuls of one run and step F = 2 N (d w + (depth - 1) w^2 + w); 
 step counts 3 F (backward = weight grads + input grads, 2 F; bias, erf and optimiser updates
 are O(N w) and not counted). XLA's own cost analysis of one step is printed as a cross-check.
 GFLOP/s are set against a float32 2048 x 2048 matmul measured in the same process.
-Options: --repeats N (part A), --preset-repeats N, --skip-preset, --skip-loop-single.
+Each program takes tens of seconds on 2 cores, so the defaults are few warm runs (3 in part A,
+1 per preset job); raise them with the options where time allows.
+Options: --repeats N (part A), --preset-repeats N, --skip-preset, --preset-share (no_f per
+preset job too), --loop-single (also the per-run Python loop; slow).
 """
 
 from __future__ import annotations
@@ -223,7 +226,9 @@ def part_a(config, args, peak):
     for variant in ("sweep", "no_f", "no_ckpt", "bare"):
         fn = compiled_sweep(variant)
         results[variant] = _timing.time_fn(
-            lambda fn=fn: fn(apply_fn, params, etas, betas, x, y, steps, ckpts), args.repeats
+            lambda fn=fn: fn(apply_fn, params, etas, betas, x, y, steps, ckpts),
+            args.repeats,
+            warmup=0,
         )
         report(variant, results[variant], flop, peak)
     stats = _timing.time_fn(
@@ -236,13 +241,16 @@ def part_a(config, args, peak):
     _, vstep = step_fns(apply_fn)
     step_single, _ = step_fns(apply_fn)
     results["loop_vmap"] = _timing.time_fn(
-        lambda: loop_vmap(vstep, params, etas, betas, x, y, steps, checkpoints), args.repeats
+        lambda: loop_vmap(vstep, params, etas, betas, x, y, steps, checkpoints),
+        args.repeats,
+        warmup=0,
     )
     report("loop_vmap", results["loop_vmap"], flop, peak)
-    if not args.skip_loop_single:
+    if args.loop_single:
         results["loop_single"] = _timing.time_fn(
             lambda: loop_single(step_single, params, etas, betas, x, y, steps, checkpoints),
             max(2, args.repeats // 2),
+            warmup=0,
         )
         report("loop_single", results["loop_single"], flop, peak)
     base = results["sweep"]["median_s"]
@@ -278,7 +286,7 @@ def part_b(config, args, peak):
                 f"{flop / 1e9:.1f} GFLOP"
             )
             res = {}
-            for variant in ("sweep", "no_f"):
+            for variant in ("sweep", "no_f") if args.preset_share else ("sweep",):
                 fn = compiled_sweep(variant)
                 res[variant] = _timing.time_fn(
                     functools.partial(fn, apply_fn, params, etas, betas, x, y, steps, ckpts),
@@ -286,25 +294,30 @@ def part_b(config, args, peak):
                     warmup=0,
                 )
                 report(variant, res[variant], flop, peak)
-            share = 1 - res["no_f"]["median_s"] / res["sweep"]["median_s"]
-            print(f"  {'':14s} share of recording f: {100 * share:.1f} %")
+            if args.preset_share:
+                share = 1 - res["no_f"]["median_s"] / res["sweep"]["median_s"]
+                print(f"  {'':14s} share of recording f: {100 * share:.1f} %")
             rows.append((dataset, width, len(runs), flop, res))
     return rows
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--preset-repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--preset-repeats", type=int, default=1)
     parser.add_argument("--skip-preset", action="store_true")
-    parser.add_argument("--skip-loop-single", action="store_true")
+    parser.add_argument("--preset-share", action="store_true", help="also time no_f per job")
+    parser.add_argument("--loop-single", action="store_true", help="also the per-run loop")
     args = parser.parse_args()
     with open(os.path.join(ROOT, "config.yaml")) as fh:
         config = yaml.safe_load(fh)
     print(f"machine: {_timing.cpu_model()}, {os.cpu_count()} logical CPUs, jax {jax.__version__}")
     t0 = time.perf_counter()
     peak, best = matmul_peak()
-    print(f"float32 2048x2048 matmul: {peak:.1f} GFLOP/s median, {best:.1f} best (= 'peak')")
+    print(
+        f"float32 2048x2048 matmul: {peak:.1f} GFLOP/s median, {best:.1f} best "
+        "(the median is the reference 'peak')"
+    )
     part_a(config, args, peak)
     if not args.skip_preset:
         part_b(config, args, peak)

@@ -71,8 +71,9 @@ def test_auto_picks_structured_for_mlp_and_generic_otherwise():
     assert isinstance(model, MLP)
     x = jnp.ones((3, 2))
     p = init(model, x)
-    np.testing.assert_allclose(ntk.ntk_function(model, "auto")(p, x),
-                               ntk.structured_ntk(model, p, x), rtol=1e-12)
+    np.testing.assert_allclose(
+        ntk.ntk_function(model, "auto")(p, x), ntk.structured_ntk(model, p, x), rtol=1e-12
+    )
 
 
 def test_eigenmodes_sorted_with_positive_sum(rng):
@@ -90,5 +91,6 @@ def test_overlap_drift_and_residual_modes():
     assert ntk.relative_drift(2 * theta0, theta0) == pytest.approx(1.0)
     f = np.array([[1.0, 2.0], [0.5, 1.0]])
     vecs = np.array([[1.0, 0.0], [0.0, 1.0]])
-    np.testing.assert_allclose(ntk.residual_modes(f, np.array([1.0, 1.0]), vecs),
-                               [[0, 1], [-0.5, 0]])
+    np.testing.assert_allclose(
+        ntk.residual_modes(f, np.array([1.0, 1.0]), vecs), [[0, 1], [-0.5, 0]]
+    )

@@ -79,8 +79,9 @@ def test_checkpoints_hold_the_parameters_of_their_step(rng):
 def test_vmapped_sweep_equals_separate_runs(rng):
     x = rng.standard_normal((8, 4))
     y = rng.standard_normal(8)
-    model = build_model(dict(depth=1, activation="tanh", bias_std=1.0, use_bias=True), 16,
-                        jnp.float64)
+    model = build_model(
+        dict(depth=1, activation="tanh", bias_std=1.0, use_bias=True), 16, jnp.float64
+    )
     apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
     runs = [{"eta": 0.1, "beta": 0.9, "seed": 0}, {"eta": 0.3, "beta": 0.5, "seed": 1}]
     params = training.init_params_for(model, runs, x)

@@ -12,5 +12,7 @@ rule cosmology:
         f"{RESULTS}/logs/cosmology/{{dataset}}/w{{width}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/cosmology/{{dataset}}/w{{width}}.tsv"
+    conda:
+        "../envs/nncosmo.yaml"
     script:
         "../../scripts/cosmology.py"

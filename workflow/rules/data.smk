@@ -10,5 +10,7 @@ rule data:
         f"{RESULTS}/logs/data/{{dataset}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/data/{{dataset}}.tsv"
+    conda:
+        "../envs/nncosmo.yaml"
     script:
         "../../scripts/make_data.py"

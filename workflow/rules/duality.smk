@@ -13,5 +13,7 @@ rule duality:
         f"{RESULTS}/logs/duality/{{dataset}}/w{{width}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/duality/{{dataset}}/w{{width}}.tsv"
+    conda:
+        "../envs/nncosmo.yaml"
     script:
         "../../scripts/duality.py"

@@ -36,6 +36,8 @@ for fig, stem in FIGURE_STEMS.items():
             f"{RESULTS}/logs/figures/{stem}.log",
         benchmark:
             f"{RESULTS}/benchmarks/figures/{stem}.tsv"
+        conda:
+            "../envs/nncosmo.yaml"
         script:
             "../../scripts/figure.py"
 
@@ -55,5 +57,7 @@ rule claims:
         f"{RESULTS}/logs/claims.log",
     benchmark:
         f"{RESULTS}/benchmarks/claims.tsv"
+    conda:
+        "../envs/nncosmo.yaml"
     script:
         "../../scripts/claims.py"

@@ -14,5 +14,7 @@ rule ntk:
         f"{RESULTS}/logs/ntk/{{dataset}}/w{{width}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/ntk/{{dataset}}/w{{width}}.tsv"
+    conda:
+        "../envs/nncosmo.yaml"
     script:
         "../../scripts/ntk.py"

@@ -20,5 +20,7 @@ rule train:
         f"{RESULTS}/logs/train/{{dataset}}/w{{width}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train/{{dataset}}/w{{width}}.tsv"
+    conda:
+        "../envs/nncosmo.yaml"
     script:
         "../../scripts/train.py"

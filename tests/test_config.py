@@ -1,0 +1,89 @@
+"""Config validation: bad values stop the run before any job, naming key, value and rule."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from nncosmo.config import ConfigError, check_config, jobs, runs_for
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+
+
+@pytest.fixture
+def config():
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_default_and_presets_are_valid(config):
+    for path in [ROOT / "config.yaml", *sorted((ROOT / "workflow" / "presets").glob("*.yaml"))]:
+        cfg = yaml.safe_load(path.read_text())
+        validate(cfg, SCHEMA)
+        check_config(cfg)
+
+
+def set_key(config, dotted, value):
+    node = config
+    *parents, last = dotted.split(".")
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return config
+
+
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("sweeps.grid.eta", [0.1, -0.5]),
+        ("sweeps.grid.eta", [0.0]),
+        ("sweeps.grid.beta", [1.0]),
+        ("sweeps.grid.beta", [-0.1]),
+        ("sweeps.grid.widths", [0]),
+        ("model.depth", 0),
+        ("model.activation", "gelu"),
+        ("datasets.teacher.kind", "mnist"),
+        ("training.steps", 1),
+        ("sweeps.grid.eta", []),
+        ("training.steps", "400"),
+        ("model.unknown_key", 3),
+    ],
+)
+def test_schema_rejects_bad_values_naming_the_key(config, key, value):
+    bad = set_key(copy.deepcopy(config), key, value)
+    with pytest.raises(WorkflowError) as err:
+        validate(bad, SCHEMA)
+    message = str(err.value)
+    assert key.split(".")[-1] in message or repr(value) in message or str(value) in message
+
+
+@pytest.mark.parametrize(
+    "key,value,fragment",
+    [
+        ("training.checkpoints", [0, 500], "training.checkpoints"),
+        ("training.checkpoints", [10, 20], "must include step 0"),
+        ("sweeps.grid.datasets", ["cifar"], "sweeps.grid.datasets"),
+        ("figures.dataset", "cifar", "figures.dataset"),
+        ("figures.grid_sweep", "nope", "figures.grid_sweep"),
+        ("figures.reference", {"eta": 9.0, "beta": 0.9}, "figures.reference"),
+        ("ntk.modes", 1000, "ntk.modes"),
+    ],
+)
+def test_cross_checks_name_key_and_value(config, key, value, fragment):
+    bad = set_key(copy.deepcopy(config), key, value)
+    with pytest.raises(ConfigError, match=fragment) as err:
+        check_config(bad)
+    shown = [value, *value] if isinstance(value, list) else [value]
+    assert any(repr(v) in str(err.value) for v in shown)
+
+
+def test_sweeps_union_without_duplicates(config):
+    runs = runs_for(config, "teacher", 1024)
+    keys = [(r["eta"], r["beta"], r["seed"]) for r in runs]
+    assert len(keys) == len(set(keys))
+    grid = config["sweeps"]["grid"]
+    assert len(runs) < len(grid["eta"]) * len(grid["beta"]) + 8  # union, not a product of axes
+    assert ("digits", 1024) in jobs(config) and ("teacher", 128) in jobs(config)

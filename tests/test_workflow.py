@@ -1,0 +1,135 @@
+"""The whole workflow: dry run and lint of the default config, end to end on the tiny preset."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nncosmo.io import read_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+DOCUMENTED = {
+    "data": ["x", "y"],
+    "train": ["f", "loss", "tau", "diverged"],
+    "ntk": ["ntk", "eigenvalue", "eigenvector", "overlap_uniform", "drift", "u", "residual_norm"],
+    "cosmology": ["field", "hubble", "mass2"],
+    "duality": [
+        "H_fit",
+        "H_fit_err",
+        "m2_fit",
+        "m2_fit_err",
+        "fit_status",
+        "H_exact",
+        "residual_own",
+        "residual_norm",
+        "regime",
+        "redshift_rel_residual",
+    ],
+}
+
+
+def snakemake(*args, cwd=ROOT, check=True):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        pytest.fail(
+            f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    return proc
+
+
+def test_dry_run_of_default_config():
+    out = snakemake("-n", "--forceall", "--cores", "2", "--quiet", "rules")
+    for rule in ("train", "ntk", "cosmology", "duality", "claims", "figure_F6"):
+        assert rule in out.stdout
+
+
+def test_lint_of_default_config():
+    snakemake("--lint")
+
+
+def test_bad_config_stops_before_any_job(tmp_path):
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg["sweeps"]["grid"]["eta"] = [-0.1]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(tmp_path),
+        "--cores",
+        "1",
+        cwd=tmp_path,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "eta" in proc.stdout + proc.stderr and "-0.1" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny")
+    shutil.copy(ROOT / "workflow" / "presets" / "tiny.yaml", workdir / "config.yaml")
+    snakemake("-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "2", cwd=workdir)
+    return workdir / "results", yaml.safe_load((workdir / "config.yaml").read_text())
+
+
+def test_end_to_end_outputs_exist(tiny_run):
+    results, _ = tiny_run
+    for stem in (
+        "F1_background",
+        "F2_ntk",
+        "F3_lambda",
+        "F4_perturbations",
+        "F5_width",
+        "F6_phase_diagram",
+    ):
+        for ext in ("png", "pdf"):
+            path = results / "figures" / f"{stem}.{ext}"
+            assert path.stat().st_size > 10_000, path
+
+
+def test_end_to_end_datasets_have_documented_variables(tiny_run):
+    results, config = tiny_run
+    files = {stage: sorted((results / stage).rglob("*.nc")) for stage in DOCUMENTED}
+    assert all(files.values()), files
+    for stage, variables in DOCUMENTED.items():
+        for path in files[stage]:
+            ds = read_dataset(path, variables)
+            provenance = json.loads(ds.attrs["provenance"])
+            assert provenance["config"] == config
+            assert {"commit", "dirty"} <= provenance["git"].keys()
+            for name in variables:
+                assert "long_name" in ds[name].attrs, (path, name)
+
+
+def test_end_to_end_diverged_run_is_flagged_downstream(tiny_run):
+    results, _ = tiny_run
+    ntk = read_dataset(results / "ntk" / "teacher" / "w32.nc")
+    duality = read_dataset(results / "duality" / "teacher" / "w32.nc")
+    diverged = ntk.diverged.values
+    assert diverged.any(), "the tiny preset's edge sweep (eta = 4) must diverge"
+    assert (duality.fit_status.values[diverged] == 1).all()
+    assert (duality.diverged.values == diverged).all()
+
+
+def test_end_to_end_claims_are_well_formed(tiny_run):
+    results, _ = tiny_run
+    doc = json.loads((results / "claims.json").read_text())
+    assert doc["total"] == len(doc["claims"]) > 0
+    assert doc["passed"] == sum(c["passed"] for c in doc["claims"])
+    figures = {c["figure"] for c in doc["claims"]}
+    assert figures == {"F1", "F2", "F3", "F4", "F5", "F6"}
+    for claim in doc["claims"]:
+        assert {"id", "statement", "measured", "tolerance", "passed"} <= claim.keys()
+        assert isinstance(claim["passed"], bool)
+    table = (results / "claims.tsv").read_text().splitlines()
+    assert len(table) == doc["total"] + 1
