@@ -22,7 +22,8 @@ GFLOP/s are set against a float32 2048 x 2048 matmul measured in the same proces
 Each program takes tens of seconds on 2 cores, so the defaults are few warm runs (3 in part A,
 1 per preset job); raise them with the options where time allows.
 Options: --repeats N (part A), --preset-repeats N, --skip-preset, --preset-share (no_f per
-preset job too), --loop-single (also the per-run Python loop; slow).
+preset job too), --loop-single (also the per-run Python loop; slow), --interleaved STEPS (only
+the four scan variants of part A, round-robin, STEPS steps: a fairer A/B under varying load).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 import yaml
 
@@ -269,6 +271,36 @@ def part_a(config, args, peak):
     return results
 
 
+def interleaved(config, args):
+    """Part A's four scan variants, round-robin (one call each per round), so that load from
+    other processes hits all of them alike; `--interleaved STEPS` sets the scan length."""
+    width, depth, steps = 512, 2, args.interleaved
+    runs = [{"eta": 0.1, "beta": 0.9, "seed": i} for i in range(16)]
+    _, params, etas, betas, x, y, apply_fn = problem(
+        config["datasets"]["teacher"], width, depth, runs
+    )
+    ckpts = jnp.asarray([0, steps // 4, steps // 2, steps])
+    variants = ("sweep", "no_f", "no_ckpt", "bare")
+    fns = {v: compiled_sweep(v) for v in variants}
+    times = {v: [] for v in variants}
+    for v in variants:  # compile
+        _timing.block(fns[v](apply_fn, params, etas, betas, x, y, steps, ckpts))
+    for _ in range(args.repeats):
+        for v in variants:
+            t0 = time.perf_counter()
+            _timing.block(fns[v](apply_fn, params, etas, betas, x, y, steps, ckpts))
+            times[v].append(time.perf_counter() - t0)
+    print(f"\n== interleaved, 16 runs, width 512, depth 2, {steps} steps, {args.repeats} rounds")
+    base_med, base_min = np.median(times["sweep"]), min(times["sweep"])
+    for v in variants:
+        med, low = np.median(times[v]), min(times[v])
+        print(
+            f"  {v:8s} median {1e3 * med:9.1f} ms  min {1e3 * low:9.1f}  max "
+            f"{1e3 * max(times[v]):9.1f}   time saved vs sweep: median "
+            f"{100 * (1 - med / base_med):5.1f} %, min {100 * (1 - low / base_min):5.1f} %"
+        )
+
+
 def part_b(config, args, peak):
     depth, steps = config["model"]["depth"], config["training"]["steps"]
     checkpoints = config["training"]["checkpoints"]
@@ -307,12 +339,22 @@ def main():
     parser.add_argument("--preset-repeats", type=int, default=1)
     parser.add_argument("--skip-preset", action="store_true")
     parser.add_argument("--preset-share", action="store_true", help="also time no_f per job")
+    parser.add_argument(
+        "--interleaved",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="only run part A's scan variants round-robin with this many steps",
+    )
     parser.add_argument("--loop-single", action="store_true", help="also the per-run loop")
     args = parser.parse_args()
     with open(os.path.join(ROOT, "config.yaml")) as fh:
         config = yaml.safe_load(fh)
     print(f"machine: {_timing.cpu_model()}, {os.cpu_count()} logical CPUs, jax {jax.__version__}")
     t0 = time.perf_counter()
+    if args.interleaved:
+        interleaved(config, args)
+        return
     peak, best = matmul_peak()
     print(
         f"float32 2048x2048 matmul: {peak:.1f} GFLOP/s median, {best:.1f} best "

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
+from snakemake.utils import update_config, validate
 
 from nncosmo.config import ConfigError, check_config, jobs, runs_for
 
@@ -19,11 +19,16 @@ def config():
     return yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
-def test_default_and_presets_are_valid(config):
-    for path in [ROOT / "config.yaml", *sorted((ROOT / "workflow" / "presets").glob("*.yaml"))]:
-        cfg = yaml.safe_load(path.read_text())
-        validate(cfg, SCHEMA)
-        check_config(cfg)
+@pytest.mark.parametrize(
+    "preset", sorted((ROOT / "workflow" / "presets").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_default_and_presets_are_valid(config, preset):
+    """Presets are merged over config.yaml, as `--configfile` does."""
+    validate(copy.deepcopy(config), SCHEMA)
+    check_config(config)
+    update_config(config, yaml.safe_load(preset.read_text()))
+    validate(config, SCHEMA)
+    check_config(config)
 
 
 def set_key(config, dotted, value):
