@@ -30,3 +30,4 @@ rule all:
     input:
         FIGURES,
         f"{RESULTS}/claims.json",
+        f"{RESULTS}/MANIFEST",

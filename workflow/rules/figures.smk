@@ -61,3 +61,21 @@ rule claims:
         "../envs/nncosmo.yaml"
     script:
         "../../scripts/claims.py"
+
+
+rule manifest:
+    input:
+        expand(f"{RESULTS}/data/{{dataset}}.nc", dataset=sorted({d for d, _ in JOBS})),
+        [f"{RESULTS}/{stage}/{d}/w{w}.nc" for stage in ("train",) for d, w in JOBS],
+        *STAGE_INPUTS.values(),
+        FIGURES,
+        f"{RESULTS}/claims.json",
+        f"{RESULTS}/claims.tsv",
+    output:
+        f"{RESULTS}/MANIFEST",
+    log:
+        f"{RESULTS}/logs/manifest.log",
+    conda:
+        "../envs/nncosmo.yaml"
+    script:
+        "../../scripts/manifest.py"

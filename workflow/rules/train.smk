@@ -14,8 +14,6 @@ rule train:
         model=config["model"],
         training=config["training"],
         runs=lambda wc: runs_for(config, wc.dataset, int(wc.width)),
-    resources:
-        mem_mb=4000,
     log:
         f"{RESULTS}/logs/train/{{dataset}}/w{{width}}.log",
     benchmark:
