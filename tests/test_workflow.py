@@ -187,3 +187,10 @@ def test_failing_claims_rule_keeps_upstream_results(second_tiny_run):
     assert "failing claims" in (results / "logs" / "claims.log").read_text()
     after = {p: p.stat().st_mtime for p in results.rglob("*.nc")}
     assert after == before
+
+
+def test_slurm_profile_dry_run_resolves_every_job():
+    out = snakemake("-n", "--forceall", "--workflow-profile", "workflow/profiles/slurm",
+                    "--quiet", "rules")
+    for rule in ("train", "ntk", "cosmology", "duality", "claims", "manifest"):
+        assert rule in out.stdout
