@@ -13,9 +13,11 @@ Timed (median/min/max over warm runs; the project's compile time separately):
   project_1    one jit(vmap over all 1000 modes) call, K = 1 each (one step size per mode)
   scipy_loop   a Python loop of solve_ivp(DOP853), one call per mode       (the baseline)
   scipy_per_H  one solve_ivp per H for all its modes as one vector system  (extra reference)
-At the same tolerances scipy's DOP853 comes out more accurate than diffrax's Dopri8, so the
-loop is also run at the loosest rtol (atol = rtol / 100) whose error stays <= the project's:
-that is the equal-accuracy baseline. Ratio: scipy_loop(equal accuracy) / project (goal >= 5).
+Where scipy comes out more accurate at the same tolerances, the loop is also run at the
+loosest rtol (atol = rtol / 100) whose error stays <= the project's: the equal-accuracy
+baseline. Where it comes out less accurate (the full 1000-mode run), tightening it would only
+slow it, and the same-tolerance ratio is a lower bound.
+Ratio: scipy_loop(equal accuracy) / project (goal >= 5).
 Options: --repeats N, --scipy-repeats N.
 """
 
@@ -175,9 +177,15 @@ def main():
         sm = _timing.time_fn(
             lambda: scipy_loop(ts, hubble, m2, rtol_m, atol_m), args.scipy_repeats, 0
         )
+    note = (
+        "<= project's: scipy at least as accurate"
+        if err_m <= err_p
+        else "> project's: scipy LESS accurate even at the same tolerances; tightening it would "
+        "only slow it, so the ratio below is a lower bound"
+    )
     print(
         f"  scipy_loop at equal accuracy (rtol {rtol_m:.0e}, atol {atol_m:.0e}, max error "
-        f"{err_m:.2e} <= project's {err_p:.2e}):\n  {'':12s} {_timing.fmt_ms(sm)}"
+        f"{err_m:.2e} {note} ({err_p:.2e})):\n  {'':12s} {_timing.fmt_ms(sm)}"
     )
     sh = _timing.time_fn(lambda: scipy_per_h(ts, hubble, m2, RTOL, ATOL), args.scipy_repeats, 0)
     err_h = max_error(sh["out"], exact)

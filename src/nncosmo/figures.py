@@ -64,6 +64,18 @@ def _clean_log_ticks(ax) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
+def _finish(fig, title: str, legend_from=None):
+    """Title, tight layout and, from the axes `legend_from`, one legend for the whole figure."""
+    fig.suptitle(title)
+    if legend_from is None:
+        fig.tight_layout()
+        return fig
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    handles, labels = legend_from.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, bbox_to_anchor=(0.5, 0.955))
+    return fig
+
+
 def _trim(u: np.ndarray, floor: float = 1e-3) -> int:
     """Number of leading steps until |u| stays below floor * max|u| (at least 10)."""
     above = np.flatnonzero(np.abs(u) >= floor * np.nanmax(np.abs(u)))
@@ -130,15 +142,12 @@ def figure_background(results: measure.Results):
             ax.set_xlabel("τ = n √η")
         if j == 0:
             ax.set_ylabel("u₀ / |u₀(0)|")
-    handles, labels = next(a for a in axes.flat if a.get_visible()).get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=3, bbox_to_anchor=(0.5, 1.03))
-    fig.suptitle(
-        f"F1  Mean-mode residual vs de Sitter background field "
-        f"(width {results.grid_width}; sup-norm residuals in each panel)",
-        y=1.07,
+    first = next(a for a in axes.flat if a.get_visible())
+    title = (
+        f"F1  Mean-mode residual vs de Sitter background field (width {results.grid_width}; "
+        "sup-norm residuals in each panel)"
     )
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title, legend_from=first)
 
 
 def figure_ntk(results: measure.Results):
@@ -185,9 +194,7 @@ def figure_ntk(results: measure.Results):
     _width_axis(ax_d, widths)
     _clean_log_ticks(ax_d)
     ax_d.legend(fontsize=7)
-    fig.suptitle("F2  The empirical NTK: spectrum, mean field, drift", y=1.02)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, "F2  The empirical NTK: spectrum, mean field, drift")
 
 
 def figure_lambda(results: measure.Results):
@@ -234,9 +241,7 @@ def figure_lambda(results: measure.Results):
     for ax, ticks in ((ax_h, etas), (ax_l, 1 / etas)):
         _clean_log_ticks(ax)
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-    fig.suptitle(f"F3  Λ ∝ 1/η (width {results.grid_width}, mean mode)", y=1.02)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, f"F3  Λ ∝ 1/η (width {results.grid_width}, mean mode)")
 
 
 def figure_perturbations(results: measure.Results, n_modes: int = 4):
@@ -261,7 +266,6 @@ def figure_perturbations(results: measure.Results, n_modes: int = 4):
             title=f"a = {a}, λ_a/N = {kappa0:.3g}\nerror: {res:.2%} of ‖r(0)‖, "
             f"{own:.1%} of |u_a(0)|",
         )
-    handles, labels = fig.axes[0].get_legend_handles_labels()
     ax = fig.add_subplot(grid[1, 1:])
     ckpt_tau = np.sqrt(float(ntk.eta)) * ntk.checkpoint.values
     t_line = np.linspace(0, ckpt_tau[-1], 200)
@@ -291,13 +295,11 @@ def figure_perturbations(results: measure.Results, n_modes: int = 4):
         f"H = H_η = {hubble:.3g} (lines)",
     )
     ax.legend(fontsize=7, ncol=2)
-    fig.suptitle(
+    title = (
         f"F4  Perturbations: NTK modes a > 0 as de Sitter fields (width "
         f"{results.grid_width}, η = {float(ntk.eta):g}, β = {float(ntk.beta):g})"
     )
-    fig.tight_layout(rect=(0, 0, 1, 0.94))
-    fig.legend(handles, labels, loc="upper center", ncol=3, bbox_to_anchor=(0.5, 0.955))
-    return fig
+    return _finish(fig, title, legend_from=fig.axes[0])
 
 
 def figure_width(results: measure.Results):
@@ -320,13 +322,11 @@ def figure_width(results: measure.Results):
         _width_axis(ax, widths)
         ax.legend(fontsize=7)
     ref = results.width_sweep
-    fig.suptitle(
+    title = (
         f"F5  Approach to the NTK limit (η = {ref['eta'][0]:g}, β = {ref['beta'][0]:g}, "
-        f"{len(ref['seeds'])} seeds)",
-        y=1.02,
+        f"{len(ref['seeds'])} seeds)"
     )
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def figure_phase_diagram(results: measure.Results):
