@@ -1,0 +1,36 @@
+"""Time per pipeline stage, from the `benchmark:` files every rule writes.
+
+Run after `snakemake --cores 2` (from an empty results/): prints, per stage, the number of jobs,
+the summed job wall time and the slowest job. Jobs of a stage run in parallel, so the sum is CPU
+occupancy rather than elapsed time; the elapsed total is what `snakemake` itself reports.
+"""
+
+import argparse
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+
+def stage_times(root: Path) -> dict[str, list[float]]:
+    """Seconds of every job, grouped by stage (the folder under results/benchmarks/)."""
+    times = defaultdict(list)
+    for path in sorted(root.rglob("*.tsv")):
+        stage = path.relative_to(root).parts[0].removesuffix(".tsv")
+        with path.open() as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        times[stage].append(float(rows[-1]["s"]))
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--results", type=Path, default=Path("results"))
+    args = parser.parse_args()
+    print("| stage | jobs | summed job time (s) | slowest job (s) |")
+    print("|---|---|---|---|")
+    for stage, seconds in stage_times(args.results / "benchmarks").items():
+        print(f"| {stage} | {len(seconds)} | {sum(seconds):.1f} | {max(seconds):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
