@@ -50,6 +50,7 @@ from nncosmo.training import (  # noqa: E402
     checkpoint_slot,
     heavy_ball,
     mse_loss,
+    save_checkpoint,
     train_run,
     train_sweep,
 )
@@ -70,8 +71,14 @@ def train_run_variant(apply_fn, params, eta, beta, x, y, steps, checkpoints, rec
         p, opt_state, saved = carry
         (loss, f), grads = jax.value_and_grad(loss_and_output, has_aux=True)(p)
         if ckpt:
-            slot = checkpoint_slot(n, checkpoints)
-            saved = jax.tree.map(lambda buf, leaf: buf.at[slot].set(leaf, mode="drop"), saved, p)
+            saved = jax.lax.cond(
+                jnp.isin(n, checkpoints),
+                save_checkpoint,
+                lambda s, *_: s,
+                saved,
+                p,
+                checkpoint_slot(n, checkpoints),
+            )
         updates, opt_state = optimiser.update(grads, opt_state, p)
         return (optax.apply_updates(p, updates), opt_state, saved), (
             (f, loss) if record_f else loss

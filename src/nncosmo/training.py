@@ -37,8 +37,13 @@ def heavy_ball(eta, beta) -> optax.GradientTransformation:
 
 
 def checkpoint_slot(step: jax.Array, checkpoints: jax.Array) -> jax.Array:
-    """Slot that step n writes: the first checkpoint >= n; the last writer of a slot is its step."""
+    """Index of `step` in the sorted checkpoint list (the first checkpoint >= step)."""
     return jnp.searchsorted(checkpoints, step, side="left")
+
+
+def save_checkpoint(saved, params, slot):
+    """Write `params` into checkpoint slot `slot` of the buffer pytree `saved`."""
+    return jax.tree.map(lambda buf, leaf: buf.at[slot].set(leaf), saved, params)
 
 
 def train_run(
@@ -54,8 +59,14 @@ def train_run(
     def step(carry, n):
         p, opt_state, saved = carry
         (loss, f), grads = jax.value_and_grad(loss_and_output, has_aux=True)(p)
-        slot = checkpoint_slot(n, checkpoints)
-        saved = jax.tree.map(lambda buf, leaf: buf.at[slot].set(leaf, mode="drop"), saved, p)
+        saved = jax.lax.cond(
+            jnp.isin(n, checkpoints),
+            save_checkpoint,
+            lambda s, *_: s,
+            saved,
+            p,
+            checkpoint_slot(n, checkpoints),
+        )
         updates, opt_state = optimiser.update(grads, opt_state, p)
         return (optax.apply_updates(p, updates), opt_state, saved), (f, loss)
 
