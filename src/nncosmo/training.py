@@ -78,17 +78,21 @@ def train_run(
     return Trajectories(f=f, loss=loss, checkpoints=saved)
 
 
+_compiled_sweep = jax.jit(
+    jax.vmap(train_run, in_axes=(None, 0, 0, 0, None, None, None, None)), static_argnums=(0, 6)
+)
+
+
 def train_sweep(
     apply_fn: Callable, params, etas, betas, x, y, steps: int, checkpoints
 ) -> Trajectories:
-    """All runs in one compiled program: `vmap` of `train_run` over (params, eta, beta)."""
+    """All runs in one compiled program: `vmap` of `train_run` over (params, eta, beta).
+
+    The program is cached per (apply_fn, steps) and shapes, so repeated calls do not recompile.
+    """
     checkpoints = jnp.asarray(sorted(checkpoints))
-    run = jax.jit(
-        jax.vmap(train_run, in_axes=(None, 0, 0, 0, None, None, None, None)),
-        static_argnums=(0, 6),
-    )
     dtype = jax.tree.leaves(params)[0].dtype
-    return run(
+    return _compiled_sweep(
         apply_fn,
         params,
         jnp.asarray(etas, dtype),
