@@ -65,12 +65,18 @@ def sweep_runs(sweep: dict) -> list[dict]:
 
 
 def runs_for(config: dict, dataset: str, width: int) -> list[dict]:
-    """Union (without duplicates, in config order) of the runs that any sweep asks for."""
-    runs: list[dict] = []
-    for sweep in config["sweeps"].values():
-        if dataset in sweep["datasets"] and width in sweep["widths"]:
-            runs += [r for r in sweep_runs(sweep) if r not in runs]
-    return runs
+    """Union of the runs that any sweep asks for, without duplicates, sorted by (eta, beta, seed).
+
+    Sorted, so the list (a Snakemake param: a change reruns the job) does not depend on the
+    order in which config files were merged.
+    """
+    runs = {
+        (r["eta"], r["beta"], r["seed"])
+        for sweep in config["sweeps"].values()
+        if dataset in sweep["datasets"] and width in sweep["widths"]
+        for r in sweep_runs(sweep)
+    }
+    return [{"eta": e, "beta": b, "seed": s} for e, b, s in sorted(runs)]
 
 
 def widths_for(config: dict, dataset: str) -> list[int]:
