@@ -4,18 +4,12 @@ import sys
 from pathlib import Path
 
 from nncosmo.claims import Results, all_claims, to_json, to_table
-from nncosmo.io import load_stage
 from nncosmo.provenance import provenance, stage_logger
 
 
 def main(smk) -> None:
     log = stage_logger(smk.log[0], "claims")
-    results = Results(
-        load_stage(smk.input.ntk),
-        load_stage(smk.input.cosmology),
-        load_stage(smk.input.duality),
-        smk.config,
-    )
+    results = Results.load(smk.input, smk.config)
     claims = all_claims(results)
     Path(smk.output.json).write_text(to_json(claims, provenance(smk.config, rule="claims")))
     Path(smk.output.table).write_text(to_table(claims))

@@ -2,18 +2,12 @@
 
 from nncosmo.claims import Results
 from nncosmo.figures import FIGURES, save, set_style
-from nncosmo.io import load_stage
 from nncosmo.provenance import provenance, stage_logger
 
 
 def main(smk) -> None:
     log = stage_logger(smk.log[0], "figure")
-    results = Results(
-        load_stage(smk.input.ntk),
-        load_stage(smk.input.cosmology),
-        load_stage(smk.input.duality),
-        smk.config,
-    )
+    results = Results.load(smk.input, smk.config)
     set_style()
     fig = FIGURES[smk.params.figure](results)
     save(

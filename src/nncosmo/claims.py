@@ -41,6 +41,14 @@ class Results:
         self.grid_width = max(self.grid["widths"])
         self.reference = fig["reference"]
 
+    @classmethod
+    def load(cls, inputs, config: dict) -> Results:
+        """Read the per-job files named by a rule's `input.ntk`, `.cosmology`, `.duality`."""
+        from nncosmo.io import load_stage
+
+        stages = (load_stage(getattr(inputs, s)) for s in ("ntk", "cosmology", "duality"))
+        return cls(*stages, config)
+
     def select(self, stage: str, dataset: str, width: int, runs: list[dict]) -> xr.Dataset:
         """The runs of one job that match `runs` (eta, beta, seed), in that order."""
         ds = getattr(self, stage)[(dataset, width)]
