@@ -1,8 +1,11 @@
 # nncosmo: data -> training -> NTK -> cosmological integration -> duality fits -> figures, claims.
 # Run with `snakemake --cores 2`; bigger presets with `--configfile workflow/presets/<name>.yaml`.
+import sys
+
 from snakemake.utils import min_version, validate
 
 from nncosmo.config import check_config, jobs
+from nncosmo.locks import clear_stale_lock, forget_owner, record_owner
 
 min_version("8.20")
 
@@ -14,7 +17,29 @@ validate(config, "workflow/schemas/config.schema.yaml")
 check_config(config)
 
 JOBS = jobs(config)
+
+# A SIGKILLed run leaves Snakemake's lock behind; clear it when its holder is provably dead.
+if workflow.is_main_process and (cleared := clear_stale_lock()):
+    print(f"nncosmo: {cleared}", file=sys.stderr)
+
+
+onstart:
+    record_owner()
+
+
+onsuccess:
+    forget_owner()
+
+
+onerror:
+    forget_owner()
+
+
 RESULTS = "results"
+
+
+wildcard_constraints:
+    job=r"w\d+(_[a-z]+[^_/]+)*",
 
 
 include: "workflow/rules/data.smk"

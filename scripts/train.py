@@ -1,4 +1,4 @@
-"""Rule train: every (eta, beta, seed) run of one (dataset, width) in one vmapped scan."""
+"""Rule train: every (eta, beta, seed) run of one job in one vmapped scan."""
 
 import time
 
@@ -16,7 +16,7 @@ jax.config.update("jax_enable_x64", True)  # model dtype is explicit; x64 only e
 def main(smk) -> None:
     log = stage_logger(smk.log[0], "train")
     data = read_dataset(smk.input.data, ["x", "y"])
-    cfg, runs, width = smk.params.training, list(smk.params.runs), int(smk.wildcards.width)
+    cfg, runs, width = smk.params.training, list(smk.params.runs), smk.params.width
     model = build_model(smk.params.model, width, np.dtype(cfg["dtype"]))
     log.info(
         "training %d runs of width %d for %d steps on %s (device %s)",

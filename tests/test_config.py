@@ -8,7 +8,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
-from nncosmo.config import ConfigError, check_config, jobs, runs_for
+from nncosmo.config import ConfigError, check_config, job_runs, job_width, jobs, runs_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
@@ -91,4 +91,48 @@ def test_sweeps_union_without_duplicates(config):
     assert len(keys) == len(set(keys))
     grid = config["sweeps"]["grid"]
     assert len(runs) < len(grid["eta"]) * len(grid["beta"]) + 8  # union, not a product of axes
-    assert ("digits", 1024) in jobs(config) and ("teacher", 128) in jobs(config)
+    assert ("digits", "w1024") in jobs(config) and ("teacher", "w128") in jobs(config)
+
+
+def test_default_split_is_one_job_per_dataset_and_width(config):
+    expected = {
+        (d, w) for s in config["sweeps"].values() for d in s["datasets"] for w in s["widths"]
+    }
+    assert sorted((d, job_width(job)) for d, job in jobs(config)) == sorted(expected)
+
+
+@pytest.mark.parametrize("split_by", [["seed"], ["eta", "seed"], ["eta", "beta", "seed"]])
+def test_split_jobs_partition_the_runs(config, split_by):
+    """Each run lands in exactly one job, and each job holds one value of every split axis."""
+    config["split_by"] = ["dataset", "width", *split_by]
+    check_config(config)
+    by_width: dict = {}
+    for dataset, job in jobs(config):
+        runs = job_runs(config, dataset, job)
+        assert runs, job
+        for axis in split_by:
+            assert len({r[axis] for r in runs}) == 1, (job, axis)
+        by_width.setdefault((dataset, job_width(job)), []).extend(runs)
+    for (dataset, width), runs in by_width.items():
+        key = lambda r: (r["eta"], r["beta"], r["seed"])  # noqa: E731
+        assert sorted(runs, key=key) == runs_for(config, dataset, width)
+    width_sweep = config["sweeps"]["width"]
+    assert sum(d == "digits" for d, _ in jobs(config)) == len(width_sweep["widths"]) * len(
+        width_sweep["seeds"]
+    )
+
+
+def test_split_must_keep_dataset_and_width(config):
+    config["split_by"] = ["dataset", "seed"]
+    with pytest.raises(ConfigError, match="split_by") as err:
+        check_config(config)
+    assert "width" in str(err.value)
+
+
+def test_split_by_defaults_and_rejects_unknown_axes(config):
+    del config["split_by"]
+    validate(config, SCHEMA)
+    assert config["split_by"] == ["dataset", "width"]
+    config["split_by"] = ["dataset", "width", "depth"]
+    with pytest.raises(WorkflowError, match="depth"):
+        validate(config, SCHEMA)

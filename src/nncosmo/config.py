@@ -47,6 +47,14 @@ def check_config(config: dict) -> None:
     grid = config["sweeps"][config["figures"]["grid_sweep"]]
     if not any(run_matches(r, ref) for r in sweep_runs(grid)):
         _fail("figures.reference", ref, "must be an (eta, beta) pair of figures.grid_sweep")
+    missing = {"dataset", "width"} - set(config["split_by"])
+    if missing:
+        _fail(
+            "split_by",
+            config["split_by"],
+            f"must include {sorted(missing)}: runs of different "
+            "data sets or widths cannot share one compiled program",
+        )
     if config["ntk"]["modes"] > min(d["n_samples"] for d in config["datasets"].values()):
         _fail("ntk.modes", config["ntk"]["modes"], "must not exceed the smallest n_samples")
 
@@ -86,6 +94,39 @@ def widths_for(config: dict, dataset: str) -> list[int]:
     )
 
 
-def jobs(config: dict) -> list[tuple[str, int]]:
-    """Every (dataset, width) training job of the config, one Snakemake job each."""
-    return [(d, w) for d in config["datasets"] for w in widths_for(config, d)]
+# Axes of a run along which training jobs may be split further (workflow/schemas: split_by).
+# dataset and width are always split: runs of one job share the data and the parameter shapes,
+# so they compile to one vmapped program.
+RUN_AXES = ("eta", "beta", "seed")
+
+
+def job_name(width: int, run: dict, split_by: list[str]) -> str:
+    """File stem of the job that trains `run`: `w<width>` plus `_<axis><value>` per split axis.
+
+    For example `w1024` (split by dataset and width) or `w1024_eta0.1_seed2`.
+    """
+    return f"w{width}" + "".join(f"_{axis}{run[axis]!r}" for axis in RUN_AXES if axis in split_by)
+
+
+def job_width(job: str) -> int:
+    """Width of a job from its name `w<width>[_<axis><value>...]`."""
+    return int(job.split("_")[0].removeprefix("w"))
+
+
+def jobs(config: dict) -> list[tuple[str, str]]:
+    """Every (dataset, job name) training job, split along the axes `config["split_by"]` names."""
+    split_by = config["split_by"]
+    return [
+        (d, name)
+        for d in config["datasets"]
+        for w in widths_for(config, d)
+        for name in dict.fromkeys(job_name(w, r, split_by) for r in runs_for(config, d, w))
+    ]
+
+
+def job_runs(config: dict, dataset: str, job: str) -> list[dict]:
+    """The runs that one job trains, sorted by (eta, beta, seed)."""
+    width = job_width(job)
+    return [
+        r for r in runs_for(config, dataset, width) if job_name(width, r, config["split_by"]) == job
+    ]

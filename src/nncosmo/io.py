@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 ENGINE = "h5netcdf"
@@ -67,11 +68,33 @@ def provenance_of(ds: xr.Dataset) -> dict:
 
 
 def job_key(path: str | os.PathLike) -> tuple[str, int]:
-    """(dataset, width) of a per-job result file `<stage>/<dataset>/w<width>.nc`."""
+    """(dataset, width) of a per-job result file `<stage>/<dataset>/w<width>[_<split>...].nc`."""
+    from nncosmo.config import job_width
+
     path = Path(path)
-    return path.parent.name, int(path.stem.removeprefix("w"))
+    return path.parent.name, job_width(path.stem)
+
+
+def merge_runs(parts: list[xr.Dataset]) -> xr.Dataset:
+    """The runs of several jobs of one (dataset, width) as one dataset, sorted by (eta, beta, seed).
+
+    Attributes (provenance included) are those of the first part.
+    """
+    ds = xr.concat(
+        parts,
+        dim="run",
+        data_vars="minimal",
+        coords="minimal",
+        compat="override",
+        combine_attrs="override",
+    )
+    order = np.lexsort((ds.seed.values, ds.beta.values, ds.eta.values))
+    return ds.isel(run=order).assign_coords(run=np.arange(ds.sizes["run"]))
 
 
 def load_stage(paths: Iterable[str | os.PathLike], variables: Iterable[str] = ()) -> dict:
-    """Every per-job dataset of one stage, keyed by (dataset, width)."""
-    return {job_key(p): read_dataset(p, variables) for p in paths}
+    """Every dataset of one stage keyed by (dataset, width), the jobs of a split sweep merged."""
+    parts: dict[tuple[str, int], list[xr.Dataset]] = {}
+    for p in paths:
+        parts.setdefault(job_key(p), []).append(read_dataset(p, variables))
+    return {key: merge_runs(group) if len(group) > 1 else group[0] for key, group in parts.items()}

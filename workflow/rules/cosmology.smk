@@ -3,15 +3,15 @@
 
 rule cosmology:
     input:
-        ntk=f"{RESULTS}/ntk/{{dataset}}/w{{width}}.nc",
+        ntk=f"{RESULTS}/ntk/{{dataset}}/{{job}}.nc",
     output:
-        f"{RESULTS}/cosmology/{{dataset}}/w{{width}}.nc",
+        f"{RESULTS}/cosmology/{{dataset}}/{{job}}.nc",
     params:
         cosmology=config["cosmology"],
     log:
-        f"{RESULTS}/logs/cosmology/{{dataset}}/w{{width}}.log",
+        f"{RESULTS}/logs/cosmology/{{dataset}}/{{job}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/cosmology/{{dataset}}/w{{width}}.tsv"
+        f"{RESULTS}/benchmarks/cosmology/{{dataset}}/{{job}}.tsv"
     conda:
         "../envs/nncosmo.yaml"
     script:

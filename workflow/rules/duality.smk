@@ -3,16 +3,16 @@
 
 rule duality:
     input:
-        ntk=f"{RESULTS}/ntk/{{dataset}}/w{{width}}.nc",
-        cosmology=f"{RESULTS}/cosmology/{{dataset}}/w{{width}}.nc",
+        ntk=f"{RESULTS}/ntk/{{dataset}}/{{job}}.nc",
+        cosmology=f"{RESULTS}/cosmology/{{dataset}}/{{job}}.nc",
     output:
-        f"{RESULTS}/duality/{{dataset}}/w{{width}}.nc",
+        f"{RESULTS}/duality/{{dataset}}/{{job}}.nc",
     params:
         duality=config["duality"],
     log:
-        f"{RESULTS}/logs/duality/{{dataset}}/w{{width}}.log",
+        f"{RESULTS}/logs/duality/{{dataset}}/{{job}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/duality/{{dataset}}/w{{width}}.tsv"
+        f"{RESULTS}/benchmarks/duality/{{dataset}}/{{job}}.tsv"
     conda:
         "../envs/nncosmo.yaml"
     script:

@@ -11,7 +11,7 @@ FIGURE_STEMS = {
 FIGURES = [f"{RESULTS}/figures/{stem}.{ext}" for stem in FIGURE_STEMS.values()
            for ext in ("png", "pdf")]
 STAGE_INPUTS = {
-    stage: [f"{RESULTS}/{stage}/{d}/w{w}.nc" for d, w in JOBS]
+    stage: [f"{RESULTS}/{stage}/{d}/{job}.nc" for d, job in JOBS]
     for stage in ("ntk", "cosmology", "duality")
 }
 
@@ -66,7 +66,7 @@ rule claims:
 rule manifest:
     input:
         expand(f"{RESULTS}/data/{{dataset}}.nc", dataset=sorted({d for d, _ in JOBS})),
-        [f"{RESULTS}/{stage}/{d}/w{w}.nc" for stage in ("train",) for d, w in JOBS],
+        [f"{RESULTS}/{stage}/{d}/{job}.nc" for stage in ("train",) for d, job in JOBS],
         *STAGE_INPUTS.values(),
         FIGURES,
         f"{RESULTS}/claims.json",

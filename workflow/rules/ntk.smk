@@ -4,16 +4,16 @@
 rule ntk:
     input:
         data=f"{RESULTS}/data/{{dataset}}.nc",
-        train=f"{RESULTS}/train/{{dataset}}/w{{width}}.nc",
+        train=f"{RESULTS}/train/{{dataset}}/{{job}}.nc",
     output:
-        f"{RESULTS}/ntk/{{dataset}}/w{{width}}.nc",
+        f"{RESULTS}/ntk/{{dataset}}/{{job}}.nc",
     params:
         ntk=config["ntk"],
         model=config["model"],
     log:
-        f"{RESULTS}/logs/ntk/{{dataset}}/w{{width}}.log",
+        f"{RESULTS}/logs/ntk/{{dataset}}/{{job}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/ntk/{{dataset}}/w{{width}}.tsv"
+        f"{RESULTS}/benchmarks/ntk/{{dataset}}/{{job}}.tsv"
     conda:
         "../envs/nncosmo.yaml"
     script:

@@ -1,23 +1,22 @@
-# Stage 2: Flax MLP trained by heavy-ball momentum; one job per (dataset, width), all its
-# (eta, beta, seed) runs in one vmapped scan.
-from nncosmo.config import runs_for
+# Stage 2: Flax MLP trained by heavy-ball momentum; one job per (dataset, width) by default, or
+# finer along the axes config["split_by"] names; all runs of a job in one vmapped scan.
+from nncosmo.config import job_runs, job_width
 
 
 rule train:
     input:
         data=f"{RESULTS}/data/{{dataset}}.nc",
     output:
-        f"{RESULTS}/train/{{dataset}}/w{{width}}.nc",
-    wildcard_constraints:
-        width=r"\d+",
+        f"{RESULTS}/train/{{dataset}}/{{job}}.nc",
     params:
         model=config["model"],
         training=config["training"],
-        runs=lambda wc: runs_for(config, wc.dataset, int(wc.width)),
+        width=lambda wc: job_width(wc.job),
+        runs=lambda wc: job_runs(config, wc.dataset, wc.job),
     log:
-        f"{RESULTS}/logs/train/{{dataset}}/w{{width}}.log",
+        f"{RESULTS}/logs/train/{{dataset}}/{{job}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{dataset}}/w{{width}}.tsv"
+        f"{RESULTS}/benchmarks/train/{{dataset}}/{{job}}.tsv"
     conda:
         "../envs/nncosmo.yaml"
     script:

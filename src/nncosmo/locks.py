@@ -1,0 +1,72 @@
+"""Recovery from a killed run: Snakemake's directory lock outlives SIGKILL, so clear stale ones.
+
+Snakemake locks a working directory by writing `.snakemake/locks/*.lock` and removes them when
+it exits; a SIGKILLed (or OOM-killed) run never removes them, and the next run stops with
+"Directory cannot be locked". Snakemake cannot tell a dead holder from a live one, so the
+Snakefile records the holder (host, pid, process start time) once it holds the lock
+(`onstart`), forgets it on exit (`onsuccess`, `onerror`), and at the next start removes the locks
+only when the recorded holder is provably dead: same host, and no process with that pid and
+start time. A lock of a live run, of another host or without a record is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+
+OWNER_FILE = "nncosmo-lock-owner.json"
+
+
+def _start_time(pid: int) -> str | None:
+    """The kernel's start time of process `pid` (Linux /proc), or None where unavailable."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22 of proc(5), counted after "(comm)"
+
+
+def _alive(pid: int, start_time: str | None) -> bool:
+    """Whether the process `pid` (with that start time, where known) still exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return start_time is None or _start_time(pid) in (None, start_time)
+
+
+def record_owner(snakemake_dir: str | os.PathLike = ".snakemake") -> None:
+    """Record this process as the holder of the directory lock (call in `onstart`)."""
+    pid = os.getpid()
+    owner = {"host": socket.gethostname(), "pid": pid, "start_time": _start_time(pid)}
+    Path(snakemake_dir).mkdir(exist_ok=True)
+    (Path(snakemake_dir) / OWNER_FILE).write_text(json.dumps(owner))
+
+
+def forget_owner(snakemake_dir: str | os.PathLike = ".snakemake") -> None:
+    """Remove the holder record of a run that exits normally (call in `onsuccess`/`onerror`)."""
+    (Path(snakemake_dir) / OWNER_FILE).unlink(missing_ok=True)
+
+
+def clear_stale_lock(snakemake_dir: str | os.PathLike = ".snakemake") -> str | None:
+    """Remove the directory lock if its recorded holder died on this host; say what was done."""
+    locks, record = Path(snakemake_dir) / "locks", Path(snakemake_dir) / OWNER_FILE
+    if not (locks.is_dir() and any(locks.iterdir()) and record.exists()):
+        return None
+    try:
+        owner = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    if owner.get("host") != socket.gethostname() or _alive(owner["pid"], owner.get("start_time")):
+        return None
+    shutil.rmtree(locks)
+    record.unlink(missing_ok=True)
+    return (
+        f"removed the stale lock of a killed run (pid {owner['pid']} on {owner['host']}); "
+        "its incomplete outputs are rebuilt"
+    )
