@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
+from snakemake.utils import validate
 
 from nncosmo.io import load_stage, read_dataset
 
@@ -81,7 +82,9 @@ def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny")
     shutil.copy(ROOT / "workflow" / "presets" / "tiny.yaml", workdir / "config.yaml")
     snakemake("-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "2", cwd=workdir)
-    return workdir / "results", yaml.safe_load((workdir / "config.yaml").read_text())
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))  # fills defaults
+    return workdir / "results", config
 
 
 def test_end_to_end_outputs_exist(tiny_run):
