@@ -1,6 +1,6 @@
 """Project NTK (`ntk_function(model)`, auto -> structured) vs neural-tangents, erf MLP, d = 64.
 
-Run from the repo root:  /work/venv/bin/python benchmarks/ntk_vs_neural_tangents.py
+Run from the repo root:  .venv/bin/python benchmarks/ntk_vs_neural_tangents.py
 
 The driver (project virtualenv) runs one fresh subprocess per (side, shape), so each reports its
 own peak RSS (getrusage ru_maxrss, covers XLA's buffers):

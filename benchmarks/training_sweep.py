@@ -1,6 +1,6 @@
 """Vmapped training sweep (`nncosmo.training.train_sweep`) vs a Python loop of jitted steps.
 
-Run from the repo root:  /work/venv/bin/python benchmarks/training_sweep.py
+Run from the repo root:  .venv/bin/python benchmarks/training_sweep.py
 
 Part A, the reference sweep: 16 runs, width 512, depth 2 (hidden layers), N 64, 500 steps,
 float32, teacher data (d = 8 as in config.yaml). Timed, each as median/min/max over warm runs
@@ -21,9 +21,15 @@ are O(N w) and not counted). XLA's own cost analysis of one step is printed as a
 GFLOP/s are set against a float32 2048 x 2048 matmul measured in the same process.
 Each program takes tens of seconds on 2 cores, so the defaults are few warm runs (3 in part A,
 1 per preset job); raise them with the options where time allows.
-Options: --repeats N (part A), --preset-repeats N, --skip-preset, --preset-share (no_f per
-preset job too), --loop-single (also the per-run Python loop; slow), --interleaved STEPS (only
-the four scan variants of part A, round-robin, STEPS steps: a fairer A/B under varying load).
+Part B also times the step's dominant matmuls alone (forward, weight and input gradients of the
+w x w layer, batched over the job's runs, chained in a scan): the rate the sweep could reach if
+nothing else cost time ("matmul bound").
+Options: --repeats N (part A), --preset-repeats N, --skip-preset, --skip-a, --preset-steps S
+(shorter preset jobs: the rate is a per-step property), --preset-share (no_f per preset job
+too), --chunks B1,B2 (also `train_sweep(..., chunk=B)`, the lax.map over chunks of B vmapped
+runs that `training.chunk_runs` selects; part B), --loop-single
+(also the per-run Python loop; slow), --interleaved STEPS (only the four scan variants of part
+A, round-robin, STEPS steps: a fairer A/B under varying load).
 """
 
 from __future__ import annotations
@@ -109,6 +115,28 @@ def compiled_sweep(variant: str):
             )
 
     return jax.jit(jax.vmap(fn, in_axes=IN_AXES), static_argnums=(0, 6))
+
+
+def matmul_bound(runs, n, width, repeats, iterations=20):
+    """GFLOP/s of the step's dominant matmuls alone: forward, weight and input gradient of the
+    w x w layer, batched over runs as in the vmapped sweep, chained inside a scan (so nothing is
+    hoisted and buffers are reused, as in the sweep). The rate the sweep would reach if nothing
+    but these matmuls cost time; values overflow along the chain, which does not change speed."""
+    keys = jax.random.split(jax.random.key(1), 3)
+    h, delta = (jax.random.normal(k, (runs, n, width), jnp.float32) for k in keys[:2])
+    w = jax.random.normal(keys[2], (runs, width, width), jnp.float32)
+
+    def body(carry, _):
+        h, w, delta = carry
+        return (
+            jnp.einsum("rna,rab->rnb", h, w),  # forward
+            jnp.einsum("rna,rnb->rab", h, delta),  # weight gradient
+            jnp.einsum("rnb,rab->rna", delta, w),  # input gradient
+        ), None
+
+    chain = jax.jit(lambda c: jax.lax.scan(body, c, None, length=iterations)[0])
+    stats = _timing.time_fn(lambda: chain((h, w, delta)), repeats, warmup=1)
+    return 3 * 2 * runs * n * width**2 * iterations / stats["median_s"] / 1e9
 
 
 def step_fns(apply_fn):
@@ -309,9 +337,10 @@ def interleaved(config, args):
 
 
 def part_b(config, args, peak):
-    depth, steps = config["model"]["depth"], config["training"]["steps"]
-    checkpoints = config["training"]["checkpoints"]
-    ckpts = jnp.asarray(sorted(checkpoints))
+    depth = config["model"]["depth"]
+    steps = args.preset_steps or config["training"]["steps"]
+    checkpoints = sorted(c for c in config["training"]["checkpoints"] if c <= steps)
+    ckpts = jnp.asarray(checkpoints)
     print(f"\n== B: default preset, depth {depth}, {steps} steps, checkpoints {checkpoints}")
     rows = []
     for dataset, spec in config["datasets"].items():
@@ -320,23 +349,38 @@ def part_b(config, args, peak):
             _, params, etas, betas, x, y, apply_fn = problem(spec, width, depth, runs)
             n, d = x.shape
             flop = flops_per_step(n, d, width, depth) * len(runs) * (steps + 1)
+            bound = matmul_bound(len(runs), n, width, repeats=5)
             print(
                 f"  -- {dataset}, width {width}: {len(runs)} runs, N {n}, d {d}, "
-                f"{flop / 1e9:.1f} GFLOP"
+                f"{flop / 1e9:.1f} GFLOP; the step's matmuls alone: {bound:.1f} GFLOP/s "
+                f"= {100 * bound / peak:.1f} % of matmul peak"
+            )
+            variants = {"sweep": compiled_sweep("sweep")}
+            if args.preset_share:
+                variants["no_f"] = compiled_sweep("no_f")
+            variants.update(
+                {f"chunk{b}": functools.partial(train_sweep, chunk=b) for b in args.chunks}
             )
             res = {}
-            for variant in ("sweep", "no_f") if args.preset_share else ("sweep",):
-                fn = compiled_sweep(variant)
-                res[variant] = _timing.time_fn(
+            for name, fn in variants.items():
+                res[name] = _timing.time_fn(
                     functools.partial(fn, apply_fn, params, etas, betas, x, y, steps, ckpts),
                     args.preset_repeats,
                     warmup=0,
                 )
-                report(variant, res[variant], flop, peak)
+                report(name, res[name], flop, peak)
+                print(
+                    f"  {'':14s} {100 * flop / res[name]['median_s'] / 1e9 / bound:5.1f} % "
+                    "of the matmul bound"
+                )
             if args.preset_share:
                 share = 1 - res["no_f"]["median_s"] / res["sweep"]["median_s"]
-                print(f"  {'':14s} share of recording f: {100 * share:.1f} %")
-            rows.append((dataset, width, len(runs), flop, res))
+                share_min = 1 - res["no_f"]["min_s"] / res["sweep"]["min_s"]
+                print(
+                    f"  {'':14s} share of recording f: {100 * share:.1f} % "
+                    f"(min-based {100 * share_min:.1f} %)"
+                )
+            rows.append((dataset, width, len(runs), flop, bound, res))
     return rows
 
 
@@ -345,6 +389,17 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--preset-repeats", type=int, default=1)
     parser.add_argument("--skip-preset", action="store_true")
+    parser.add_argument("--skip-a", action="store_true", help="only the default preset (part B)")
+    parser.add_argument(
+        "--preset-steps", type=int, default=0, help="steps per preset job (default: config's)"
+    )
+    parser.add_argument(
+        "--chunks",
+        type=lambda v: [int(b) for b in v.split(",") if b],
+        default=[],
+        metavar="B1,B2",
+        help="also time the lax.map variant with chunks of B runs (part B)",
+    )
     parser.add_argument("--preset-share", action="store_true", help="also time no_f per job")
     parser.add_argument(
         "--interleaved",
@@ -367,7 +422,8 @@ def main():
         f"float32 2048x2048 matmul: {peak:.1f} GFLOP/s median, {best:.1f} best "
         "(the median is the reference 'peak')"
     )
-    part_a(config, args, peak)
+    if not args.skip_a:
+        part_a(config, args, peak)
     if not args.skip_preset:
         part_b(config, args, peak)
     print(f"\ntotal benchmark wall time {time.perf_counter() - t0:.0f} s")

@@ -35,6 +35,7 @@ def main(smk) -> None:
         cfg["steps"],
         cfg["checkpoints"],
         cfg["divergence_factor"],
+        cfg["chunk_runs"],
     )
     log.info(
         "done in %.1f s; diverged runs: %s",

@@ -92,6 +92,27 @@ def test_vmapped_sweep_equals_separate_runs(rng):
         np.testing.assert_allclose(both.f[i], one.f[0], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_chunked_sweep_equals_one_vmap(rng, chunk):
+    """lax.map over chunks (with a remainder chunk for 2) gives the runs of the plain vmap."""
+    x = rng.standard_normal((8, 4))
+    y = rng.standard_normal(8)
+    model = build_model(
+        dict(depth=1, activation="tanh", bias_std=1.0, use_bias=True), 16, jnp.float64
+    )
+    apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    etas, betas = [0.1, 0.3, 0.2, 0.05, 0.4], [0.9, 0.5, 0.7, 0.0, 0.8]
+    runs = [
+        {"eta": e, "beta": b, "seed": i} for i, (e, b) in enumerate(zip(etas, betas, strict=True))
+    ]
+    params = training.init_params_for(model, runs, x)
+    whole = training.train_sweep(apply_fn, params, etas, betas, x, y, 20, [0, 10, 20])
+    chunked = training.train_sweep(apply_fn, params, etas, betas, x, y, 20, [0, 10, 20], chunk)
+    for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(chunked), strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
 def test_divergence_is_flagged_not_raised():
     loss = np.array([[1.0, 0.5, 0.1], [1.0, 10.0, np.inf], [1.0, 50.0, 200.0], [1, np.nan, 1]])
     np.testing.assert_array_equal(training.diverged(loss, 100.0), [False, True, True, True])

@@ -4,7 +4,8 @@ Update (PHYSICS.md §1), started from rest (theta(-1) = theta(0)):
     theta(n+1) = theta(n) - eta grad L(theta(n)) + beta (theta(n) - theta(n-1)),
     L = 1/(2N) sum_i (f(x_i) - y_i)^2,
 which is exactly `optax.sgd(eta, momentum=beta)`. The whole (eta, beta, seed) grid of one width
-runs as one compiled program: `vmap` over runs of a `scan` over steps.
+runs as one compiled program: `vmap` over runs of a `scan` over steps (on a CPU, optionally a
+`lax.map` over chunks of runs, each chunk vmapped: `training.chunk_runs`).
 """
 
 from __future__ import annotations
@@ -78,17 +79,30 @@ def train_run(
     return Trajectories(f=f, loss=loss, checkpoints=saved)
 
 
-_compiled_sweep = jax.jit(
-    jax.vmap(train_run, in_axes=(None, 0, 0, 0, None, None, None, None)), static_argnums=(0, 6)
-)
+def run_all(apply_fn, params, etas, betas, x, y, steps: int, checkpoints, chunk: int):
+    """`train_run` for every run: one `vmap`, or with `chunk` > 0 a `lax.map` over chunks of
+    `chunk` runs (vmapped inside a chunk), so that on a CPU one chunk's parameters, velocities and
+    gradients stay in cache across its steps (benchmarks/README.md: chunk_runs)."""
+
+    def run(p, eta, beta):
+        return train_run(apply_fn, p, eta, beta, x, y, steps, checkpoints)
+
+    if chunk <= 0 or chunk >= len(etas):
+        return jax.vmap(run)(params, etas, betas)
+    return jax.lax.map(lambda args: run(*args), (params, etas, betas), batch_size=chunk)
+
+
+_compiled_sweep = jax.jit(run_all, static_argnums=(0, 6, 8))
 
 
 def train_sweep(
-    apply_fn: Callable, params, etas, betas, x, y, steps: int, checkpoints
+    apply_fn: Callable, params, etas, betas, x, y, steps: int, checkpoints, chunk: int = 0
 ) -> Trajectories:
-    """All runs in one compiled program: `vmap` of `train_run` over (params, eta, beta).
+    """All runs in one compiled program: `vmap` of `train_run` over (params, eta, beta), in
+    chunks of `chunk` runs where `chunk` > 0.
 
-    The program is cached per (apply_fn, steps) and shapes, so repeated calls do not recompile.
+    The program is cached per (apply_fn, steps, chunk) and shapes, so repeated calls do not
+    recompile.
     """
     checkpoints = jnp.asarray(sorted(checkpoints))
     dtype = jax.tree.leaves(params)[0].dtype
@@ -101,6 +115,7 @@ def train_sweep(
         jnp.asarray(y, dtype),
         steps,
         checkpoints,
+        chunk,
     )
 
 
@@ -152,15 +167,16 @@ def sweep_dataset(
     steps: int,
     checkpoints: list[int],
     divergence_factor: float,
+    chunk: int = 0,
 ):
-    """Train every run of one (dataset, width) and return the stage's xarray Dataset."""
+    """Train every run of one job (chunks of `chunk` runs) and return the stage's Dataset."""
     import xarray as xr
 
     params = init_params_for(model, runs, x)
     etas = [r["eta"] for r in runs]
     betas = [r["beta"] for r in runs]
     apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
-    traj = train_sweep(apply_fn, params, etas, betas, x, y, steps, checkpoints)
+    traj = train_sweep(apply_fn, params, etas, betas, x, y, steps, checkpoints, chunk)
     loss = np.asarray(traj.loss)
     run_coords = {
         "run": np.arange(len(runs)),
