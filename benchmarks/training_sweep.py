@@ -29,7 +29,8 @@ Options: --repeats N (part A), --preset-repeats N, --skip-preset, --skip-a, --pr
 too), --chunks B1,B2 (also `train_sweep(..., chunk=B)`, the lax.map over chunks of B vmapped
 runs that `training.chunk_runs` selects; part B), --loop-single
 (also the per-run Python loop; slow), --interleaved STEPS (only the four scan variants of part
-A, round-robin, STEPS steps: a fairer A/B under varying load).
+A and the --chunks variants, round-robin, STEPS steps, problem --shape WIDTH,RUNS (512,16): a
+fairer A/B under varying load).
 """
 
 from __future__ import annotations
@@ -307,27 +308,32 @@ def part_a(config, args, peak):
 
 
 def interleaved(config, args):
-    """Part A's four scan variants, round-robin (one call each per round), so that load from
-    other processes hits all of them alike; `--interleaved STEPS` sets the scan length."""
-    width, depth, steps = 512, 2, args.interleaved
-    runs = [{"eta": 0.1, "beta": 0.9, "seed": i} for i in range(16)]
+    """Part A's four scan variants and `train_sweep(chunk=B)` for each B of `--chunks`,
+    round-robin (one call each per round), so that load from other processes hits all of them
+    alike; `--interleaved STEPS` sets the scan length, `--shape WIDTH,RUNS` the problem."""
+    width, n_runs = args.shape
+    depth, steps = 2, args.interleaved
+    runs = [{"eta": 0.1, "beta": 0.9, "seed": i} for i in range(n_runs)]
     _, params, etas, betas, x, y, apply_fn = problem(
         config["datasets"]["teacher"], width, depth, runs
     )
     ckpts = jnp.asarray([0, steps // 4, steps // 2, steps])
-    variants = ("sweep", "no_f", "no_ckpt", "bare")
-    fns = {v: compiled_sweep(v) for v in variants}
-    times = {v: [] for v in variants}
-    for v in variants:  # compile
-        _timing.block(fns[v](apply_fn, params, etas, betas, x, y, steps, ckpts))
+    fns = {v: compiled_sweep(v) for v in ("sweep", "no_f", "no_ckpt", "bare")}
+    fns.update({f"chunk{b}": functools.partial(train_sweep, chunk=b) for b in args.chunks})
+    times = {v: [] for v in fns}
+    for fn in fns.values():  # compile
+        _timing.block(fn(apply_fn, params, etas, betas, x, y, steps, ckpts))
     for _ in range(args.repeats):
-        for v in variants:
+        for v, fn in fns.items():
             t0 = time.perf_counter()
-            _timing.block(fns[v](apply_fn, params, etas, betas, x, y, steps, ckpts))
+            _timing.block(fn(apply_fn, params, etas, betas, x, y, steps, ckpts))
             times[v].append(time.perf_counter() - t0)
-    print(f"\n== interleaved, 16 runs, width 512, depth 2, {steps} steps, {args.repeats} rounds")
+    print(
+        f"\n== interleaved, {n_runs} runs, width {width}, depth {depth}, {steps} steps, "
+        f"{args.repeats} rounds"
+    )
     base_med, base_min = np.median(times["sweep"]), min(times["sweep"])
-    for v in variants:
+    for v in fns:
         med, low = np.median(times[v]), min(times[v])
         print(
             f"  {v:8s} median {1e3 * med:9.1f} ms  min {1e3 * low:9.1f}  max "
@@ -407,6 +413,13 @@ def main():
         default=0,
         metavar="STEPS",
         help="only run part A's scan variants round-robin with this many steps",
+    )
+    parser.add_argument(
+        "--shape",
+        type=lambda v: tuple(int(b) for b in v.split(",")),
+        default=(512, 16),
+        metavar="WIDTH,RUNS",
+        help="problem of --interleaved (default 512,16)",
     )
     parser.add_argument("--loop-single", action="store_true", help="also the per-run loop")
     args = parser.parse_args()
