@@ -6,7 +6,7 @@ Part A, the reference sweep: 16 runs, width 512, depth 2 (hidden layers), N 64, 
 float32, teacher data (d = 8 as in config.yaml). Timed, each as median/min/max over warm runs
 with compile time separately:
   sweep          the program `train_sweep` compiles (jit(vmap(train_run))), built once
-  train_sweep()  the public function itself, called repeatedly (it builds a new jit per call)
+  train_sweep()  the public function itself, called repeatedly (its compiled program is cached)
   no_f           the same scan without the per-step f(sample, step) output (loss kept)
   no_ckpt        the same scan without the checkpoint-buffer write (f and loss kept)
   bare           neither f nor checkpoints: training only (loss kept)
