@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from nncosmo.config import job_width
+
 ENGINE = "h5netcdf"
 
 
@@ -69,8 +71,6 @@ def provenance_of(ds: xr.Dataset) -> dict:
 
 def job_key(path: str | os.PathLike) -> tuple[str, int]:
     """(dataset, width) of a per-job result file `<stage>/<dataset>/w<width>[_<split>...].nc`."""
-    from nncosmo.config import job_width
-
     path = Path(path)
     return path.parent.name, job_width(path.stem)
 
