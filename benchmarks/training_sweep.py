@@ -404,7 +404,7 @@ def main():
         type=lambda v: [int(b) for b in v.split(",") if b],
         default=[],
         metavar="B1,B2",
-        help="also time the lax.map variant with chunks of B runs (part B)",
+        help="also time train_sweep(chunk=B) (part B and --interleaved)",
     )
     parser.add_argument("--preset-share", action="store_true", help="also time no_f per job")
     parser.add_argument(

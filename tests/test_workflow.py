@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -77,11 +76,18 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def run_tiny_preset(workdir: Path, **overrides) -> Path:
+    """The whole pipeline on the tiny preset (top-level keys replaced by `overrides`) in
+    `workdir`, as its own config.yaml; returns `workdir`."""
+    config = yaml.safe_load((ROOT / "workflow" / "presets" / "tiny.yaml").read_text())
+    (workdir / "config.yaml").write_text(yaml.safe_dump({**config, **overrides}))
+    snakemake("-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "2", cwd=workdir)
+    return workdir
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
-    shutil.copy(ROOT / "workflow" / "presets" / "tiny.yaml", workdir / "config.yaml")
-    snakemake("-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "2", cwd=workdir)
+    workdir = run_tiny_preset(tmp_path_factory.mktemp("tiny"))
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))  # fills defaults
     return workdir / "results", config
@@ -142,10 +148,7 @@ def test_end_to_end_claims_are_well_formed(tiny_run):
 
 @pytest.fixture(scope="module")
 def second_tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny_again")
-    shutil.copy(ROOT / "workflow" / "presets" / "tiny.yaml", workdir / "config.yaml")
-    snakemake("-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "2", cwd=workdir)
-    return workdir
+    return run_tiny_preset(tmp_path_factory.mktemp("tiny_again"))
 
 
 # float32 training on the CPU is deterministic run to run here; the tolerance leaves room for
@@ -172,11 +175,7 @@ def test_two_clean_runs_agree_within_tolerance(tiny_run, second_tiny_run):
 def split_tiny_run(tmp_path_factory):
     """The tiny preset with one training job per (dataset, width, seed)."""
     workdir = tmp_path_factory.mktemp("tiny_split")
-    config = yaml.safe_load((ROOT / "workflow" / "presets" / "tiny.yaml").read_text())
-    config["split_by"] = ["dataset", "width", "seed"]
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    snakemake("-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "2", cwd=workdir)
-    return workdir / "results"
+    return run_tiny_preset(workdir, split_by=["dataset", "width", "seed"]) / "results"
 
 
 # A split job vmaps fewer runs, so XLA picks other matmul kernels and float32 rounding differs
