@@ -1,29 +1,25 @@
-"""Rule claims: measure every claim of FIGURES.md, write claims.json and a table."""
+"""Rule claims: measure every claim of docs/figures.md, write claims.json and a table."""
 
 import sys
 from pathlib import Path
 
-from nncosmo.claims import Results, all_claims, to_json, to_table
+from nncosmo.claims import all_claims, counts, to_json, to_table
 from nncosmo.provenance import provenance, stage_logger
+from nncosmo.results import Results
 
 
 def main(smk) -> None:
     log = stage_logger(smk.log[0], "claims")
-    results = Results.load(smk.input, smk.config)
-    claims = all_claims(results)
+    claims = all_claims(Results.load(smk.input, smk.config))
     Path(smk.output.json).write_text(to_json(claims, provenance(smk.config, rule="claims")))
     Path(smk.output.table).write_text(to_table(claims))
-    failed = [c.id for c in claims if not c.passed]
     for c in claims:
-        log.info(
-            "%s %-28s measured %s (tolerance %s)",
-            "PASS" if c.passed else "FAIL",
-            c.id,
-            c.measured,
-            c.tolerance,
-        )
-    log.info("%d of %d claims pass", len(claims) - len(failed), len(claims))
-    if failed and smk.params.claims["on_failure"] == "error":
+        shown = c.reason if c.verdict == "untestable" else f"measured {c.measured:.4g}"
+        log.info("%-10s %-34s %s (tolerance %s)", c.verdict.upper(), c.id, shown, c.tolerance)
+    tally = counts(claims)
+    log.info("%(pass)d pass, %(fail)d fail, %(untestable)d untestable", tally)
+    if tally["fail"] and smk.params.claims["on_failure"] == "error":
+        failed = [c.id for c in claims if c.verdict == "fail"]
         log.error("failing claims: %s (claims.on_failure is 'error')", failed)
         sys.exit(1)
 

@@ -1,8 +1,8 @@
-"""Rule figure_F*: render one figure of FIGURES.md as PNG and PDF."""
+"""Rule figure_F*: render one figure of docs/figures.md as PNG and PDF."""
 
-from nncosmo.claims import Results
 from nncosmo.figures import FIGURES, save, set_style
 from nncosmo.provenance import provenance, stage_logger
+from nncosmo.results import Results
 
 
 def main(smk) -> None:

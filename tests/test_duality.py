@@ -8,6 +8,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from nncosmo import duality as d
+from nncosmo import theory
 
 BETAS = (0.3, 0.5, 0.9, 0.99)
 ETA = 0.07
@@ -27,9 +28,9 @@ def _x_grid(beta):
 
 def _image(u0, eta, beta, x, n):
     """The exact-dictionary ODE solution sampled at tau = n sqrt(eta)."""
-    exact = d.exact_dictionary(eta, beta, x / eta)
-    du0 = d.rest_initial_velocity(eta, beta, x / eta, u0)
-    return d.mode_solution(n * math.sqrt(eta), u0, du0, exact["H"], exact["m2"])
+    exact = theory.exact_dictionary(eta, beta, x / eta)
+    du0 = theory.rest_initial_velocity(eta, beta, x / eta, u0)
+    return theory.mode_solution(n * math.sqrt(eta), u0, du0, exact["H"], exact["m2"])
 
 
 @mpmath.workdps(40)
@@ -51,18 +52,18 @@ def _mp_reference(eta, beta, x, u0=1.0):
 @pytest.mark.parametrize("beta", BETAS)
 def test_exact_dictionary_reproduces_recursion(beta):
     x, u0 = _x_grid(beta), -1.3
-    assert set(d.regime(ETA, beta, x / ETA)) == {0, 1}
+    assert set(theory.regime(ETA, beta, x / ETA)) == {0, 1}
     n = np.arange(201)[:, None]
-    recursion = d.momentum_recursion(u0, ETA, beta, x / ETA, 200)
+    recursion = theory.momentum_recursion(u0, ETA, beta, x / ETA, 200)
     assert np.abs(_image(u0, ETA, beta, x, n) - recursion).max() <= 1e-10 * abs(u0)
     assert np.abs(_image(u0, ETA, beta, x, -1) - u0).max() <= 1e-10 * abs(u0)
 
 
 def test_tachyonic_image_reproduces_growing_recursion():
     x, beta, u0 = np.array([-1e-3, -0.05]), 0.9, 0.8
-    exact = d.exact_dictionary(ETA, beta, x / ETA)
+    exact = theory.exact_dictionary(ETA, beta, x / ETA)
     assert np.all(exact["m2"] < 0) and np.all(exact["regime"] == 3)
-    recursion = d.momentum_recursion(u0, ETA, beta, x / ETA, 200)
+    recursion = theory.momentum_recursion(u0, ETA, beta, x / ETA, 200)
     image = _image(u0, ETA, beta, x, np.arange(201)[:, None])
     assert np.abs(image / recursion - 1).max() <= 1e-10
 
@@ -74,13 +75,13 @@ def test_roots_mass_and_velocity_against_mpmath(beta, frac):
     lo, hi = _bounds(beta)
     x = min(frac * lo, 0.99 * hi)
     r_plus, r_minus, m2, du0 = _mp_reference(ETA, beta, x)
-    roots = d.characteristic_roots(ETA, beta, x / ETA)
+    roots = theory.characteristic_roots(ETA, beta, x / ETA)
     assert abs(complex(roots[0]) - r_plus) <= 1e-12 * abs(r_plus)
     assert abs(complex(roots[1]) - r_minus) <= 1e-12 * abs(r_minus)
-    assert d.exact_dictionary(ETA, beta, x / ETA)["m2"] == pytest.approx(m2, rel=1e-12, abs=0)
+    assert theory.exact_dictionary(ETA, beta, x / ETA)["m2"] == pytest.approx(m2, rel=1e-12, abs=0)
     # u'(0) to 1e-12 relative or 1e-15 in units of u0 / sqrt(eta) (what the trajectory feels);
     # purely relative on the slow-roll side, where u'(0) = O(eta kappa) -> 0
-    error = abs(d.rest_initial_velocity(ETA, beta, x / ETA, 1.0) - du0)
+    error = abs(theory.rest_initial_velocity(ETA, beta, x / ETA, 1.0) - du0)
     assert error <= max(1e-12 * abs(du0), 0 if frac <= 0.5 else 1e-15 / math.sqrt(ETA))
 
 
@@ -90,7 +91,7 @@ def test_rest_velocity_double_root_limit(beta):
     with mpmath.workdps(40):
         r = mpmath.sqrt(beta)
         expected = float((1 - r + mpmath.log(r)) / mpmath.sqrt(ETA))
-    du0 = d.rest_initial_velocity(ETA, beta, _bounds(beta)[0] / ETA, 1.0)
+    du0 = theory.rest_initial_velocity(ETA, beta, _bounds(beta)[0] / ETA, 1.0)
     assert np.isfinite(du0) and abs(du0 - expected) * math.sqrt(ETA) <= 1e-15
 
 
@@ -106,7 +107,7 @@ def test_mode_solution_against_ode_integrator(H, m2):
         atol=1e-13,
         method="DOP853",
     )
-    assert np.allclose(d.mode_solution(tau, 1.1, -0.4, H, m2), ode.y[0], rtol=1e-9, atol=1e-10)
+    assert np.allclose(theory.mode_solution(tau, 1.1, -0.4, H, m2), ode.y[0], rtol=1e-9, atol=1e-10)
 
 
 # 2. the continuum dictionary is the leading order
@@ -115,7 +116,11 @@ def test_mode_solution_against_ode_integrator(H, m2):
 def test_continuum_hubble_is_leading_order():
     eps = np.geomspace(1e-1, 1e-4, 7)
     beta = 1 - eps
-    rel = d.exact_dictionary(ETA, beta, 1.0)["H"] / d.continuum_dictionary(ETA, beta, 1.0)["H"] - 1
+    rel = (
+        theory.exact_dictionary(ETA, beta, 1.0)["H"]
+        / theory.continuum_dictionary(ETA, beta, 1.0)["H"]
+        - 1
+    )
     # -ln(1 - eps) / eps - 1 = eps/2 + eps^2/3 + eps^3/4 + ...
     assert np.all(np.abs(rel / (eps / 2) - 1) <= 1.01 * 2 * eps / 3 + eps**2)
     assert np.all(np.abs((rel - eps / 2) / eps**2 - 1 / 3) <= eps)
@@ -126,7 +131,10 @@ def test_continuum_limit_at_fixed_friction():
     O(sqrt(eta))."""
     sqrt_eta = np.array([1e-2, 1e-3, 1e-4])
     eta, beta = sqrt_eta**2, 1 - 0.5 * sqrt_eta
-    cont, exact = d.continuum_dictionary(eta, beta, 2.0), d.exact_dictionary(eta, beta, 2.0)
+    cont, exact = (
+        theory.continuum_dictionary(eta, beta, 2.0),
+        theory.exact_dictionary(eta, beta, 2.0),
+    )
     for key in ("H", "m2"):
         diff = np.abs(exact[key] / cont[key] - 1)
         assert np.all(diff < 10 * sqrt_eta)
@@ -136,14 +144,14 @@ def test_continuum_limit_at_fixed_friction():
 @pytest.mark.parametrize("beta", BETAS)
 def test_cosmological_constant_scales_as_inverse_eta(beta):
     log_eta = np.linspace(np.log(1e-6), np.log(1e-1), 9)
-    for dictionary in (d.continuum_dictionary, d.exact_dictionary):
+    for dictionary in (theory.continuum_dictionary, theory.exact_dictionary):
         lam = dictionary(np.exp(log_eta), beta, 0.01)["Lambda"]
         slopes = np.diff(np.log(lam)) / np.diff(log_eta)
         assert np.abs(slopes + 1).max() <= 1e-12
-    assert d.exact_dictionary(0.1, beta, 0.01)["Lambda"] == pytest.approx(
+    assert theory.exact_dictionary(0.1, beta, 0.01)["Lambda"] == pytest.approx(
         math.log(beta) ** 2 / 0.3, rel=1e-14, abs=0
     )
-    assert d.continuum_dictionary(0.1, beta, 0.01)["Lambda"] == pytest.approx(
+    assert theory.continuum_dictionary(0.1, beta, 0.01)["Lambda"] == pytest.approx(
         (1 - beta) ** 2 / 0.3, rel=1e-14, abs=0
     )
 
@@ -171,44 +179,44 @@ def test_regimes_just_inside_each_region(beta):
         3: [top * (1 + 1e-9), -1e-12],
     }
     for code, xs in inside.items():
-        assert list(d.regime(ETA, beta, np.array(xs) / ETA)) == [code, code]
+        assert list(theory.regime(ETA, beta, np.array(xs) / ETA)) == [code, code]
         assert [_regime_from_np_roots(beta, x) for x in xs] == [code, code]
-    assert list(d.regime(1.0, beta, np.array([lo, hi, top]))) == [0, 2, 3]  # double roots, -1
+    assert list(theory.regime(1.0, beta, np.array([lo, hi, top]))) == [0, 2, 3]  # double roots, -1
 
 
 def test_regimes_match_np_roots_on_random_points():
     rng = np.random.default_rng(0)
     beta, x = rng.uniform(0.01, 0.99, 500), rng.uniform(-0.5, 4.5, 500)
     expected = [_regime_from_np_roots(b, xx) for b, xx in zip(beta, x, strict=True)]
-    assert np.array_equal(d.regime(ETA, beta, x / ETA), expected)
+    assert np.array_equal(theory.regime(ETA, beta, x / ETA), expected)
 
 
 @pytest.mark.parametrize("beta", BETAS)
 def test_unstable_and_alternating_dynamics(beta):
     hi, top = _bounds(beta)[1], 2 * (1 + beta)
-    u = d.momentum_recursion(1.0, ETA, beta, top * 1.02 / ETA, 400)
+    u = theory.momentum_recursion(1.0, ETA, beta, top * 1.02 / ETA, 400)
     envelope = np.maximum(np.abs(u[:-1]), np.abs(u[1:]))
     assert np.all(np.diff(envelope[50:]) > 0) and envelope[-1] > 10
     xs = np.linspace(hi, top, 7)[1:-1]
-    u = d.momentum_recursion(1.0, ETA, beta, xs / ETA, 3000)
+    u = theory.momentum_recursion(1.0, ETA, beta, xs / ETA, 3000)
     assert np.all(np.sign(u[1:]) == -np.sign(u[:-1]))
     # stable: after a transient (amplification ~ 1 / (1 - beta)) the magnitude decays
     assert np.all(np.abs(u[-1]) < 0.5 * np.abs(u).max(axis=0))
     for x in (*xs, top * 1.02):
-        exact = d.exact_dictionary(ETA, beta, x / ETA)
+        exact = theory.exact_dictionary(ETA, beta, x / ETA)
         assert np.isnan(exact["H"]) and np.isnan(exact["m2"]) and np.isnan(exact["Lambda"])
-        assert np.isnan(d.rest_initial_velocity(ETA, beta, x / ETA, 1.0))
+        assert np.isnan(theory.rest_initial_velocity(ETA, beta, x / ETA, 1.0))
         assert exact["regime"] == (2 if x < top else 3)
 
 
 def test_gradient_descent_has_infinite_friction():
     x = np.array([0.5, 1.5, 2.5])
-    exact = d.exact_dictionary(ETA, 0.0, x / ETA)
+    exact = theory.exact_dictionary(ETA, 0.0, x / ETA)
     assert list(exact["regime"]) == [0, 2, 3]
     assert exact["H"][0] == np.inf and exact["Lambda"][0] == np.inf
     assert np.all(np.isnan(exact["m2"])) and np.all(np.isnan(exact["H"][1:]))
-    assert np.all(np.isnan(d.rest_initial_velocity(ETA, 0.0, x / ETA, 1.0)))
-    gd = d.momentum_recursion(1.0, ETA, 0.0, x / ETA, 5)
+    assert np.all(np.isnan(theory.rest_initial_velocity(ETA, 0.0, x / ETA, 1.0)))
+    gd = theory.momentum_recursion(1.0, ETA, 0.0, x / ETA, 5)
     assert np.allclose(gd, (1 - x) ** np.arange(6)[:, None], rtol=1e-14)
 
 
@@ -219,10 +227,10 @@ PRONY_CASES = [(0.5, 0.02), (0.3, 1e-3), (0.9, 0.8 * _bounds(0.9)[0]), (0.9, 0.3
 
 @pytest.mark.parametrize(("beta", "x"), PRONY_CASES + [(0.5, 2.5)])
 def test_prony_recovers_exact_dictionary(beta, x):
-    u = d.momentum_recursion(1.0, ETA, beta, x / ETA, 300)
+    u = theory.momentum_recursion(1.0, ETA, beta, x / ETA, 300)
     start, stop = d.prony_window(u, 1e-12)
     fit = d.prony_fit(u, ETA, start=start, stop=stop)
-    exact = d.exact_dictionary(ETA, beta, x / ETA)
+    exact = theory.exact_dictionary(ETA, beta, x / ETA)
     assert fit["ok"] and fit["rel_residual"] < 1e-12
     assert fit["c1"] == pytest.approx(1 + beta - x, rel=1e-8, abs=0)
     assert fit["c2"] == pytest.approx(-beta, rel=1e-8, abs=0)
@@ -241,8 +249,8 @@ def _noisy_fits(u, sigma, seeds):
 
 @pytest.mark.parametrize(("beta", "x"), [(0.5, 0.02), (0.9, 0.3), (0.99, 1.0)])
 def test_prony_errors_cover_truth_and_shrink_with_noise(beta, x):
-    u = d.momentum_recursion(1.0, ETA, beta, x / ETA, 300)
-    exact = d.exact_dictionary(ETA, beta, x / ETA)
+    u = theory.momentum_recursion(1.0, ETA, beta, x / ETA, 300)
+    exact = theory.exact_dictionary(ETA, beta, x / ETA)
     median_err = {}
     for sigma in (1e-4, 1e-6):
         fits = _noisy_fits(u, sigma, range(20))
@@ -259,7 +267,7 @@ def test_prony_errors_cover_truth_and_shrink_with_noise(beta, x):
 @pytest.mark.parametrize(("beta", "x"), [(0.5, 0.02), (0.9, 0.3)])
 def test_prony_errors_are_delta_method_of_least_squares(beta, x):
     """cov from an independent lstsq; Jacobian of the exact dictionary by central differences."""
-    u = d.momentum_recursion(1.0, ETA, beta, x / ETA, 120)
+    u = theory.momentum_recursion(1.0, ETA, beta, x / ETA, 120)
     u = u + 1e-5 * np.random.default_rng(7).standard_normal(u.shape)
     fit = d.prony_fit(u, ETA, start=1, stop=100)
     design, target = np.column_stack([u[1:100], u[:99]]), u[2:101]
@@ -272,7 +280,7 @@ def test_prony_errors_are_delta_method_of_least_squares(beta, x):
     )
 
     def h_m2(c):
-        exact = d.exact_dictionary(ETA, -c[1], (1 - c[0] - c[1]) / ETA)
+        exact = theory.exact_dictionary(ETA, -c[1], (1 - c[0] - c[1]) / ETA)
         return np.array([exact["H"], exact["m2"]])
 
     step = 1e-6
@@ -321,14 +329,14 @@ def test_prony_window_stops_at_floor_of_geometric_decay():
 
 
 def test_prony_window_ignores_single_zero_crossings():
-    u = d.momentum_recursion(1.0, ETA, 0.99, 1.0 / ETA, 300)  # eta kappa = 1: u(1) = 0 exactly
+    u = theory.momentum_recursion(1.0, ETA, 0.99, 1.0 / ETA, 300)  # eta kappa = 1: u(1) = 0 exactly
     assert u[1] == 0
     assert d.prony_window(u, 1e-8) == (1, len(u) - 1)
 
 
 def test_prony_window_stops_before_noise_floor():
     sigma = 1e-6
-    clean = d.momentum_recursion(1.0, ETA, 0.9, 0.3 / ETA, 400)
+    clean = theory.momentum_recursion(1.0, ETA, 0.9, 0.3 / ETA, 400)
     noisy = clean + sigma * np.random.default_rng(3).standard_normal(clean.shape)
     floor = 10 * sigma
     start, stop = d.prony_window(noisy, floor)

@@ -1,4 +1,4 @@
-"""Training stage: heavy-ball momentum against the exact linear recursion (D) of PHYSICS.md §1."""
+"""Training: heavy-ball momentum against the exact linear recursion (D), docs/physics.md §1."""
 
 import flax.linen as nn
 import jax

@@ -24,6 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from nncosmo import theory
+
 KINDS = ("de_sitter", "power_law", "friedmann")
 
 
@@ -118,57 +120,22 @@ def integrate_flrw(
     return {"phi": phi, "dphi": dphi, "a": jnp.exp(ln_a), "H": h, "delta": delta, "ddelta": ddelta}
 
 
-def de_sitter_mode_analytic(
-    t, k, mass2, H, C1, C2, a0=1.0, t0=0.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """d(t) = Re a^{-3/2} [C1 J_nu(k/(aH)) + C2 Y_nu(k/(aH))], nu = sqrt(9/4 - m^2/H^2).
-
-    Here a = a0 exp(H (t - t0)); for k = 0 the modes are d = Re[C1 a^{-3/2+nu} + C2 a^{-3/2-nu}].
-    nu is imaginary for m > 3H/2, and C1, C2 may be complex (the real part of a complex solution
-    is a solution). Returns (d, d') at the times `t` as float64 numpy arrays, with d' from the
-    exact derivative (Bessel recurrence f' = (f_{nu-1} - f_{nu+1}) / 2). Needs mpmath.
-    """
-    import mpmath
-
-    with mpmath.workdps(30):
-        nu = mpmath.sqrt(mpmath.mpf(9) / 4 - mpmath.mpf(mass2) / mpmath.mpf(H) ** 2)
-        values, rates = [], []
-        for ti in np.atleast_1d(np.asarray(t, dtype=np.float64)):
-            a = a0 * mpmath.exp(H * (mpmath.mpf(ti) - t0))
-            if k == 0:
-                plus, minus = C1 * a ** (nu - 1.5), C2 * a ** (-nu - 1.5)
-                d, dd = plus + minus, H * ((nu - 1.5) * plus + (-nu - 1.5) * minus)
-            else:
-                x = k / (a * H)
-                f = C1 * mpmath.besselj(nu, x) + C2 * mpmath.bessely(nu, x)
-                fp = (
-                    C1 * (mpmath.besselj(nu - 1, x) - mpmath.besselj(nu + 1, x))
-                    + C2 * (mpmath.bessely(nu - 1, x) - mpmath.bessely(nu + 1, x))
-                ) / 2
-                d, dd = a**-1.5 * f, H * a**-1.5 * (-1.5 * f - x * fp)
-            values.append(float(mpmath.re(d)))
-            rates.append(float(mpmath.re(dd)))
-    return np.array(values), np.array(rates)
-
-
 DICTIONARIES = ("continuum", "exact")
 
 
 def dictionary_parameters(dictionary: str, eta, beta, kappa, u0):
-    """(H, m^2_a, u'(0)_a) that a dictionary of PHYSICS.md §2/§5 assigns to modes kappa_a = lam_a/N.
+    """(H, m^2_a, u'(0)_a) that a dictionary (docs/physics.md §2, §5) assigns to kappa_a = lam_a/N.
 
     Continuum: u'(0) = 0 (start from rest read as zero velocity); exact: the velocity that makes
     the continuous solution pass through u(-sqrt(eta)) = u(0).
     """
-    from nncosmo import duality
-
     eta, beta = np.asarray(eta)[..., None], np.asarray(beta)[..., None]
     if dictionary == "continuum":
-        params = duality.continuum_dictionary(eta, beta, kappa)
+        params = theory.continuum_dictionary(eta, beta, kappa)
         du0 = np.zeros_like(u0)
     else:
-        params = duality.exact_dictionary(eta, beta, kappa)
-        du0 = duality.rest_initial_velocity(eta, beta, kappa, u0)
+        params = theory.exact_dictionary(eta, beta, kappa)
+        du0 = theory.rest_initial_velocity(eta, beta, kappa, u0)
     return params["H"][..., 0], params["m2"], du0
 
 

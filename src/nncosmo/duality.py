@@ -1,29 +1,8 @@
-"""Momentum training <-> de Sitter field: the continuum and exact discrete dictionaries.
+"""Stage 5, duality: fit (H, m^2) from the network's trajectories and compare network and field.
 
-Full-batch heavy-ball momentum (learning rate eta, momentum beta, start from rest) in the
-constant-NTK regime gives decoupled residual modes obeying the recursion
-
-    (D)  u(n+1) = (1 + beta - x) u(n) - beta u(n-1),   u(-1) = u(0),   x = eta * kappa,
-
-with kappa = lam / N the NTK eigenvalue over the number of samples.  Time is tau = n sqrt(eta).
-
-Continuum dictionary (the paper's, leading order in 1 - beta and eta):
-    u'' + 3H u' + m^2 u = 0,  3H = (1 - beta) / sqrt(eta),  m^2 = kappa,  Lambda = 3H^2.
-Exact dictionary: with r+-, the roots of r^2 - (1 + beta - x) r + beta = 0, (D) samples a
-solution of the same ODE with 3H = -ln(beta) / sqrt(eta), m^2 = ln(r+) ln(r-) / eta,
-Lambda = 3H^2 = ln(beta)^2 / (3 eta).
-
-Regimes (codes index REGIMES), in the plane (x, beta):
-    0 overdamped   0 <= x <= (1 - sqrt(beta))^2   real positive roots (slow roll; x equal to
-                                                  the bound is the critical double root)
-    1 underdamped  (1 - sqrt(beta))^2 < x < (1 + sqrt(beta))^2   complex roots (oscillating)
-    2 alternating  (1 + sqrt(beta))^2 <= x < 2 (1 + beta)   real negative roots: stable, sign
-                                                  flips every step, no real ODE image (NaN)
-    3 unstable     x >= 2 (1 + beta) (a root <= -1), or x < 0 (a root > 1; tachyonic m^2 < 0)
-Plain gradient descent (beta = 0) uses the same codes (bounds collapse to 1: overdamped x <= 1,
-alternating 1 < x < 2, unstable x >= 2); its r- = 0, so 3H = -ln(0) / sqrt(eta) = inf: the
-exact dictionary returns H = Lambda = inf, m^2 = NaN and no rest initial velocity (NaN), since
-u(n) = (1 - x)^n u0 is the image of a first-order equation, not of the damped oscillator.
+Prony fits of every residual mode (docs/physics.md §6), the de Sitter redshift fit of the NTK
+eigenvalue drift, and the sup-norm residuals between the network's modes u_a(n) and the fields
+of the cosmology stage. The dictionaries themselves live in `nncosmo.theory`.
 """
 
 from __future__ import annotations
@@ -32,144 +11,7 @@ import math
 
 import numpy as np
 
-REGIMES = ("overdamped", "underdamped", "alternating", "unstable")
-
-
-def _bounds(beta):
-    """Regime bounds x = (1 - sqrt(beta))^2, (1 + sqrt(beta))^2 (double roots +-sqrt(beta)).
-
-    1 - sqrt(beta) = (1 - beta) / (1 + sqrt(beta)) keeps the lower bound accurate as beta -> 1.
-    """
-    sb = np.sqrt(beta)
-    return ((1 - beta) / (1 + sb)) ** 2, (1 + sb) ** 2
-
-
-def _sinhc(z):
-    """sinh(z) / z, equal to 1 at z = 0 (the double-root limit)."""
-    safe = np.where(z == 0, 1, z)
-    return np.where(z == 0, 1, np.sinh(safe) / safe)
-
-
-def characteristic_roots(eta, beta, kappa):
-    """Roots r+- = (b +- sqrt(b^2 - 4 beta)) / 2 of r^2 - b r + beta = 0, b = 1 + beta - eta kappa.
-
-    The discriminant is evaluated as (x - (1 - sqrt(beta))^2) (x - (1 + sqrt(beta))^2) and
-    real roots by Vieta (small root = beta / large root), so neither cancels.  Complex roots
-    have r+ in the upper half plane.  Returns complex128 arrays broadcast over the inputs.
-    """
-    beta = np.asarray(beta, dtype=float)
-    x = np.asarray(eta, dtype=float) * np.asarray(kappa, dtype=float)
-    lo, hi = _bounds(beta)
-    disc = (x - lo) * (x - hi)
-    b, sq = 1 + beta - x, np.sqrt(np.abs(disc))
-    big = 0.5 * (b + np.copysign(sq, b))
-    small = np.divide(beta, big, out=np.zeros(np.broadcast(beta, big).shape), where=big != 0)
-    r_plus = np.where(disc < 0, 0.5 * (b + 1j * sq), np.where(b >= 0, big, small))
-    r_minus = np.where(disc < 0, 0.5 * (b - 1j * sq), np.where(b >= 0, small, big))
-    return r_plus, r_minus
-
-
-def _log_roots(eta, beta, kappa):
-    """Principal ln(r+-); for real positive roots ln(r+) = log1p(x / (r- - 1)) (slow roll)."""
-    r_plus, r_minus = characteristic_roots(eta, beta, kappa)
-    x = np.asarray(eta, dtype=float) * np.asarray(kappa, dtype=float)
-    slow = (r_plus.imag == 0) & (r_minus.real > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        l_plus = np.where(slow, np.log1p(x / (r_minus.real - 1)), np.log(r_plus))
-        return l_plus, np.log(r_minus)
-
-
-def regime(eta, beta, kappa):
-    """Regime code (index into REGIMES) from the bounds on x = eta kappa in the module docstring."""
-    beta = np.asarray(beta, dtype=float)
-    x = np.asarray(eta, dtype=float) * np.asarray(kappa, dtype=float)
-    lo, hi = _bounds(beta)
-    conds = [x < 0, x <= lo, x < hi, x < 2 * (1 + beta)]
-    return np.select(np.broadcast_arrays(*conds), [3, 0, 1, 2], 3)
-
-
-def continuum_dictionary(eta, beta, kappa):
-    """Continuum dictionary: 3H = (1 - beta) / sqrt(eta), m^2 = kappa, Lambda = 3H^2."""
-    eta, beta, kappa = np.broadcast_arrays(
-        *(np.asarray(a, dtype=float) for a in (eta, beta, kappa))
-    )
-    hubble = (1 - beta) / (3 * np.sqrt(eta))
-    return {"H": hubble, "m2": kappa.copy(), "Lambda": 3 * hubble**2}
-
-
-def exact_dictionary(eta, beta, kappa):
-    """Exact dictionary: 3H = -ln(beta) / sqrt(eta), m^2 = ln(r+) ln(r-) / eta, Lambda = 3H^2.
-
-    NaN for H, m^2 and Lambda where the roots are real negative (alternating and unstable
-    x > 2(1 + beta)): there ln(r+) ln(r-) is not real and no real ODE image exists; `regime`
-    says which.  beta = 0 (gradient descent) gives H = Lambda = inf, m^2 = NaN.
-    """
-    eta, beta, kappa = np.broadcast_arrays(
-        *(np.asarray(a, dtype=float) for a in (eta, beta, kappa))
-    )
-    code = regime(eta, beta, kappa)
-    has_image = (eta * kappa < _bounds(beta)[1]) & (beta >= 0)
-    l_plus, l_minus = _log_roots(eta, beta, kappa)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hubble = np.where(has_image, -np.log(beta) / (3 * np.sqrt(eta)), np.nan)
-        m2 = np.where(has_image & (beta > 0), (l_plus * l_minus).real / eta, np.nan)
-    return {"H": hubble, "m2": m2, "Lambda": 3 * hubble**2, "regime": code}
-
-
-def rest_initial_velocity(eta, beta, kappa, u0):
-    """u'(0) = A s+ + B s- of the exact image started from rest, u(-sqrt(eta)) = u(0) = u0.
-
-    With u = A e^{s+ tau} + B e^{s- tau}, s+- = ln(r+-) / sqrt(eta), A + B = A / r+ + B / r-
-    = u0: A = u0 r+ (r- - 1) / (r- - r+), B = u0 r- (r+ - 1) / (r+ - r-).  Written via
-    d = (ln r+ - ln r-) / 2 as
-        u'(0) = u0 [ (cosh d - sqrt(beta)) / sinhc(d) + ln(beta) / 2 ] / sqrt(eta),
-    even and entire in d, so the double root (d = 0: u0 (1 - r + ln r) / sqrt(eta)) needs no
-    division by zero.  Far on the slow-roll side (x <= (1 - sqrt(beta))^2 / 2), where u'(0) = O(x)
-    and that form cancels, A s+ + B s- is used directly with r+ - 1 = x / (r- - 1).
-    NaN where the exact dictionary has no image (and for beta = 0).
-    """
-    r_plus, r_minus = (r.real for r in characteristic_roots(eta, beta, kappa))
-    l_plus, l_minus = _log_roots(eta, beta, kappa)
-    x = np.asarray(eta, dtype=float) * np.asarray(kappa, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        half = 0.5 * (l_plus - l_minus)
-        general = (np.cosh(half) - np.sqrt(beta)) / _sinhc(half) + 0.5 * np.log(beta)
-        q = r_minus - 1
-        slow = (r_plus * q * l_plus.real - r_minus * (x / q) * l_minus.real) / (r_minus - r_plus)
-    bracket = np.where((x >= 0) & (x <= 0.5 * _bounds(beta)[0]), slow, general.real)
-    m2 = exact_dictionary(eta, beta, kappa)["m2"]
-    return np.where(np.isnan(m2), np.nan, np.asarray(u0) * bracket / np.sqrt(eta))
-
-
-def momentum_recursion(u0, eta, beta, kappa, steps):
-    """Recursion (D) from rest, as heavy ball: v(n+1) = beta v(n) - x u(n), u(n+1) = u(n) + v(n+1).
-
-    v(n) = u(n) - u(n-1), v(0) = 0; identical to (D) in exact arithmetic and better conditioned
-    for slow modes.  Returns float64 u(n), n = 0..steps, shape (steps + 1, *broadcast shape).
-    """
-    u0, eta, beta, kappa = np.broadcast_arrays(
-        *(np.asarray(a, dtype=float) for a in (u0, eta, beta, kappa))
-    )
-    x = eta * kappa
-    out = np.empty((steps + 1, *u0.shape))
-    out[0], v = u0, np.zeros(u0.shape)
-    for n in range(steps):
-        v = beta * v - x * out[n]
-        out[n + 1] = out[n] + v
-    return out
-
-
-def mode_solution(tau, u0, du0, H, m2):
-    """Closed form of u'' + 3H u' + m2 u = 0, u(0) = u0, u'(0) = du0 (s+- = -3H/2 +- w).
-
-    u = e^{-3H tau / 2} [u0 cosh(w tau) + (du0 + 3H u0 / 2) tau sinhc(w tau)], w^2 = 9H^2/4 - m2,
-    with complex w (cosh, sinh are the complex exponentials); even in w, so the double root
-    w = 0 is the limit (a + b tau) e^{-3H tau / 2}.  Returns the real part.
-    """
-    tau, u0, du0, H, m2 = (np.asarray(a, dtype=float) for a in (tau, u0, du0, H, m2))
-    w = np.sqrt((2.25 * H**2 - m2).astype(complex))
-    growth = np.cosh(w * tau) * u0 + (du0 + 1.5 * H * u0) * tau * _sinhc(w * tau)
-    return (np.exp(-1.5 * H * tau) * growth).real
+from nncosmo.theory import REGIMES, continuum_dictionary, exact_dictionary
 
 
 def _acosh_ratio(z):
@@ -298,6 +140,7 @@ def duality_dataset(ntk, cosmo, rel_floor: float):
     kappa = ntk.eigenvalue.isel(eigen=slice(0, modes)).values / n  # (run, checkpoint, mode)
     status, fit = fit_all(u, eta, rel_floor)
     exact = exact_dictionary(eta[:, None], beta[:, None], kappa[:, 0])
+    continuum = continuum_dictionary(eta[:, None], beta[:, None], kappa[:, 0])
     fields = cosmo.field.values
     own = sup_residuals(u, fields, np.abs(u[:, 0, :]))
     whole = sup_residuals(u, fields, ntk.residual_norm.values[:, :1])
@@ -327,22 +170,19 @@ def duality_dataset(ntk, cosmo, rel_floor: float):
             "fit_window_stop": var(rm, fit["stop"], "end of the Prony window", "step"),
             "H_exact": var(("run",), exact["H"][:, 0], "exact-dictionary H_eta", "1/tau"),
             "H_continuum": var(
-                ("run",),
-                (1 - beta) / (3 * np.sqrt(eta)),
-                "continuum-dictionary H = (1 - beta) / (3 sqrt(eta))",
-                "1/tau",
+                ("run",), continuum["H"][:, 0], "continuum-dictionary H_cont", "1/tau"
             ),
             "m2_exact": var(
                 rm, exact["m2"], "exact-dictionary m_eta^2 from lambda_a(0)/N", "1/tau^2"
             ),
             "m2_continuum": var(
-                rm, kappa[:, 0], "continuum-dictionary m^2 = lambda_a(0)/N", "1/tau^2"
+                rm, continuum["m2"], "continuum-dictionary m^2 = lambda_a(0)/N", "1/tau^2"
             ),
             "regime": (
                 rm,
                 exact["regime"].astype(np.int8),
                 {
-                    "long_name": "regime of mode a at initialisation (PHYSICS.md §5)",
+                    "long_name": "regime of mode a at initialisation (docs/physics.md §5)",
                     "flag_values": np.arange(len(REGIMES), dtype=np.int8),
                     "flag_meanings": " ".join(REGIMES),
                 },

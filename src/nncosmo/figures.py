@@ -1,7 +1,9 @@
-"""Stage 6, figures F1-F6 of FIGURES.md: one function each, one shared style.
+"""Stage 6, figures F1-F6 of docs/figures.md: one function each, one shared style.
 
-Every function takes the `nncosmo.claims.Results` of the pipeline and returns a matplotlib
-Figure; the numbers it annotates come from the same measurement functions as claims.json.
+Every function takes the `nncosmo.results.Results` of the pipeline and returns a matplotlib
+Figure; the numbers it annotates come from the same measurement functions as claims.json
+(`nncosmo.results`), its thresholds from the claims table (`nncosmo.claims.CLAIMS`) and its
+theory curves from `nncosmo.theory`.
 """
 
 from __future__ import annotations
@@ -17,12 +19,24 @@ import seaborn as sns  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 
-from nncosmo import claims as measure  # noqa: E402
-from nncosmo.duality import REGIMES  # noqa: E402
+from nncosmo import theory  # noqa: E402
+from nncosmo.claims import CLAIMS  # noqa: E402
+from nncosmo.results import (  # noqa: E402
+    MIN_SLOPE_POINTS,
+    WIDTH_ERRORS,
+    Results,
+    initial_kappa,
+    lambda_slopes,
+    loglog_slope,
+    predicted_unstable,
+    width_means,
+)
 
 PALETTE = sns.color_palette("colorblind")
 NETWORK, EXACT, CONTINUUM = "0.15", PALETTE[0], PALETTE[3]
-REGIME_COLOURS = dict(zip(REGIMES, [PALETTE[2], PALETTE[0], PALETTE[4], PALETTE[3]], strict=True))
+REGIME_COLOURS = dict(
+    zip(theory.REGIMES, [PALETTE[8], PALETTE[0], PALETTE[4], PALETTE[3]], strict=True)
+)
 
 
 def set_style() -> None:
@@ -76,6 +90,18 @@ def _finish(fig, title: str, legend_from=None):
     return fig
 
 
+def _percent(value: float, digits: int) -> str:
+    """A residual as a percentage, or "no image" where the dictionary has none (NaN)."""
+    return f"{value:.{digits}%}" if np.isfinite(value) else "no image"
+
+
+def _slope_text(slope: float | None) -> str:
+    """Legend text of a fitted slope, or why there is none."""
+    if slope is None:
+        return f"slope untestable (< {MIN_SLOPE_POINTS} good fits)"
+    return f"slope vs η {slope:.3f}"
+
+
 def _trim(u: np.ndarray, floor: float = 1e-3) -> int:
     """Number of leading steps until |u| stays below floor * max|u| (at least 10)."""
     above = np.flatnonzero(np.abs(u) >= floor * np.nanmax(np.abs(u)))
@@ -102,7 +128,7 @@ def _overlay(ax, tau, network, fields, scale, stride=None):
     )
 
 
-def figure_background(results: measure.Results):
+def figure_background(results: Results):
     """F1: u_0(tau)/|u_0(0)| of the grid runs against phi(t) from both dictionaries."""
     ntk, cosmo, dual = (results.grid_runs(s) for s in ("ntk", "cosmology", "duality"))
     betas, etas = np.unique(ntk.beta.values), np.unique(ntk.eta.values)
@@ -131,8 +157,8 @@ def figure_background(results: measure.Results):
         ax.text(
             0.97,
             0.95,
-            f"exact {float(res.sel(dictionary='exact')):.2%}\n"
-            f"contin. {float(res.sel(dictionary='continuum')):.1%}",
+            f"exact {_percent(float(res.sel(dictionary='exact')), 2)}\n"
+            f"contin. {_percent(float(res.sel(dictionary='continuum')), 1)}",
             transform=ax.transAxes,
             ha="right",
             va="top",
@@ -150,7 +176,7 @@ def figure_background(results: measure.Results):
     return _finish(fig, title, legend_from=first)
 
 
-def figure_ntk(results: measure.Results):
+def figure_ntk(results: Results):
     """F2: spectra at init and end, mean-field overlap, drift against width with fitted slope."""
     fig, (ax_s, ax_o, ax_d) = plt.subplots(1, 3, figsize=(13, 3.8))
     widths = results.width_sweep["widths"]
@@ -177,16 +203,20 @@ def figure_ntk(results: measure.Results):
                 alpha=0.7,
                 label=dataset if w == widths[0] else None,
             )
-        w_arr, drift = measure.width_means(results, dataset, measure.WIDTH_ERRORS["NTK drift"])
-        slope = measure.loglog_slope(w_arr, drift)
-        ax_d.loglog(
-            w_arr, drift, markers[k], color=PALETTE[k], label=f"{dataset}: slope {slope:.2f}"
-        )
-        fit = np.exp(np.polyval(np.polyfit(np.log(w_arr), np.log(drift), 1), np.log(w_arr)))
-        ax_d.loglog(w_arr, fit, "-", color=PALETTE[k], lw=1)
+        w_arr, drift = width_means(results, dataset, WIDTH_ERRORS["NTK drift"])
+        if np.isfinite(drift).sum() >= MIN_SLOPE_POINTS:
+            slope = loglog_slope(w_arr, drift)
+            log_w, log_d = np.log(w_arr), np.log(drift)  # the fitted line passes their means
+            fit = np.exp(log_d.mean() + slope * (log_w - log_w.mean()))
+            ax_d.loglog(w_arr, fit, "-", color=PALETTE[k], lw=1)
+            label = f"{dataset}: slope {slope:.2f}"
+        else:
+            label = f"{dataset}: slope untestable (< {MIN_SLOPE_POINTS} widths)"
+        ax_d.loglog(w_arr, drift, markers[k], color=PALETTE[k], label=label)
     ref = drift[0] * (w_arr / w_arr[0]) ** -1.0
     ax_d.loglog(w_arr, ref, "k--", lw=0.8, label="width⁻¹ (Dyer & Gur-Ari)")
-    ax_o.axhline(0.95, color="0.5", ls="--", lw=0.8, label="claim: ≥ 0.95")
+    overlap_min = CLAIMS["F2-overlap"].tolerance.low
+    ax_o.axhline(overlap_min, color="0.5", ls="--", lw=0.8, label=f"claim: ≥ {overlap_min:g}")
     ax_o.set(ylabel="|v₀ · 1/√N|", title="(b) top eigenvector vs mean field (init)")
     _width_axis(ax_o, widths)
     ax_o.legend(fontsize=7)
@@ -197,10 +227,10 @@ def figure_ntk(results: measure.Results):
     return _finish(fig, "F2  The empirical NTK: spectrum, mean field, drift")
 
 
-def figure_lambda(results: measure.Results):
+def figure_lambda(results: Results):
     """F3: H_fit against eta per beta with both dictionaries; Lambda_fit against 1/eta."""
     grid = results.grid_runs("duality")
-    slopes = measure.lambda_slopes(grid)
+    slopes = lambda_slopes(grid)
     fig, (ax_h, ax_l) = plt.subplots(1, 2, figsize=(10.5, 4))
     eta_line = np.geomspace(grid.eta.min(), grid.eta.max(), 100)
     for k, beta in enumerate(np.unique(grid.beta.values)):
@@ -208,16 +238,17 @@ def figure_lambda(results: measure.Results):
         h, err = sel.H_fit.sel(mode=0), sel.H_fit_err.sel(mode=0)
         colour = PALETTE[k]
         ax_h.errorbar(sel.eta, h, yerr=err, fmt="o", color=colour, label=f"β = {beta:g}: fit")
-        ax_h.plot(eta_line, -np.log(beta) / (3 * np.sqrt(eta_line)), "-", color=colour, lw=1)
-        ax_h.plot(eta_line, (1 - beta) / (3 * np.sqrt(eta_line)), "--", color=colour, lw=1)
+        h_exact = theory.hubble_exact(eta_line, beta)
+        ax_h.plot(eta_line, h_exact, "-", color=colour, lw=1)
+        ax_h.plot(eta_line, theory.hubble_continuum(eta_line, beta), "--", color=colour, lw=1)
         ax_l.plot(
             1 / sel.eta,
-            3 * h**2,
+            theory.cosmological_constant(h),
             "o",
             color=colour,
-            label=f"β = {beta:g}: slope vs η {slopes.get(float(beta), np.nan):.3f}",
+            label=f"β = {beta:g}: " + _slope_text(slopes.get(float(beta))),
         )
-        ax_l.plot(1 / eta_line, np.log(beta) ** 2 / (3 * eta_line), "-", color=colour, lw=1)
+        ax_l.plot(1 / eta_line, theory.cosmological_constant(h_exact), "-", color=colour, lw=1)
     ax_h.plot([], [], "k-", lw=1, label="exact: 3H = −ln β / √η")
     ax_h.plot([], [], "k--", lw=1, label="continuum: 3H = (1 − β) / √η")
     ax_h.set(
@@ -240,11 +271,11 @@ def figure_lambda(results: measure.Results):
     etas = np.unique(grid.eta.values)
     for ax, ticks in ((ax_h, etas), (ax_l, 1 / etas)):
         _clean_log_ticks(ax)
-        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.set_xticks(ticks, [f"{t:.3g}" for t in ticks])
     return _finish(fig, f"F3  Λ ∝ 1/η (width {results.grid_width}, mean mode)")
 
 
-def figure_perturbations(results: measure.Results, n_modes: int = 4):
+def figure_perturbations(results: Results, n_modes: int = 4):
     """F4: u_a(tau) of modes a > 0 against delta phi; lambda_a(n)/N against the redshift law."""
     ntk, cosmo, dual = (results.reference_run(s) for s in ("ntk", "cosmology", "duality"))
     norm = float(ntk.residual_norm.isel(step=0))
@@ -263,8 +294,8 @@ def figure_perturbations(results: measure.Results, n_modes: int = 4):
         ax.set(
             xlabel="τ = n √η",
             ylabel="u_a / ‖f(0) − y‖",
-            title=f"a = {a}, λ_a/N = {kappa0:.3g}\nerror: {res:.2%} of ‖r(0)‖, "
-            f"{own:.1%} of |u_a(0)|",
+            title=f"a = {a}, λ_a/N = {kappa0:.3g}\nerror: {_percent(res, 2)} of ‖r(0)‖, "
+            f"{_percent(own, 1)} of |u_a(0)|",
         )
     ax = fig.add_subplot(grid[1, 1:])
     ckpt_tau = np.sqrt(float(ntk.eta)) * ntk.checkpoint.values
@@ -279,7 +310,7 @@ def figure_perturbations(results: measure.Results, n_modes: int = 4):
             kappa / kappa[0] - 1,
             "o",
             color=PALETTE[k],
-            label=f"a = {a} (unexplained {unexplained:.0%})",
+            label=f"a = {a} (unexplained {_percent(unexplained, 0)})",
         )
         ax.plot(
             t_line,
@@ -302,7 +333,7 @@ def figure_perturbations(results: measure.Results, n_modes: int = 4):
     return _finish(fig, title, legend_from=fig.axes[0])
 
 
-def figure_width(results: measure.Results):
+def figure_width(results: Results):
     """F5: EFT errors against width, log-log, seed means with min-max bars."""
     datasets = results.width_sweep["datasets"]
     fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 4), squeeze=False)
@@ -310,7 +341,7 @@ def figure_width(results: measure.Results):
         duality = results.width_runs("duality", dataset)
         ntk = results.width_runs("ntk", dataset)
         widths = np.array(sorted(duality))
-        for k, (name, quantity) in enumerate(measure.WIDTH_ERRORS.items()):
+        for k, (name, quantity) in enumerate(WIDTH_ERRORS.items()):
             values = [np.asarray(quantity(duality[w], ntk[w])) for w in widths]
             mean = np.array([np.nanmean(v) for v in values])
             low = mean - np.array([np.nanmin(v) for v in values])
@@ -329,31 +360,29 @@ def figure_width(results: measure.Results):
     return _finish(fig, title)
 
 
-def figure_phase_diagram(results: measure.Results):
+def figure_phase_diagram(results: Results):
     """F6: overdamped / underdamped / alternating / unstable regions and the trained runs."""
     fig, ax = plt.subplots(figsize=(7, 4.6))
     beta = np.linspace(0, 0.999, 400)
-    lower, upper, unstable = (1 - np.sqrt(beta)) ** 2, (1 + np.sqrt(beta)) ** 2, 2 * (1 + beta)
+    lower, upper, edge = theory.regime_bounds(beta)
     x_min, x_max = 1e-3, 20
-    bounds = [
-        (np.full_like(beta, x_min), lower),
-        (lower, upper),
-        (upper, unstable),
-        (unstable, np.full_like(beta, x_max)),
-    ]
-    for name, (lo, hi) in zip(REGIMES, bounds, strict=True):
-        ax.fill_betweenx(beta, lo, hi, color=REGIME_COLOURS[name], alpha=0.18, lw=0, label=name)
+    bounds = [(x_min, lower), (lower, upper), (upper, edge), (edge, x_max)]
+    for name, (lo, hi) in zip(theory.REGIMES, bounds, strict=True):
+        ax.fill_betweenx(beta, lo, hi, color=REGIME_COLOURS[name], alpha=0.3, lw=0, label=name)
+    for bound in (lower, upper, edge):
+        ax.plot(bound, beta, color="0.3", lw=0.6)
     norm = LogNorm(1e-4, 1e-1)
     for dual, ntk in zip(results.all_runs("duality"), results.all_runs("ntk"), strict=True):
-        x = (ntk.eta * ntk.eigenvalue.isel(checkpoint=0, eigen=0) / ntk.attrs["n_samples"]).values
+        x, beta_run = ntk.eta.values * initial_kappa(ntk), ntk.beta.values
         err = np.abs(dual.H_fit.sel(mode=0) / dual.H_exact - 1).values
         div = ntk.diverged.values
-        catapult = ~div & (x > 2 * (1 + ntk.beta.values))
-        good = ~div & ~catapult
+        catapult = ~div & predicted_unstable(ntk)
+        fitted = ~div & ~catapult & np.isfinite(err)
+        unfitted = ~div & ~catapult & ~np.isfinite(err)
         points = ax.scatter(
-            x[good],
-            ntk.beta.values[good],
-            c=np.clip(err[good], 1e-4, 1e-1),
+            x[fitted],
+            beta_run[fitted],
+            c=np.clip(err[fitted], norm.vmin, norm.vmax),
             cmap="cividis",
             norm=norm,
             s=28,
@@ -361,25 +390,18 @@ def figure_phase_diagram(results: measure.Results):
             lw=0.4,
             zorder=3,
         )
-        ax.scatter(
-            x[div],
-            ntk.beta.values[div],
-            marker="X",
-            s=60,
-            color="k",
-            zorder=4,
-            label="diverged" if div.any() else None,
+        markers = (
+            (unfitted, dict(marker="o", s=28, facecolor="0.7", edgecolor="k"), "no fit"),
+            (div, dict(marker="X", s=60, color="k"), "diverged"),
+            (
+                catapult,
+                dict(marker="D", s=40, facecolor="w", edgecolor="k"),
+                "converged beyond the edge (catapult)",
+            ),
         )
-        ax.scatter(
-            x[catapult],
-            ntk.beta.values[catapult],
-            marker="D",
-            s=40,
-            facecolor="w",
-            edgecolor="k",
-            zorder=4,
-            label="converged beyond bound (catapult)" if catapult.any() else None,
-        )
+        for mask, style, label in markers:
+            if mask.any():
+                ax.scatter(x[mask], beta_run[mask], zorder=4, label=label, **style)
     fig.colorbar(points, ax=ax, label="|H_fit / H_η − 1| (mean mode)")
     ax.set(
         xscale="log",
@@ -390,7 +412,15 @@ def figure_phase_diagram(results: measure.Results):
         title=f"F6  Phase diagram of the mean mode ({results.dataset}, all widths)",
     )
     handles, labels = ax.get_legend_handles_labels()
-    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.15), ncol=3)
+    unique = dict(zip(labels, handles, strict=True))
+    ax.legend(
+        unique.values(),
+        unique.keys(),
+        fontsize=7,
+        loc="upper left",
+        bbox_to_anchor=(0, -0.15),
+        ncol=3,
+    )
     return fig
 
 

@@ -1,6 +1,6 @@
 """Stage 3, NTK: empirical neural tangent kernel, its eigenmodes and the residual projections.
 
-Theta_ij = grad_theta f(x_i) . grad_theta f(x_j)  (PHYSICS.md §1), computed two ways:
+Theta_ij = grad_theta f(x_i) . grad_theta f(x_j)  (docs/physics.md §1), computed two ways:
 - `structured_ntk`, for `nncosmo.models.MLP`: layer by layer, never forming the Jacobian.
   For a dense layer z = W h / sqrt(fan_in) + s b with backpropagated delta = df/dz,
       Theta = sum_layers (delta delta^T) * (h h^T / fan_in + s^2)      (elementwise product),
@@ -97,7 +97,8 @@ def relative_drift(theta: np.ndarray, theta0: np.ndarray) -> np.ndarray:
 
 
 def residual_modes(f: np.ndarray, y: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-    """u_a(n) = v_a . (f(n) - y): residual projected on eigenvectors (sample, mode)."""
+    """u_a(n) = v_a . (f(n) - y): the residual (..., step, sample) projected on the eigenvectors
+    (..., sample, mode), batched over leading axes; returns (..., step, mode) in float64."""
     return (np.asarray(f, np.float64) - np.asarray(y, np.float64)) @ vectors
 
 
@@ -131,8 +132,8 @@ def ntk_dataset(
     kernels = 0.5 * (kernels + np.swapaxes(kernels, -1, -2))  # exact symmetry before eigh
     lam, vec = batched_eigenmodes(kernels)
     f = train["f"].values
-    u_init = np.einsum("rns,rsa->rna", f - y, vec[:, 0, :, :modes])
-    u_end = np.einsum("rns,rsa->rna", f - y, vec[:, -1, :, :modes])
+    u_init = residual_modes(f, y, vec[:, 0, :, :modes])
+    u_end = residual_modes(f, y, vec[:, -1, :, :modes])
     dims_k = ("run", "checkpoint", "sample", "sample_")
     return xr.Dataset(
         {

@@ -1,6 +1,6 @@
 """Stage 2b, training: full-batch heavy-ball momentum, every step inside one `lax.scan`.
 
-Update (PHYSICS.md §1), started from rest (theta(-1) = theta(0)):
+Update (docs/physics.md §1), started from rest (theta(-1) = theta(0)):
     theta(n+1) = theta(n) - eta grad L(theta(n)) + beta (theta(n) - theta(n-1)),
     L = 1/(2N) sum_i (f(x_i) - y_i)^2,
 which is exactly `optax.sgd(eta, momentum=beta)`. The whole (eta, beta, seed) grid of one width
