@@ -1,6 +1,6 @@
 """1000 de Sitter k = 0 modes: one vmapped `integrate_flrw` call vs a loop of scipy solve_ivp.
 
-Run from the repo root:  .venv/bin/python benchmarks/cosmology_vs_solve_ivp.py
+Run from the repo root, in the project virtualenv:  python benchmarks/cosmology_vs_solve_ivp.py
 
 Modes: u'' + 3 H u' + m^2 u = 0, u(0) = 1, u'(0) = 0, for H in HUBBLES and, per H, masses
 m = r H with r log-spaced over [R_MIN, R_MAX] (light, overdamped m < 3H/2, to heavy, oscillating),

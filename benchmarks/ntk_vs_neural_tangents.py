@@ -1,12 +1,14 @@
 """Project NTK (`ntk_function(model)`, auto -> structured) vs neural-tangents, erf MLP, d = 64.
 
-Run from the repo root:  .venv/bin/python benchmarks/ntk_vs_neural_tangents.py
+Run from the repo root, in the project virtualenv:
+    python benchmarks/ntk_vs_neural_tangents.py --nt-python ~/nt-venv/bin/python
 
 The driver (project virtualenv) runs one fresh subprocess per (side, shape), so each reports its
 own peak RSS (getrusage ru_maxrss, covers XLA's buffers):
 - project: builds `nncosmo.models.MLP` (NTK parameterisation, bias_std 1, erf), draws x and the
   Flax parameters, saves them to an .npz, times `ntk_function(model)` and saves Theta;
-- nt: in /work/ntvenv (neural-tangents 0.6.5 on jax 0.4.25), loads the same x and parameters into
+- nt: in the interpreter given by --nt-python (a virtualenv with neural-tangents 0.6.5 on
+  jax 0.4.25, see benchmarks/README.md), loads the same x and parameters into
   the equivalent stax network (Dense(W_std=1, b_std=1, parameterization='ntk') + Erf), times
   `nt.empirical_ntk_fn(..., implementation=STRUCTURED_DERIVATIVES)` and compares Theta;
 - jacrev: (small shapes only) Theta = J J^T from a plain `jax.jacrev`, in the project venv.
@@ -154,7 +156,12 @@ def main():
     parser.add_argument("--shapes", default="0,1,2", help="indices into SHAPES")
     parser.add_argument("--jacrev-shapes", default="0", help="indices; '' for none")
     parser.add_argument("--jacrev-repeats", type=int, default=5)
-    parser.add_argument("--nt-python", default="/work/ntvenv/bin/python")
+    parser.add_argument(
+        "--nt-python",
+        default=None,
+        help="python of a virtualenv with neural-tangents (see benchmarks/README.md); "
+        "without it the neural-tangents side is skipped",
+    )
     parser.add_argument(
         "--nt-vmap-axes",
         default="0",
@@ -175,7 +182,7 @@ def main():
 
     shapes = [int(s) for s in args.shapes.split(",") if s]
     jac_shapes = {int(s) for s in args.jacrev_shapes.split(",") if s}
-    have_nt = os.path.exists(args.nt_python)
+    have_nt = args.nt_python is not None and os.path.exists(args.nt_python)
     print(f"machine: {_timing.cpu_model()}, {os.cpu_count()} logical CPUs")
     print(f"erf MLP, NTK parameterisation, d = {D_IN}, float32, {args.repeats} warm runs each")
     print(

@@ -1,6 +1,6 @@
 """Vmapped training sweep (`nncosmo.training.train_sweep`) vs a Python loop of jitted steps.
 
-Run from the repo root:  .venv/bin/python benchmarks/training_sweep.py
+Run from the repo root, in the project virtualenv:  python benchmarks/training_sweep.py
 
 Part A, the reference sweep: 16 runs, width 512, depth 2 (hidden layers), N 64, 500 steps,
 float32, teacher data (d = 8 as in config.yaml). Timed, each as median/min/max over warm runs
