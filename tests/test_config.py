@@ -64,7 +64,7 @@ def set_key(config, dotted, value):
         ("model.activation", "gelu", "= 'gelu' is invalid: must be one of 'relu', 'erf', 'tanh'"),
         ("datasets.teacher.kind", "mnist", "must be one of 'teacher', 'digits'"),
         ("training.steps", 1, "'training.steps' = 1 is invalid: must be >= 2"),
-        ("sweeps.grid.eta", [], "'sweeps.grid.eta' = [] is invalid: must have at least 1 items"),
+        ("sweeps.grid.eta", [], "'sweeps.grid.eta' = [] is invalid: must have at least 1 item(s)"),
         ("training.steps", "400", "'training.steps' = '400' is invalid: must be of type integer"),
         ("training.chunk_runs", -1, "must be >= 0 (0 vmaps all runs of a job at once"),
         ("model.unknown_key", 3, "unknown config key 'model.unknown_key' (allowed: activation,"),
@@ -145,8 +145,8 @@ def test_figure_sweep_must_train_figures_dataset(config):
 @pytest.mark.parametrize(
     "key,value,shown",
     [
-        ("sweeps.width.widths", [1024], "figures.width_sweep needs at least 2 (F2 and F5"),
-        ("sweeps.grid.eta", [0.1], "figures.grid_sweep needs at least 2 (F3 is a trend"),
+        ("sweeps.width.widths", [1024], "figures.width_sweep needs at least 2 widths (F2 and F5"),
+        ("sweeps.grid.eta", [0.1], "figures.grid_sweep needs at least 2 eta values (F3"),
     ],
 )
 def test_figure_sweeps_too_small_for_a_trend_are_rejected(config, key, value, shown):

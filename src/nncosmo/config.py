@@ -94,10 +94,10 @@ _RULES = {
     "enum": lambda rule: "be one of " + ", ".join(map(repr, rule)),
     "type": "be of type {}".format,
     "const": "be {!r}".format,
-    "minItems": "have at least {} items".format,
-    "maxItems": "have at most {} items".format,
+    "minItems": "have at least {} item(s)".format,
+    "maxItems": "have at most {} item(s)".format,
     "uniqueItems": lambda rule: "not repeat an item",
-    "minProperties": "have at least {} entries".format,
+    "minProperties": "have at least {} entry(ies)".format,
 }
 
 
@@ -112,7 +112,8 @@ def _allowed(error) -> str:
 
 
 def check_config(config: dict) -> None:
-    """Cross-field checks: checkpoints <= steps, known data sets, a reference run that exists."""
+    """Cross-field checks: checkpoints <= steps, known data sets, figure sweeps that train
+    figures.dataset and span a trend, a reference run that exists."""
     steps = config["training"]["steps"]
     for c in config["training"]["checkpoints"]:
         if c > steps:
@@ -148,8 +149,8 @@ def check_config(config: dict) -> None:
 # The sweep axes that each figure sweep must span: F2 and F5 are trends against width, F3 a trend
 # against eta, so one value is no trend.
 FIGURE_SWEEP_AXES = {
-    "width_sweep": ("widths", "F2 and F5 are trends against width"),
-    "grid_sweep": ("eta", "F3 is a trend against eta"),
+    "grid_sweep": ("eta", "eta values (F3 is a trend against eta)"),
+    "width_sweep": ("widths", "widths (F2 and F5 are trends against width)"),
 }
 
 
@@ -161,7 +162,7 @@ def check_figure_sweeps(config: dict) -> None:
     if not trainers:
         trained = sorted({ds for s in config["sweeps"].values() for ds in s["datasets"]})
         _fail("figures.dataset", dataset, f"no sweep trains it; name one of {trained}")
-    for key, (axis, why) in FIGURE_SWEEP_AXES.items():
+    for key, (axis, needed) in FIGURE_SWEEP_AXES.items():
         name = config["figures"][key]
         if name not in config["sweeps"]:
             _fail(f"figures.{key}", name, f"must name one of the sweeps {sorted(config['sweeps'])}")
@@ -173,7 +174,7 @@ def check_figure_sweeps(config: dict) -> None:
             )
         values = config["sweeps"][name][axis]
         if len(values) < 2:
-            _fail(f"sweeps.{name}.{axis}", values, f"figures.{key} needs at least 2 ({why})")
+            _fail(f"sweeps.{name}.{axis}", values, f"figures.{key} needs at least 2 {needed}")
 
 
 def run_matches(run: dict, ref: dict) -> bool:
