@@ -2,18 +2,20 @@
 # Run with `snakemake --cores 2`; bigger presets with `--configfile workflow/presets/<name>.yaml`.
 import sys
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
-from nncosmo.config import check_config, jobs
+from nncosmo.config import check_config, check_yaml_syntax, jobs, validate_config
 from nncosmo.locks import clear_stale_lock, forget_owner, record_owner
 
 min_version("8.20")
+
+check_yaml_syntax("config.yaml")  # Snakemake's own message names neither file nor line
 
 
 configfile: "config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 check_config(config)
 
 JOBS = jobs(config)

@@ -1,17 +1,28 @@
 """Config validation: bad values stop the run before any job, naming key, value and rule."""
 
 import copy
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from snakemake.exceptions import WorkflowError
-from snakemake.utils import update_config, validate
+from snakemake.utils import update_config
 
-from nncosmo.config import ConfigError, check_config, job_runs, job_width, jobs, runs_for
+from nncosmo.config import (
+    ConfigError,
+    check_config,
+    job_runs,
+    job_width,
+    jobs,
+    runs_for,
+    validate_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+BETA_ZERO_REASON = "plain gradient descent) has no de Sitter image"
 
 
 @pytest.fixture
@@ -24,10 +35,10 @@ def config():
 )
 def test_default_and_presets_are_valid(config, preset):
     """Presets are merged over config.yaml, as `--configfile` does."""
-    validate(copy.deepcopy(config), SCHEMA)
+    validate_config(copy.deepcopy(config), SCHEMA)
     check_config(config)
     update_config(config, yaml.safe_load(preset.read_text()))
-    validate(config, SCHEMA)
+    validate_config(config, SCHEMA)
     check_config(config)
 
 
@@ -41,28 +52,56 @@ def set_key(config, dotted, value):
 
 
 @pytest.mark.parametrize(
-    "key,value",
+    "key,value,shown",
     [
-        ("sweeps.grid.eta", [0.1, -0.5]),
-        ("sweeps.grid.eta", [0.0]),
-        ("sweeps.grid.beta", [1.0]),
-        ("sweeps.grid.beta", [-0.1]),
-        ("sweeps.grid.widths", [0]),
-        ("model.depth", 0),
-        ("model.activation", "gelu"),
-        ("datasets.teacher.kind", "mnist"),
-        ("training.steps", 1),
-        ("sweeps.grid.eta", []),
-        ("training.steps", "400"),
-        ("model.unknown_key", 3),
+        ("sweeps.grid.eta", [0.1, -0.5], "'sweeps.grid.eta[1]' = -0.5 is invalid: must be > 0"),
+        ("sweeps.grid.eta", [0.0], "'sweeps.grid.eta[0]' = 0.0 is invalid: must be > 0"),
+        ("sweeps.grid.beta", [1.0], "'sweeps.grid.beta[0]' = 1.0 is invalid: must be > 0 and < 1"),
+        ("sweeps.grid.beta", [-0.1], "'sweeps.grid.beta[0]' = -0.1 is invalid: must be > 0 and"),
+        ("sweeps.grid.widths", [0], "'sweeps.grid.widths[0]' = 0 is invalid: must be >= 1"),
+        ("datasets.digits.n_samples", 400, "= 400 is invalid: must be >= 2 and <= 360"),
+        ("model.depth", 0, "'model.depth' = 0 is invalid: must be >= 1"),
+        ("model.activation", "gelu", "= 'gelu' is invalid: must be one of 'relu', 'erf', 'tanh'"),
+        ("datasets.teacher.kind", "mnist", "must be one of 'teacher', 'digits'"),
+        ("training.steps", 1, "'training.steps' = 1 is invalid: must be >= 2"),
+        ("sweeps.grid.eta", [], "'sweeps.grid.eta' = [] is invalid: must have at least 1 item(s)"),
+        ("training.steps", "400", "'training.steps' = '400' is invalid: must be of type integer"),
+        ("training.chunk_runs", -1, "must be >= 0 (0 vmaps all runs of a job at once"),
+        ("model.unknown_key", 3, "unknown config key 'model.unknown_key' (allowed: activation,"),
+        ("sweps", {}, "unknown config key 'sweps' (allowed: claims, cosmology, datasets,"),
     ],
 )
-def test_schema_rejects_bad_values_naming_the_key(config, key, value):
+def test_schema_errors_are_one_line_naming_key_value_and_rule(config, key, value, shown):
     bad = set_key(copy.deepcopy(config), key, value)
-    with pytest.raises(WorkflowError) as err:
-        validate(bad, SCHEMA)
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad, SCHEMA)
     message = str(err.value)
-    assert key.split(".")[-1] in message or repr(value) in message or str(value) in message
+    assert shown in message
+    assert len(message.splitlines()) == 2, message  # a header and one line for the one error
+
+
+def test_schema_lists_every_error_and_missing_keys(config):
+    bad = set_key(copy.deepcopy(config), "model.depth", 0)
+    del bad["ntk"]["modes"]
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad, SCHEMA)
+    lines = str(err.value).splitlines()[1:]
+    assert lines == [
+        "  config key 'model.depth' = 0 is invalid: must be >= 1",
+        "  config key 'ntk.modes' is missing (it is required)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "key,value", [("sweeps.grid.beta", [0.0, 0.5]), ("figures.reference.beta", 0)]
+)
+def test_beta_zero_is_rejected_with_the_reason(config, key, value):
+    """Plain gradient descent has no de Sitter image (exact friction -ln(beta)/sqrt(eta) = inf)."""
+    bad = set_key(copy.deepcopy(config), key, value)
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad, SCHEMA)
+    assert f"config key '{key}" in str(err.value) and "must be > 0 and < 1" in str(err.value)
+    assert BETA_ZERO_REASON in str(err.value)
 
 
 @pytest.mark.parametrize(
@@ -83,6 +122,87 @@ def test_cross_checks_name_key_and_value(config, key, value, fragment):
         check_config(bad)
     shown = [value, *value] if isinstance(value, list) else [value]
     assert any(repr(v) in str(err.value) for v in shown)
+
+
+def test_figures_dataset_in_no_sweep_is_blamed_on_figures_dataset(config):
+    config["datasets"]["extra"] = config["datasets"]["teacher"]
+    config["figures"]["dataset"] = "extra"
+    with pytest.raises(ConfigError) as err:
+        check_config(config)
+    assert str(err.value) == (
+        "config key 'figures.dataset' = 'extra' is invalid: "
+        "no sweep trains it; name one of ['digits', 'teacher']"
+    )
+
+
+def test_figure_sweep_must_train_figures_dataset(config):
+    config["figures"]["dataset"] = "digits"  # trained by the width sweep only
+    with pytest.raises(ConfigError, match="'figures.grid_sweep' = 'grid'") as err:
+        check_config(config)
+    assert "trains figures.dataset='digits': one of ['width']" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "key,value,shown",
+    [
+        ("sweeps.width.widths", [1024], "figures.width_sweep needs at least 2 widths (F2 and F5"),
+        ("sweeps.grid.eta", [0.1], "figures.grid_sweep needs at least 2 eta values (F3"),
+    ],
+)
+def test_figure_sweeps_too_small_for_a_trend_are_rejected(config, key, value, shown):
+    bad = set_key(copy.deepcopy(config), key, value)
+    with pytest.raises(ConfigError) as err:
+        check_config(bad)
+    assert str(err.value).startswith(f"config key '{key}' = {value!r} is invalid: {shown}")
+
+
+def dry_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """`snakemake --cores 2 -n` of the project's Snakefile in `workdir`, as a user runs it."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [*command, "--cores", "2", "-n", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+def test_unknown_key_shows_a_short_message_through_snakemake(tmp_path, config):
+    config["model"]["dropout"] = 0.1
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = dry_run(tmp_path)
+    shown = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert (
+        "unknown config key 'model.dropout' (allowed: activation, bias_std, depth, use_bias)"
+        in (shown)
+    )
+    assert len(shown.splitlines()) < 10, shown  # no schema dump
+    assert "Job stats" not in shown
+
+
+def test_malformed_config_yaml_names_file_line_and_column(tmp_path):
+    lines = (ROOT / "config.yaml").read_text().splitlines()
+    opened = next(i for i, line in enumerate(lines) if line.startswith("  depth: "))
+    lines[opened] = "  depth: [2"  # an unclosed list: the parser fails on the next line
+    (tmp_path / "config.yaml").write_text("\n".join(lines))
+    proc = dry_run(tmp_path)
+    shown = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"config.yaml is not valid YAML: line {opened + 2}, column " in shown
+    assert f"(while parsing a flow sequence at line {opened + 1}, column 10)" in shown
+
+
+def test_malformed_overlay_location_is_shown_with_verbose(tmp_path):
+    """Snakemake parses --configfile overlays before the Snakefile runs, so its own message names
+    no file; the README's advice (rerun with --verbose) shows the parser's file and line."""
+    (tmp_path / "config.yaml").write_text((ROOT / "config.yaml").read_text())
+    (tmp_path / "overlay.yaml").write_text("model:\n  depth: [3\n")
+    proc = dry_run(tmp_path, "--configfile", "overlay.yaml", "--verbose")
+    assert proc.returncode != 0
+    assert 'in "overlay.yaml", line 2, column 10' in proc.stdout + proc.stderr
 
 
 def test_sweeps_union_without_duplicates(config):
@@ -131,8 +251,8 @@ def test_split_must_keep_dataset_and_width(config):
 
 def test_split_by_defaults_and_rejects_unknown_axes(config):
     del config["split_by"]
-    validate(config, SCHEMA)
+    validate_config(config, SCHEMA)
     assert config["split_by"] == ["dataset", "width"]
     config["split_by"] = ["dataset", "width", "depth"]
-    with pytest.raises(WorkflowError, match="depth"):
-        validate(config, SCHEMA)
+    with pytest.raises(ConfigError, match=r"'split_by\[2\]' = 'depth' is invalid: must be one of"):
+        validate_config(config, SCHEMA)

@@ -1,13 +1,20 @@
-"""Config checks that a JSON schema cannot express, and the sweep plan derived from the config.
+"""Config checks, with short messages, and the sweep plan derived from the config.
 
-The schema (workflow/schemas/config.schema.yaml) checks types and ranges; `check_config` checks
-the cross-references (checkpoints within the run, sweeps naming known data sets...). Both run in
-the Snakefile before any job starts.
+`check_yaml_syntax` reports where config.yaml is not valid YAML; `validate_config` checks types
+and ranges against the schema (workflow/schemas/config.schema.yaml), one line per error;
+`check_config` checks the cross-references (checkpoints within the run, sweeps naming known data
+sets...). All run in the Snakefile before any job starts.
 """
 
 from __future__ import annotations
 
 import itertools
+import reprlib
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft202012Validator
+from snakemake.utils import validate
 
 
 class ConfigError(ValueError):
@@ -18,8 +25,95 @@ def _fail(key: str, value, allowed: str):
     raise ConfigError(f"config key '{key}' = {value!r} is invalid: {allowed}")
 
 
+def check_yaml_syntax(path: str) -> None:
+    """Raise ConfigError naming file, line and column if `path` exists and is not valid YAML.
+
+    Snakemake's own message ("Config file is not valid JSON or YAML") names neither.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            yaml.safe_load(f)
+    except FileNotFoundError:
+        return  # Snakemake reports a missing config file itself
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {_yaml_problem(err)}; fix it there") from None
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """One line from a YAML error: the problem and its line and column (1-based)."""
+    if not isinstance(err, yaml.MarkedYAMLError) or err.problem_mark is None:
+        return " ".join(str(err).split())
+    context = f" ({err.context} at {_position(err.context_mark)})" if err.context_mark else ""
+    return f"{_position(err.problem_mark)}: {err.problem}{context}"
+
+
+def _position(mark: yaml.Mark) -> str:
+    """A YAML mark as a 1-based "line L, column C"."""
+    return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
+def validate_config(config: dict, schema_path: str) -> None:
+    """Check `config` against the JSON schema (Draft 2020-12) with one line per error, naming
+    key, value, what is allowed and the key's description; then fill the schema's defaults
+    with snakemake.utils.validate."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: e.json_path)
+    lines = dict.fromkeys(line for error in errors for line in _error_lines(error))
+    if lines:
+        raise ConfigError(
+            "invalid config (config.yaml with any --configfile/--config overrides); "
+            "fix these keys, nothing has run:\n" + "\n".join(f"  {line}" for line in lines)
+        )
+    validate(config, schema_path)
+
+
+def _error_lines(error) -> list[str]:
+    """What one jsonschema error means for the user, as lines naming the dotted key path."""
+    key = error.json_path.removeprefix("$").removeprefix(".")
+    known = error.schema.get("properties", {})
+    if error.validator == "additionalProperties":
+        allowed = ", ".join(sorted(known))
+        extra = sorted(set(error.instance) - set(known))
+        return [f"unknown config key '{_child(key, name)}' (allowed: {allowed})" for name in extra]
+    if error.validator == "required":
+        missing = [name for name in error.validator_value if name not in error.instance]
+        return [f"config key '{_child(key, name)}' is missing (it is required)" for name in missing]
+    description = error.schema.get("description")
+    why = f" ({' '.join(description.split())})" if description else ""
+    value = reprlib.repr(error.instance)
+    return [f"config key '{key}' = {value} is invalid: must {_allowed(error)}{why}"]
+
+
+def _child(key: str, name: str) -> str:
+    """The dotted path of key `name` inside the object at `key` ("" is the top level)."""
+    return f"{key}.{name}" if key else name
+
+
+_BOUNDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+_RULES = {
+    "enum": lambda rule: "be one of " + ", ".join(map(repr, rule)),
+    "type": "be of type {}".format,
+    "const": "be {!r}".format,
+    "minItems": "have at least {} item(s)".format,
+    "maxItems": "have at most {} item(s)".format,
+    "uniqueItems": lambda rule: "not repeat an item",
+    "minProperties": "have at least {} entry(ies)".format,
+}
+
+
+def _allowed(error) -> str:
+    """The rule an error broke, in words ("be > 0 and < 1", "be one of 'relu', 'erf'")."""
+    if error.validator in _BOUNDS:
+        bounds = [f"{op} {error.schema[k]}" for k, op in _BOUNDS.items() if k in error.schema]
+        return "be " + " and ".join(bounds)
+    if error.validator in _RULES:
+        return _RULES[error.validator](error.validator_value)
+    return f"satisfy {error.validator}={error.validator_value!r} ({error.message})"
+
+
 def check_config(config: dict) -> None:
-    """Cross-field checks: checkpoints <= steps, known data sets, a reference run that exists."""
+    """Cross-field checks: checkpoints <= steps, known data sets, figure sweeps that train
+    figures.dataset and span a trend, a reference run that exists."""
     steps = config["training"]["steps"]
     for c in config["training"]["checkpoints"]:
         if c > steps:
@@ -35,14 +129,7 @@ def check_config(config: dict) -> None:
         for ds in sweep["datasets"]:
             if ds not in known:
                 _fail(f"sweeps.{name}.datasets", ds, f"must be one of the datasets {sorted(known)}")
-    if config["figures"]["dataset"] not in known:
-        _fail("figures.dataset", config["figures"]["dataset"], f"must be one of {sorted(known)}")
-    for key in ("grid_sweep", "width_sweep"):
-        name = config["figures"][key]
-        if name not in config["sweeps"]:
-            _fail(f"figures.{key}", name, f"must name one of the sweeps {sorted(config['sweeps'])}")
-        if config["figures"]["dataset"] not in config["sweeps"][name]["datasets"]:
-            _fail(f"figures.{key}", name, "must be a sweep that trains figures.dataset")
+    check_figure_sweeps(config)
     ref = config["figures"]["reference"]
     grid = config["sweeps"][config["figures"]["grid_sweep"]]
     if not any(run_matches(r, ref) for r in sweep_runs(grid)):
@@ -57,6 +144,37 @@ def check_config(config: dict) -> None:
         )
     if config["ntk"]["modes"] > min(d["n_samples"] for d in config["datasets"].values()):
         _fail("ntk.modes", config["ntk"]["modes"], "must not exceed the smallest n_samples")
+
+
+# The sweep axes that each figure sweep must span: F2 and F5 are trends against width, F3 a trend
+# against eta, so one value is no trend.
+FIGURE_SWEEP_AXES = {
+    "grid_sweep": ("eta", "eta values (F3 is a trend against eta)"),
+    "width_sweep": ("widths", "widths (F2 and F5 are trends against width)"),
+}
+
+
+def check_figure_sweeps(config: dict) -> None:
+    """figures.dataset is trained by some sweep; the figure sweeps train it, each spanning at
+    least 2 values of the axis its figures plot against."""
+    dataset = config["figures"]["dataset"]
+    trainers = sorted(name for name, s in config["sweeps"].items() if dataset in s["datasets"])
+    if not trainers:
+        trained = sorted({ds for s in config["sweeps"].values() for ds in s["datasets"]})
+        _fail("figures.dataset", dataset, f"no sweep trains it; name one of {trained}")
+    for key, (axis, needed) in FIGURE_SWEEP_AXES.items():
+        name = config["figures"][key]
+        if name not in config["sweeps"]:
+            _fail(f"figures.{key}", name, f"must name one of the sweeps {sorted(config['sweeps'])}")
+        if name not in trainers:
+            _fail(
+                f"figures.{key}",
+                name,
+                f"must be a sweep that trains figures.dataset={dataset!r}: one of {trainers}",
+            )
+        values = config["sweeps"][name][axis]
+        if len(values) < 2:
+            _fail(f"sweeps.{name}.{axis}", values, f"figures.{key} needs at least 2 {needed}")
 
 
 def run_matches(run: dict, ref: dict) -> bool:
