@@ -73,9 +73,9 @@ def _width_axis(ax, widths) -> None:
 
 
 def _clean_log_ticks(ax) -> None:
-    """No labels on minor ticks of log axes (they collide on short ranges)."""
+    """No labels on the minor ticks of a log x axis (explicit ticks are set there); the y axis
+    keeps matplotlib's default, which labels minor ticks only when the range has too few majors."""
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _finish(fig, title: str, legend_from=None):
