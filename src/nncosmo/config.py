@@ -155,9 +155,10 @@ def n_params(model: dict, features: int, width: int) -> int:
 
 def training_file_bytes(config: dict, dataset: str, job: str) -> int:
     """Array bytes of one training file (nncosmo.training.sweep_dataset), exact for a teacher:
-    runs x [dtype bytes x (checkpoints x params + (steps + 1) x (samples + 1))  (parameters, f, loss)
-    + 8 (steps + 1) (tau) + 33 (run, eta, beta, seed, diverged)] + 8 (steps + 1 + checkpoints +
-    samples) (coordinates). HDF5 adds some 30 kB per file (metadata, provenance)."""
+    runs x [dtype bytes x (checkpoints x params + (steps + 1) x (samples + 1)) (parameters, f,
+    loss) + 8 (steps + 1) (tau) + 33 (run, eta, beta, seed, diverged)]
+    + 8 (steps + 1 + checkpoints + samples) (coordinates).
+    HDF5 adds some 30 kB per file (metadata, provenance)."""
     spec, training = config["datasets"][dataset], config["training"]
     steps, samples = training["steps"] + 1, spec["n_samples"]
     checkpoints = len(training["checkpoints"])
