@@ -4,7 +4,7 @@ import sys
 
 from snakemake.utils import min_version
 
-from nncosmo.config import check_config, check_yaml_syntax, jobs, validate_config
+from nncosmo.config import check_config, check_yaml_syntax, disk_note, jobs, validate_config
 from nncosmo.locks import clear_stale_lock, forget_owner, record_owner
 
 min_version("8.20")
@@ -19,6 +19,8 @@ validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml
 check_config(config)
 
 JOBS = jobs(config)
+if workflow.is_main_process and (note := disk_note(config)):
+    print(f"nncosmo: {note}", file=sys.stderr)
 
 # A SIGKILLed run leaves Snakemake's lock behind; clear it when its holder is provably dead.
 if workflow.is_main_process and (cleared := clear_stale_lock()):

@@ -248,3 +248,53 @@ def job_runs(config: dict, dataset: str, job: str) -> list[dict]:
     return [
         r for r in runs_for(config, dataset, width) if job_name(width, r, config["split_by"]) == job
     ]
+
+
+# Bytes per element of the training dtypes; tau and the coordinates are 8-byte (float64, int64).
+ITEMSIZE = {"float32": 4, "float64": 8}
+# scikit-learn's digits have 8 x 8 pixels; the data stage drops the ones constant over the chosen
+# samples, so 64 is an upper bound on their feature count (51 for the default config's digits).
+DIGITS_PIXELS = 64
+# Above this many bytes of training files the Snakefile says how much a run will write.
+DISK_NOTE_BYTES = 10**9
+
+
+def n_features(spec: dict) -> int:
+    """Input dimension of a data set: `n_features` of a teacher, at most 64 pixels for digits."""
+    return spec["n_features"] if spec["kind"] == "teacher" else DIGITS_PIXELS
+
+
+def n_params(model: dict, features: int, width: int) -> int:
+    """Parameters of the MLP (nncosmo.models): weights d w + (depth - 1) w^2 + w, plus
+    depth w + 1 biases when `use_bias`."""
+    weights = features * width + (model["depth"] - 1) * width**2 + width
+    return weights + (model["depth"] * width + 1 if model["use_bias"] else 0)
+
+
+def training_file_bytes(config: dict, dataset: str, job: str) -> int:
+    """Array bytes of one training file (nncosmo.training.sweep_dataset), exact for a teacher:
+    runs x [dtype bytes x (checkpoints x params + (steps + 1) x (samples + 1)) (parameters, f,
+    loss) + 8 (steps + 1) (tau) + 33 (run, eta, beta, seed, diverged)]
+    + 8 (steps + 1 + checkpoints + samples) (coordinates).
+    HDF5 adds some 30 kB per file (metadata, provenance)."""
+    spec, training = config["datasets"][dataset], config["training"]
+    steps, samples = training["steps"] + 1, spec["n_samples"]
+    checkpoints = len(training["checkpoints"])
+    params = n_params(config["model"], n_features(spec), job_width(job))
+    per_run = ITEMSIZE[training["dtype"]] * (checkpoints * params + steps * (samples + 1))
+    per_run += 8 * steps + 33
+    return len(job_runs(config, dataset, job)) * per_run + 8 * (steps + checkpoints + samples)
+
+
+def disk_estimate(config: dict) -> int:
+    """Bytes of all training files (results/train), the bulk of a run's disk use; an upper bound
+    where a digits data set has constant pixels."""
+    return sum(training_file_bytes(config, d, job) for d, job in jobs(config))
+
+
+def disk_note(config: dict) -> str | None:
+    """A line saying how much the training files take, when that exceeds DISK_NOTE_BYTES."""
+    size = disk_estimate(config)
+    if size <= DISK_NOTE_BYTES:
+        return None
+    return f"this configuration writes about {size / 1e9:.2g} GB of training files (results/train)"
