@@ -315,6 +315,7 @@ def duality_dataset(ntk, cosmo, rel_floor: float):
                 status,
                 {
                     "long_name": "Prony fit status",
+                    "units": "1",
                     "flag_values": np.arange(len(FIT_STATUS), dtype=np.int8),
                     "flag_meanings": " ".join(FIT_STATUS),
                 },
@@ -343,6 +344,7 @@ def duality_dataset(ntk, cosmo, rel_floor: float):
                 exact["regime"].astype(np.int8),
                 {
                     "long_name": "regime of mode a at initialisation (PHYSICS.md §5)",
+                    "units": "1",
                     "flag_values": np.arange(len(REGIMES), dtype=np.int8),
                     "flag_meanings": " ".join(REGIMES),
                 },

@@ -143,7 +143,11 @@ def params_to_variables(params: dict) -> dict:
     for key, leaf in flatten_dict(params, sep=".").items():
         leaf = np.asarray(leaf)
         dims = ("run", "checkpoint", *(f"{key}.dim{i}" for i in range(leaf.ndim - 2)))
-        variables[PARAM_PREFIX + key] = (dims, leaf, {"long_name": f"parameter {key}"})
+        variables[PARAM_PREFIX + key] = (
+            dims,
+            leaf,
+            {"long_name": f"parameter {key}", "units": "1"},
+        )
     return variables
 
 
@@ -178,16 +182,12 @@ def sweep_dataset(
     apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
     traj = train_sweep(apply_fn, params, etas, betas, x, y, steps, checkpoints, chunk)
     loss = np.asarray(traj.loss)
-    run_coords = {
+    run_coords = {  # long names and units: nncosmo.io.COORDINATE_ATTRS
         "run": np.arange(len(runs)),
-        "eta": ("run", np.asarray(etas), {"long_name": "learning rate eta", "units": "1"}),
-        "beta": ("run", np.asarray(betas), {"long_name": "momentum beta", "units": "1"}),
-        "seed": ("run", np.asarray([r["seed"] for r in runs]), {"long_name": "init seed"}),
-        "diverged": (
-            "run",
-            diverged(loss, divergence_factor),
-            {"long_name": "loss non-finite or grew by divergence_factor"},
-        ),
+        "eta": ("run", np.asarray(etas)),
+        "beta": ("run", np.asarray(betas)),
+        "seed": ("run", np.asarray([r["seed"] for r in runs])),
+        "diverged": ("run", diverged(loss, divergence_factor)),
     }
     step = np.arange(steps + 1)
     tau = np.sqrt(np.asarray(etas))[:, None] * step[None, :]
@@ -198,7 +198,11 @@ def sweep_dataset(
                 np.asarray(traj.f),
                 {"long_name": "network output on the training set", "units": "1"},
             ),
-            "loss": (("run", "step"), loss, {"long_name": "training loss 1/(2N) sum (f-y)^2"}),
+            "loss": (
+                ("run", "step"),
+                loss,
+                {"long_name": "training loss 1/(2N) sum (f-y)^2", "units": "1"},
+            ),
             "tau": (
                 ("run", "step"),
                 tau,
