@@ -120,7 +120,8 @@ def merge_runs(parts: list[xr.Dataset]) -> xr.Dataset:
         combine_attrs="override",
     )
     order = np.lexsort((ds.seed.values, ds.beta.values, ds.eta.values))
-    return ds.isel(run=order).assign_coords(run=np.arange(ds.sizes["run"]))
+    run = ("run", np.arange(ds.sizes["run"]), ds.run.attrs)
+    return ds.isel(run=order).assign_coords(run=run)
 
 
 def load_stage(paths: Iterable[str | os.PathLike], variables: Iterable[str] = ()) -> dict:
