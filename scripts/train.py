@@ -13,6 +13,16 @@ from nncosmo.training import sweep_dataset
 jax.config.update("jax_enable_x64", True)  # model dtype is explicit; x64 only enables float64
 
 
+def progress_logger(log, start: float):
+    """The training scan's progress callback: logs "step n/N (chunk c/C), t s" since `start`."""
+
+    def report(step, chunk, steps, chunks):
+        elapsed = time.perf_counter() - start
+        log.info("step %d/%d (chunk %d/%d), %.1f s", step, steps, chunk + 1, chunks, elapsed)
+
+    return report
+
+
 def main(smk) -> None:
     log = stage_logger(smk.log[0], "train")
     data = read_dataset(smk.input.data, ["x", "y"])
@@ -36,6 +46,7 @@ def main(smk) -> None:
         cfg["checkpoints"],
         cfg["divergence_factor"],
         cfg["chunk_runs"],
+        progress_logger(log, start),
     )
     log.info(
         "done in %.1f s; diverged runs: %s",

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import xarray as xr
 
 from nncosmo import locks
 from nncosmo.io import (
+    COORDINATE_ATTRS,
     CorruptDatasetError,
     MissingVariableError,
     load_stage,
@@ -59,6 +61,35 @@ def test_roundtrip_keeps_values_and_provenance(tmp_path):
     assert '"seed": 3' in back.attrs["provenance"]
 
 
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_file_gets_the_mode_of_a_new_file(tmp_path, umask, mode):
+    """Like open(): 0o666 & ~umask, not the 0o600 of a private temporary file."""
+    previous = os.umask(umask)
+    try:
+        path = write_dataset(small_dataset(), tmp_path / "shared.nc")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+
+
+def test_written_coordinates_get_long_name_and_units(tmp_path):
+    ds = xr.Dataset(
+        {"u": (("run", "step", "mode"), np.zeros((2, 3, 1)), {"long_name": "u", "units": "1"})},
+        coords={
+            "run": [0, 1],
+            "step": [0, 1, 2],
+            "mode": [0],
+            "seed": ("run", [4, 5], {"long_name": "my seed"}),
+        },
+    )
+    back = read_dataset(write_dataset(ds, tmp_path / "c.nc"))
+    assert back.step.attrs == {"long_name": "training step n", "units": "step"}
+    assert back.run.attrs == COORDINATE_ATTRS["run"]
+    assert back.mode.attrs == COORDINATE_ATTRS["mode"]
+    assert back.seed.attrs == {"long_name": "my seed", "units": "1"}  # its own name kept
+    assert ds.step.attrs == {} and ds.seed.attrs == {"long_name": "my seed"}  # input untouched
+
+
 def run_tiny(workdir, *args, **popen):
     cmd = [
         sys.executable,
@@ -101,7 +132,7 @@ def test_split_jobs_load_as_one_dataset(tmp_path):
     loaded = load_stage([*paths, tmp_path / "digits" / "w8.nc"])
     assert sorted(loaded) == [("digits", 8), ("teacher", 8)]
     xr.testing.assert_identical(loaded[("teacher", 8)], loaded[("digits", 8)])
-    xr.testing.assert_identical(loaded[("teacher", 8)], whole)
+    xr.testing.assert_equal(loaded[("teacher", 8)], whole)  # written coords gain attrs
 
 
 def dead_pid() -> int:

@@ -113,6 +113,35 @@ def test_chunked_sweep_equals_one_vmap(rng, chunk):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
 
 
+def test_progress_marks_are_evenly_spaced_and_end_at_the_last_step():
+    np.testing.assert_array_equal(training.progress_marks(1, 399), np.arange(39, 400, 40))
+    np.testing.assert_array_equal(training.progress_marks(2, 2), np.arange(6))  # < 10 steps
+
+
+@pytest.mark.parametrize("chunk,chunks", [(0, 1), (2, 3), (1, 5)])
+def test_progress_reports_in_order_once_per_chunk_and_changes_nothing(rng, chunk, chunks):
+    """Ten host callbacks in job order, not one per run; outputs bit for bit as without."""
+    x = rng.standard_normal((8, 4))
+    y = rng.standard_normal(8)
+    model = build_model(
+        dict(depth=1, activation="tanh", bias_std=1.0, use_bias=True), 16, jnp.float32
+    )
+    apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    etas, betas, steps = [0.1, 0.3, 0.2, 0.05, 0.4], [0.9, 0.5, 0.7, 0.0, 0.8], 29
+    params = training.init_params_for(model, [{"seed": i} for i in range(5)], x)
+    calls = []
+    report = lambda *args: calls.append(tuple(int(a) for a in args))  # noqa: E731
+    args = (apply_fn, params, etas, betas, x, y, steps, [0, 10, steps], chunk)
+    silent = training.train_sweep(*args)
+    reported = training.train_sweep(*args, progress=report)
+    for a, b in zip(jax.tree.leaves(silent), jax.tree.leaves(reported), strict=True):
+        np.testing.assert_array_equal(b, a)
+    assert len(calls) == 10
+    assert all(c[2:] == (steps, chunks) for c in calls)
+    positions = [c[1] * (steps + 1) + c[0] for c in calls]
+    assert positions == sorted(positions) and calls[-1][:2] == (steps, chunks - 1)
+
+
 def test_divergence_is_flagged_not_raised():
     loss = np.array([[1.0, 0.5, 0.1], [1.0, 10.0, np.inf], [1.0, 50.0, 200.0], [1, np.nan, 1]])
     np.testing.assert_array_equal(training.diverged(loss, 100.0), [False, True, True, True])

@@ -3,6 +3,8 @@
 import copy
 import json
 import os
+import re
+import stat
 import subprocess
 import sys
 from dataclasses import asdict
@@ -123,8 +125,25 @@ def test_end_to_end_datasets_have_documented_variables(tiny_run):
             provenance = json.loads(ds.attrs["provenance"])
             assert provenance["config"] == config
             assert {"commit", "dirty"} <= provenance["git"].keys()
-            for name in variables:
-                assert "long_name" in ds[name].attrs, (path, name)
+            for name, variable in ds.variables.items():  # data variables and coordinates
+                assert {"long_name", "units"} <= variable.attrs.keys(), (path, name)
+
+
+def test_end_to_end_files_are_readable_by_group_and_others(tiny_run):
+    results, _ = tiny_run
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in results.rglob("*.nc"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
+
+
+def test_end_to_end_training_logs_its_progress(tiny_run):
+    results, config = tiny_run
+    steps = config["training"]["steps"]
+    log = (results / "logs" / "train" / "teacher" / "w32.log").read_text()
+    progress = re.findall(r"step (\d+)/(\d+) \(chunk (\d+)/(\d+)\), [\d.]+ s", log)
+    assert len(progress) == 10, log
+    assert progress[-1][:2] == (str(steps), str(steps)) and progress[-1][2] == progress[-1][3]
 
 
 def test_end_to_end_diverged_run_is_flagged_downstream(tiny_run):

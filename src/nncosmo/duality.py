@@ -158,6 +158,7 @@ def duality_dataset(ntk, cosmo, rel_floor: float):
                 status,
                 {
                     "long_name": "Prony fit status",
+                    "units": "1",
                     "flag_values": np.arange(len(FIT_STATUS), dtype=np.int8),
                     "flag_meanings": " ".join(FIT_STATUS),
                 },
@@ -183,6 +184,7 @@ def duality_dataset(ntk, cosmo, rel_floor: float):
                 exact["regime"].astype(np.int8),
                 {
                     "long_name": "regime of mode a at initialisation (docs/physics.md §5)",
+                    "units": "1",
                     "flag_values": np.arange(len(REGIMES), dtype=np.int8),
                     "flag_meanings": " ".join(REGIMES),
                 },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,15 +24,46 @@ class MissingVariableError(KeyError):
     """A dataset lacks a variable its consumer needs (an outdated or foreign file)."""
 
 
+# Long name and units of every coordinate the stages share, filled in by `write_dataset`
+# wherever a coordinate has none of its own (the coordinates travel from stage to stage).
+COORDINATE_ATTRS = {
+    "run": {"long_name": "run index (one eta, beta, seed)", "units": "1"},
+    "eta": {"long_name": "learning rate eta", "units": "1"},
+    "beta": {"long_name": "momentum beta", "units": "1"},
+    "seed": {"long_name": "initialisation seed", "units": "1"},
+    "diverged": {"long_name": "loss non-finite or grew by divergence_factor", "units": "1"},
+    "step": {"long_name": "training step n", "units": "step"},
+    "checkpoint": {"long_name": "training step of a parameter checkpoint", "units": "step"},
+    "sample": {"long_name": "training sample index i", "units": "1"},
+    "sample_": {"long_name": "training sample index j (second NTK index)", "units": "1"},
+    "feature": {"long_name": "input feature index", "units": "1"},
+    "eigen": {"long_name": "NTK eigenpair index a (descending eigenvalue)", "units": "1"},
+    "mode": {"long_name": "residual mode index a (descending NTK eigenvalue)", "units": "1"},
+    "dictionary": {"long_name": "neural network to cosmology dictionary", "units": "1"},
+}
+
+
+def with_coordinate_attrs(ds: xr.Dataset) -> xr.Dataset:
+    """A copy of `ds` whose coordinates carry `COORDINATE_ATTRS` (attributes already set win)."""
+    ds = ds.copy()
+    for name in ds.coords.keys() & COORDINATE_ATTRS.keys():
+        variable = ds.variables[name]
+        variable.attrs = {**COORDINATE_ATTRS[name], **variable.attrs}
+    return ds
+
+
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, provenance: dict | None = None) -> Path:
-    """Write `ds` to `path` atomically (temporary file in the same folder, then rename)."""
+    """Write `ds` to `path` atomically (temporary file in the same folder, then rename).
+
+    The temporary file is created by the netCDF library like any new file, so the result gets
+    the mode `open()` gives (0o666 & ~umask), and the coordinates get `COORDINATE_ATTRS`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ds = ds.copy()
+    ds = with_coordinate_attrs(ds)
     if provenance is not None:
         ds.attrs["provenance"] = json.dumps(provenance, sort_keys=True, default=str)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         ds.to_netcdf(tmp, engine=ENGINE, invalid_netcdf=False)
         os.replace(tmp, path)
@@ -89,7 +120,8 @@ def merge_runs(parts: list[xr.Dataset]) -> xr.Dataset:
         combine_attrs="override",
     )
     order = np.lexsort((ds.seed.values, ds.beta.values, ds.eta.values))
-    return ds.isel(run=order).assign_coords(run=np.arange(ds.sizes["run"]))
+    run = ("run", np.arange(ds.sizes["run"]), ds.run.attrs)
+    return ds.isel(run=order).assign_coords(run=run)
 
 
 def load_stage(paths: Iterable[str | os.PathLike], variables: Iterable[str] = ()) -> dict:

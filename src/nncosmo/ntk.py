@@ -146,7 +146,7 @@ def ntk_dataset(
             "eigenvector": (
                 ("run", "checkpoint", "sample", "eigen"),
                 vec,
-                {"long_name": "NTK eigenvector v_a (sign: positive sum)"},
+                {"long_name": "NTK eigenvector v_a (sign: positive sum)", "units": "1"},
             ),
             "overlap_uniform": (
                 ("run", "checkpoint"),

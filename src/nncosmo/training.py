@@ -11,6 +11,7 @@ runs as one compiled program: `vmap` over runs of a `scan` over steps (on a CPU,
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -48,9 +49,20 @@ def save_checkpoint(saved, params, slot):
 
 
 def train_run(
-    apply_fn: Callable, params, eta, beta, x, y, steps: int, checkpoints: jax.Array
+    apply_fn: Callable,
+    params,
+    eta,
+    beta,
+    x,
+    y,
+    steps: int,
+    checkpoints: jax.Array,
+    on_step: Callable | None = None,
 ) -> Trajectories:
-    """One run: record f(theta(n)) and L(theta(n)) for n = 0..steps, parameters at checkpoints."""
+    """One run: record f(theta(n)) and L(theta(n)) for n = 0..steps, parameters at checkpoints.
+
+    `on_step(n)`, if given, is traced into every step (progress reports; it returns nothing).
+    """
     optimiser = heavy_ball(eta, beta)
 
     def loss_and_output(p):
@@ -58,6 +70,8 @@ def train_run(
         return mse_loss(f, y), f
 
     def step(carry, n):
+        if on_step is not None:
+            on_step(n)
         p, opt_state, saved = carry
         (loss, f), grads = jax.value_and_grad(loss_and_output, has_aux=True)(p)
         saved = jax.lax.cond(
@@ -79,30 +93,80 @@ def train_run(
     return Trajectories(f=f, loss=loss, checkpoints=saved)
 
 
-def run_all(apply_fn, params, etas, betas, x, y, steps: int, checkpoints, chunk: int):
+PROGRESS_REPORTS = 10
+
+
+def chunk_count(runs: int, chunk: int) -> int:
+    """How many chunks `run_all` splits `runs` runs into: ceil(runs / chunk), 1 if chunk <= 0."""
+    return 1 if chunk <= 0 else -(-runs // chunk)
+
+
+def progress_marks(chunks: int, steps: int) -> np.ndarray:
+    """Positions k = chunk (steps + 1) + n of PROGRESS_REPORTS evenly spaced progress reports
+    over a whole job, k_j = ceil(j K / PROGRESS_REPORTS) - 1 of K = chunks (steps + 1)."""
+    total = chunks * (steps + 1)
+    return np.unique(-(-np.arange(1, PROGRESS_REPORTS + 1) * total // PROGRESS_REPORTS) - 1)
+
+
+def report_progress(callback: Callable, n, chunk, chunks: int, steps: int) -> None:
+    """At a progress mark, `callback(n, chunk, steps, chunks)` on the host (`jax.debug.callback`,
+    ordered, so that chunks report in order); every other step takes a `lax.cond`'s empty branch."""
+    at_mark = jnp.isin(chunk * (steps + 1) + n, progress_marks(chunks, steps))
+    report = lambda: jax.debug.callback(callback, n, chunk, steps, chunks, ordered=True)  # noqa: E731
+    jax.lax.cond(at_mark, report, lambda: None)
+
+
+def run_all(apply_fn, params, etas, betas, x, y, steps: int, checkpoints, chunk: int, progress):
     """`train_run` for every run: one `vmap`, or with `chunk` > 0 a `lax.map` over chunks of
-    `chunk` runs (vmapped inside a chunk), so that on a CPU one chunk's parameters, velocities and
-    gradients stay in cache across its steps (benchmarks/README.md: chunk_runs)."""
+    `chunk` runs (vmapped inside a chunk, the remainder as a last, shorter chunk), so that on a
+    CPU one chunk's parameters, velocities and gradients stay in cache across its steps
+    (benchmarks/README.md: chunk_runs).
 
-    def run(p, eta, beta):
-        return train_run(apply_fn, p, eta, beta, x, y, steps, checkpoints)
+    `progress(n, chunk, steps, chunks)`, if not None, is called on the host at PROGRESS_REPORTS
+    evenly spaced steps of the job; its arguments are not batched, so it runs once per chunk.
+    """
+    runs, columns = len(etas), (params, etas, betas)
+    chunks = chunk_count(runs, chunk)
 
-    if chunk <= 0 or chunk >= len(etas):
-        return jax.vmap(run)(params, etas, betas)
-    return jax.lax.map(lambda args: run(*args), (params, etas, betas), batch_size=chunk)
+    def sweep(index, p, eta, beta):
+        on_step = None
+        if progress is not None:
+            on_step = partial(report_progress, progress, chunk=index, chunks=chunks, steps=steps)
+        run = lambda p, e, b: train_run(apply_fn, p, e, b, x, y, steps, checkpoints, on_step)  # noqa: E731
+        return jax.vmap(run)(p, eta, beta)
+
+    if chunks == 1:
+        return sweep(0, *columns)
+    full = runs // chunk
+    head = jax.tree.map(lambda a: a[: full * chunk].reshape(full, chunk, *a.shape[1:]), columns)
+    out = jax.lax.map(lambda args: sweep(*args), (jnp.arange(full), *head))
+    out = jax.tree.map(lambda a: a.reshape(full * chunk, *a.shape[2:]), out)
+    if full == chunks:
+        return out
+    tail = sweep(full, *jax.tree.map(lambda a: a[full * chunk :], columns))
+    return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out, tail)
 
 
-_compiled_sweep = jax.jit(run_all, static_argnums=(0, 6, 8))
+_compiled_sweep = jax.jit(run_all, static_argnums=(0, 6, 8, 9))
 
 
 def train_sweep(
-    apply_fn: Callable, params, etas, betas, x, y, steps: int, checkpoints, chunk: int = 0
+    apply_fn: Callable,
+    params,
+    etas,
+    betas,
+    x,
+    y,
+    steps: int,
+    checkpoints,
+    chunk: int = 0,
+    progress: Callable | None = None,
 ) -> Trajectories:
     """All runs in one compiled program: `vmap` of `train_run` over (params, eta, beta), in
-    chunks of `chunk` runs where `chunk` > 0.
+    chunks of `chunk` runs where `chunk` > 0; `progress` as in `run_all` (default: silent).
 
-    The program is cached per (apply_fn, steps, chunk) and shapes, so repeated calls do not
-    recompile.
+    The program is cached per (apply_fn, steps, chunk, progress) and shapes, so repeated calls
+    do not recompile.
     """
     checkpoints = jnp.asarray(sorted(checkpoints))
     dtype = jax.tree.leaves(params)[0].dtype
@@ -116,6 +180,7 @@ def train_sweep(
         steps,
         checkpoints,
         chunk,
+        progress,
     )
 
 
@@ -143,7 +208,11 @@ def params_to_variables(params: dict) -> dict:
     for key, leaf in flatten_dict(params, sep=".").items():
         leaf = np.asarray(leaf)
         dims = ("run", "checkpoint", *(f"{key}.dim{i}" for i in range(leaf.ndim - 2)))
-        variables[PARAM_PREFIX + key] = (dims, leaf, {"long_name": f"parameter {key}"})
+        variables[PARAM_PREFIX + key] = (
+            dims,
+            leaf,
+            {"long_name": f"parameter {key}", "units": "1"},
+        )
     return variables
 
 
@@ -168,26 +237,24 @@ def sweep_dataset(
     checkpoints: list[int],
     divergence_factor: float,
     chunk: int = 0,
+    progress: Callable | None = None,
 ):
-    """Train every run of one job (chunks of `chunk` runs) and return the stage's Dataset."""
+    """Train every run of one job (chunks of `chunk` runs, `progress` reports as in `run_all`)
+    and return the stage's Dataset."""
     import xarray as xr
 
     params = init_params_for(model, runs, x)
     etas = [r["eta"] for r in runs]
     betas = [r["beta"] for r in runs]
     apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
-    traj = train_sweep(apply_fn, params, etas, betas, x, y, steps, checkpoints, chunk)
+    traj = train_sweep(apply_fn, params, etas, betas, x, y, steps, checkpoints, chunk, progress)
     loss = np.asarray(traj.loss)
-    run_coords = {
+    run_coords = {  # long names and units: nncosmo.io.COORDINATE_ATTRS
         "run": np.arange(len(runs)),
-        "eta": ("run", np.asarray(etas), {"long_name": "learning rate eta", "units": "1"}),
-        "beta": ("run", np.asarray(betas), {"long_name": "momentum beta", "units": "1"}),
-        "seed": ("run", np.asarray([r["seed"] for r in runs]), {"long_name": "init seed"}),
-        "diverged": (
-            "run",
-            diverged(loss, divergence_factor),
-            {"long_name": "loss non-finite or grew by divergence_factor"},
-        ),
+        "eta": ("run", np.asarray(etas)),
+        "beta": ("run", np.asarray(betas)),
+        "seed": ("run", np.asarray([r["seed"] for r in runs])),
+        "diverged": ("run", diverged(loss, divergence_factor)),
     }
     step = np.arange(steps + 1)
     tau = np.sqrt(np.asarray(etas))[:, None] * step[None, :]
@@ -198,7 +265,11 @@ def sweep_dataset(
                 np.asarray(traj.f),
                 {"long_name": "network output on the training set", "units": "1"},
             ),
-            "loss": (("run", "step"), loss, {"long_name": "training loss 1/(2N) sum (f-y)^2"}),
+            "loss": (
+                ("run", "step"),
+                loss,
+                {"long_name": "training loss 1/(2N) sum (f-y)^2", "units": "1"},
+            ),
             "tau": (
                 ("run", "step"),
                 tau,
