@@ -105,7 +105,7 @@ def covariance_cases():
 def test_quadrature_on_erf_equals_williams_closed_form():
     s11, s12, s22 = covariance_cases()
     step = infinite.quadrature_step(np.diag([s11.max(), s22.max()]))
-    quadrature = infinite.quadrature_moments(*infinite.ACTIVATION_PAIRS["erf"], s11, s12, s22, step)
+    quadrature = infinite.quadrature_moments(*PHI_AND_DERIVATIVE["erf"], s11, s12, s22, step)
     closed = infinite.erf_moments(s11, s12, s22)
     np.testing.assert_allclose(quadrature[0], closed[0], rtol=0, atol=1e-8)
     np.testing.assert_allclose(quadrature[1], closed[1], rtol=0, atol=1e-8)
@@ -125,7 +125,7 @@ def test_tanh_quadrature_equals_gauss_hermite():
     )
     expected = [(w2 * f(u) * f(v)).sum((1, 2)) for f in (np.tanh, lambda t: 1 / np.cosh(t) ** 2)]
     step = infinite.quadrature_step(np.eye(2))
-    got = infinite.quadrature_moments(*infinite.ACTIVATION_PAIRS["tanh"], s11, s12, s22, step)
+    got = infinite.quadrature_moments(*PHI_AND_DERIVATIVE["tanh"], s11, s12, s22, step)
     for g, e in zip(got, expected, strict=True):
         np.testing.assert_allclose(g.ravel()[keep.ravel()], e[keep.ravel()], rtol=0, atol=1e-10)
 

@@ -14,7 +14,7 @@ up to the readout, layer depth + 1. The Gaussian expectations are closed forms f
 (arc-cosine kernels of order 1 and 0, Cho & Saul 2009) and erf (Williams 1997), and a 2-D
 trapezoidal rule over the standard Gaussian for tanh (any activation: `quadrature_moments`); the
 trapezoid, not Gauss-Hermite, because tanh's poles at +-i pi/2 slow Gauss-Hermite to ~1e-7 at
-300 points for variances ~5 (digits), where the trapezoid reaches ~1e-12 at ~170. Float64 numpy.
+300 points for variances ~5 (digits), where the trapezoid reaches ~3e-13 at ~170. Float64 numpy.
 """
 
 from __future__ import annotations
@@ -22,17 +22,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.special import erf
 
 # trapezoid in xi ~ N(0, 1): nodes on |xi| <= 9 (Gaussian tail 3e-18), step 0.25 / sqrt(largest
-# variance): tanh moments to ~1e-12 at any variance (measured, docs/physics.md §8)
+# variance): tanh moments to ~3e-13 (measured for variances 1-16, docs/physics.md §8)
 TRAPEZOID_HALF_RANGE = 9.0
 TRAPEZOID_STEP = 0.25
 
-# activation phi and its derivative phi', as numpy functions
-ACTIVATION_PAIRS: dict[str, tuple[Callable, Callable]] = {
-    "relu": (lambda u: np.maximum(u, 0.0), lambda u: (u > 0).astype(np.float64)),
-    "erf": (erf, lambda u: 2 / np.sqrt(np.pi) * np.exp(-(u**2))),
+# activations without a closed form: phi and phi' as numpy functions, for `quadrature_moments`
+QUADRATURE_ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
     "tanh": (np.tanh, lambda u: 1 - np.tanh(u) ** 2),
 }
 
@@ -53,6 +50,9 @@ def erf_moments(s11, s12, s22):
     product = (1 + 2 * s11) * (1 + 2 * s22)
     e_act = 2 / np.pi * np.arcsin(np.clip(2 * s12 / np.sqrt(product), -1.0, 1.0))
     return e_act, 4 / np.pi / np.sqrt(product - 4 * s12**2)
+
+
+CLOSED_FORMS: dict[str, Callable] = {"relu": relu_moments, "erf": erf_moments}
 
 
 def quadrature_moments(phi, dphi, s11, s12, s22, step: float):
@@ -85,16 +85,14 @@ def gaussian_moments(activation: str, sigma: np.ndarray) -> tuple[np.ndarray, np
     """(E[phi(u) phi(v)], E[phi'(u) phi'(v)]) over (u, v) ~ N(0, Sigma on {x_i, x_j}) for all
     pairs i, j of the N x N covariance `sigma`: closed forms for relu and erf, else quadrature."""
     diag = np.diag(sigma)
-    if activation == "relu":
-        return relu_moments(diag[:, None], sigma, diag[None, :])
-    if activation == "erf":
-        return erf_moments(diag[:, None], sigma, diag[None, :])
-    if activation not in ACTIVATION_PAIRS:
+    if activation in CLOSED_FORMS:
+        return CLOSED_FORMS[activation](diag[:, None], sigma, diag[None, :])
+    if activation not in QUADRATURE_ACTIVATIONS:
         raise ValueError(
             f"model.activation '{activation}' has no infinite-width kernel; "
-            f"use one of {sorted(ACTIVATION_PAIRS)}"
+            f"use one of {sorted([*CLOSED_FORMS, *QUADRATURE_ACTIVATIONS])}"
         )
-    phi, dphi, step = *ACTIVATION_PAIRS[activation], quadrature_step(sigma)
+    phi, dphi, step = *QUADRATURE_ACTIVATIONS[activation], quadrature_step(sigma)
     e_act, e_dact = np.zeros_like(sigma), np.zeros_like(sigma)
     for i in range(len(diag)):  # upper triangle row by row, then mirrored: exactly symmetric
         e_act[i, i:], e_dact[i, i:] = quadrature_moments(
