@@ -312,7 +312,7 @@ def job_counts(stdout: str) -> dict[str, int]:
 
 
 def test_slurm_profile_dry_run_resolves_every_job(tmp_path):
-    args = ["-n", "--forceall", "--workflow-profile", "workflow/profiles/slurm", "--quiet", "rules"]
+    args = ["-n", "--forceall", "--workflow-profile", "profiles/slurm", "--quiet", "rules"]
     counts = job_counts(snakemake(*args).stdout)
     for rule in ("train", "ntk", "cosmology", "duality", "claims", "manifest"):
         assert counts.get(rule, 0) >= 1, rule
