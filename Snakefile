@@ -1,11 +1,15 @@
 # nncosmo: data -> training -> NTK -> cosmological integration -> duality fits -> figures, claims.
 # Run with `snakemake --cores 2`; bigger presets with `--configfile workflow/presets/<name>.yaml`.
 import sys
+from pathlib import Path
 
 from snakemake.utils import min_version
 
+import nncosmo
+from nncosmo.codedeps import code_digests
 from nncosmo.config import check_config, check_yaml_syntax, disk_note, jobs, validate_config
-from nncosmo.locks import clear_stale_lock, forget_owner, record_owner
+from nncosmo.locks import clear_stale_lock, forget_owner, locked, record_owner
+from nncosmo.manifest import check_manifest
 
 min_version("8.20")
 
@@ -26,6 +30,20 @@ if workflow.is_main_process and (note := disk_note(config)):
 if workflow.is_main_process and (cleared := clear_stale_lock()):
     print(f"nncosmo: {cleared}", file=sys.stderr)
 
+RESULTS = "results"
+
+# Result files that are missing or changed since MANIFEST was written are removed with it, so
+# this run rebuilds them and everything downstream (nncosmo.manifest). Not while a run is active.
+if workflow.is_main_process and not locked():
+    for message in check_manifest(f"{RESULTS}/MANIFEST", workflow.output_settings.dryrun):
+        print(f"nncosmo: {message}", file=sys.stderr)
+
+
+def code(script):
+    """Content hashes of the nncosmo modules `script` runs: an edit to one reruns the rule."""
+    scripts, package = Path(workflow.basedir) / "scripts", Path(nncosmo.__file__).parent
+    return code_digests(scripts / script, package)
+
 
 onstart:
     record_owner()
@@ -37,9 +55,6 @@ onsuccess:
 
 onerror:
     forget_owner()
-
-
-RESULTS = "results"
 
 
 wildcard_constraints:

@@ -1,13 +1,11 @@
-"""Rule manifest: sha256 of every result file plus the provenance summary, for reviewers."""
+"""Rule manifest: sha256, size and mtime of every result file plus the provenance summary."""
 
-from pathlib import Path
-
-from nncosmo.provenance import manifest, provenance
+from nncosmo.manifest import write_manifest
+from nncosmo.provenance import provenance
 
 
 def main(smk) -> None:
-    text = manifest(list(smk.input), provenance(smk.config, rule="manifest"))
-    Path(smk.output[0]).write_text(text)
+    write_manifest(smk.output[0], list(smk.input), provenance(smk.config, rule="manifest"))
 
 
 main(snakemake)  # noqa: F821

@@ -7,6 +7,11 @@ Snakefile records the holder (host, pid, process start time) once it holds the l
 (`onstart`), forgets it on exit (`onsuccess`, `onerror`), and at the next start removes the locks
 only when the recorded holder is provably dead: same host, and no process with that pid and
 start time. A lock of a live run, of another host or without a record is left alone.
+
+A killed Snakemake process alone leaves its job processes running; they would go on writing
+into results/ while the next run rebuilds the same (incomplete) outputs. Before the lock is
+removed they are stopped; they are found by their command line, which names the job script
+Snakemake wrote under this working directory's `.snakemake/scripts/`.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
+import time
 from pathlib import Path
 
 OWNER_FILE = "nncosmo-lock-owner.json"
@@ -38,6 +45,38 @@ def _alive(pid: int, start_time: str | None) -> bool:
     except PermissionError:
         return True
     return start_time is None or _start_time(pid) in (None, start_time)
+
+
+def job_processes(snakemake_dir: str | os.PathLike = ".snakemake") -> list[int]:
+    """Pids of running processes that execute a job script of this `.snakemake` folder."""
+    scripts = str(Path(snakemake_dir).resolve() / "scripts") + os.sep
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:  # the process ended meanwhile
+            continue
+        if any(arg.startswith(scripts) for arg in args):
+            pids.append(int(proc.name))
+    return pids
+
+
+def stop_job_processes(snakemake_dir: str | os.PathLike = ".snakemake", grace_s: float = 10.0):
+    """Stop the job processes of this `.snakemake` folder: SIGTERM, SIGKILL after `grace_s` s.
+
+    Returns the pids found running. (A zombie has an empty command line, so it counts as gone.)
+    """
+    found = job_processes(snakemake_dir)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in job_processes(snakemake_dir):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and job_processes(snakemake_dir):
+            time.sleep(0.1)
+    return found
 
 
 def record_owner(snakemake_dir: str | os.PathLike = ".snakemake") -> None:
@@ -64,9 +103,17 @@ def clear_stale_lock(snakemake_dir: str | os.PathLike = ".snakemake") -> str | N
         return None
     if owner.get("host") != socket.gethostname() or _alive(owner["pid"], owner.get("start_time")):
         return None
+    orphans = stop_job_processes(snakemake_dir)
     shutil.rmtree(locks)
     record.unlink(missing_ok=True)
+    stopped = f"stopped its {len(orphans)} job processes {orphans}; " if orphans else ""
     return (
         f"removed the stale lock of a killed run (pid {owner['pid']} on {owner['host']}); "
-        "its incomplete outputs are rebuilt"
+        f"{stopped}its incomplete outputs are rebuilt"
     )
+
+
+def locked(snakemake_dir: str | os.PathLike = ".snakemake") -> bool:
+    """Whether a run holds Snakemake's lock on this working directory."""
+    locks = Path(snakemake_dir) / "locks"
+    return locks.is_dir() and any(locks.iterdir())

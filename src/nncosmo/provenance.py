@@ -109,24 +109,3 @@ def stage_logger(log_path: str | Path, name: str):
         handler.setFormatter(fmt)
         logger.addHandler(handler)
     return logger
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """sha256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def manifest(paths: list[str], record: dict) -> str:
-    """MANIFEST text: a provenance summary, then `sha256  path` for every result file.
-
-    Checksums identify files for reviewers; datasets are compared by tolerance, not by bytes
-    (netCDF files embed provenance and timestamps).
-    """
-    summary = {k: record[k] for k in ("config_hash", "git", "packages", "runtime")}
-    lines = ["# nncosmo results manifest", "# " + json.dumps(summary, sort_keys=True)]
-    lines += [f"{sha256_file(p)}  {p}" for p in sorted(paths)]
-    return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ rule duality:
     output:
         f"{RESULTS}/duality/{{dataset}}/{{job}}.nc",
     params:
+        code=code("duality.py"),
         duality=config["duality"],
     log:
         f"{RESULTS}/logs/duality/{{dataset}}/{{job}}.log",

@@ -30,6 +30,7 @@ for fig, stem in FIGURE_STEMS.items():
             ),
             pdf=f"{RESULTS}/figures/{stem}.pdf",
         params:
+            code=code("figure.py"),
             figure=fig,
             figures=config["figures"],
         log:
@@ -51,6 +52,7 @@ rule claims:
             f"{RESULTS}/claims.tsv", caption="../report/claims.rst", category="Claims"
         ),
     params:
+        code=code("claims.py"),
         figures=config["figures"],
         claims=config["claims"],
     log:
@@ -73,6 +75,8 @@ rule manifest:
         f"{RESULTS}/claims.tsv",
     output:
         f"{RESULTS}/MANIFEST",
+    params:
+        code=code("manifest.py"),
     log:
         f"{RESULTS}/logs/manifest.log",
     conda:

@@ -1,0 +1,74 @@
+"""Which library modules a rule's script runs, so that an edit to one of them reruns the rule.
+
+Snakemake tracks a rule's script file but not the modules it imports. `code_digests` follows the
+import graph from a script, through every module of the package it reaches (imports at module
+level and inside functions alike, read with `ast`, nothing executed), and returns a content hash
+per module. The Snakefile passes that as a rule parameter, so Snakemake's params trigger reruns
+the rule, and everything downstream of it, exactly when the source of a module it imports
+changes; touching a file or checking out identical content reruns nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from importlib.util import resolve_name
+from pathlib import Path
+
+
+def module_file(name: str, package_dir: Path) -> Path | None:
+    """Source file of the dotted module `name` inside the package at `package_dir`, if any."""
+    parts = name.split(".")
+    if parts[0] != package_dir.name:
+        return None
+    base = package_dir.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imported_names(source: Path, module: str | None = None) -> set[str]:
+    """Every dotted name the file imports, or could import as a submodule (`from p import m`).
+
+    `module` is the file's own dotted name, needed to resolve relative imports.
+    """
+    names = set()
+    for node in ast.walk(ast.parse(source.read_text(), filename=str(source))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = module if source.name == "__init__.py" else module.rpartition(".")[0]
+                base = resolve_name("." * node.level + base, package)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def imported_modules(script: str | Path, package_dir: str | Path) -> dict[str, Path]:
+    """The modules of the package at `package_dir` that `script` runs, directly or through
+    each other, with the parent packages whose `__init__` an import executes: {name: file}."""
+    package_dir = Path(package_dir)
+    found: dict[str, Path] = {}
+    pending = [(Path(script), None)]
+    while pending:
+        source, module = pending.pop()
+        for name in imported_names(source, module):
+            parts = name.split(".")
+            for i in range(1, len(parts) + 1):
+                parent = ".".join(parts[:i])
+                if parent not in found and (path := module_file(parent, package_dir)):
+                    found[parent] = path
+                    pending.append((path, parent))
+    return dict(sorted(found.items()))
+
+
+def code_digests(script: str | Path, package_dir: str | Path) -> dict[str, str]:
+    """{module: first 12 hex digits of the sha256 of its source} for every package module
+    `script` runs (see `imported_modules`)."""
+    return {
+        name: hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        for name, path in imported_modules(script, package_dir).items()
+    }

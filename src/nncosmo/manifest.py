@@ -1,0 +1,105 @@
+"""results/MANIFEST, the list of every result file, and the check that keeps it true.
+
+The manifest rule writes MANIFEST at the end of a run: a provenance summary, then one line
+`sha256  bytes  mtime_ns  path` per result file (its inputs are every result file, so any rebuilt
+file rewrites it). At the start of the next run the Snakefile calls `check_manifest`: a listed
+file that is missing, or whose size or mtime changed and whose sha256 no longer matches, is
+removed together with MANIFEST. MANIFEST's job then needs the file again, so Snakemake rebuilds
+it and, because the rebuilt file is newer than what was made from it, everything downstream,
+and rewrites MANIFEST. Checksums identify files; datasets are compared by tolerance, never by
+bytes (netCDF files embed provenance and timestamps).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+COLUMNS = "# sha256  bytes  mtime_ns  path"
+
+
+class Entry(NamedTuple):
+    """One MANIFEST line; `size` and `mtime_ns` are None in a manifest without them."""
+
+    sha256: str
+    size: int | None
+    mtime_ns: int | None
+    path: str
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """sha256 hex digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def manifest(paths: list[str], record: dict) -> str:
+    """MANIFEST text: the provenance summary of `record`, then one `Entry` line per file."""
+    summary = {k: record[k] for k in ("config_hash", "git", "packages", "runtime")}
+    lines = ["# nncosmo results manifest", "# " + json.dumps(summary, sort_keys=True), COLUMNS]
+    for path in sorted(paths):
+        stat = os.stat(path)
+        lines.append(f"{sha256_file(path)}  {stat.st_size}  {stat.st_mtime_ns}  {path}")
+    return "\n".join(lines) + "\n"
+
+
+def write_manifest(out: str | Path, paths: list[str], record: dict) -> None:
+    """Write the MANIFEST of `paths` to `out` atomically (a killed write leaves no half file)."""
+    tmp = Path(f"{out}.tmp")
+    tmp.write_text(manifest(paths, record))
+    os.replace(tmp, out)
+
+
+def read_manifest(path: str | Path) -> list[Entry]:
+    """The entries of a MANIFEST file (also of the older `sha256  path` form)."""
+    entries = []
+    for line in Path(path).read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            sha256, *stat, name = line.split()
+            size, mtime_ns = (int(v) for v in stat) if stat else (None, None)
+            entries.append(Entry(sha256, size, mtime_ns, name))
+    return entries
+
+
+def differs(entry: Entry) -> str | None:
+    """How the file of `entry` differs from MANIFEST ("is missing", "changed"), or None.
+
+    The sha256 is computed only when size or mtime changed, so checking costs a few stat calls.
+    """
+    path = Path(entry.path)
+    if not path.exists():
+        return "is missing"
+    stat = path.stat()
+    if (stat.st_size, stat.st_mtime_ns) == (entry.size, entry.mtime_ns):
+        return None
+    return None if sha256_file(path) == entry.sha256 else "changed"
+
+
+def check_manifest(manifest_path: str | Path, dry_run: bool = False) -> list[str]:
+    """Remove the files that differ from MANIFEST, and MANIFEST with them; one message each.
+
+    With `dry_run` nothing is removed; the messages say what a run would do.
+    """
+    manifest_path = Path(manifest_path)
+    if not manifest_path.exists():
+        return []
+    messages = []
+    for entry in read_manifest(manifest_path):
+        if (how := differs(entry)) is None:
+            continue
+        if dry_run:
+            action = "a run without -n rebuilds it with everything downstream"
+        else:
+            Path(entry.path).unlink(missing_ok=True)
+            action = "removed, " if how == "changed" else ""
+            action += "it is rebuilt with everything downstream"
+        messages.append(f"{entry.path} {how} since MANIFEST was written; {action}")
+    if messages and not dry_run:
+        manifest_path.unlink()
+    return messages
