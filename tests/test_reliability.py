@@ -1,4 +1,5 @@
-"""Faults lose nothing: corrupt files get clear errors, writes are atomic, a killed run resumes."""
+"""Faults lose nothing: corrupt files get clear errors, writes are atomic, a killed run resumes
+with the README's own command, and a changed or missing result is rebuilt with what follows it."""
 
 import json
 import os
@@ -13,6 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from userdir import (
+    assert_manifest_is_true,
+    assert_same_results,
+    copy_workflow,
+    readme_command,
+    run_readme_command,
+)
 
 from nncosmo import locks
 from nncosmo.io import (
@@ -23,8 +31,6 @@ from nncosmo.io import (
     read_dataset,
     write_dataset,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def small_dataset():
@@ -88,24 +94,6 @@ def test_written_coordinates_get_long_name_and_units(tmp_path):
     assert back.mode.attrs == COORDINATE_ATTRS["mode"]
     assert back.seed.attrs == {"long_name": "my seed", "units": "1"}  # its own name kept
     assert ds.step.attrs == {} and ds.seed.attrs == {"long_name": "my seed"}  # input untouched
-
-
-def run_tiny(workdir, *args, **popen):
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--workflow-profile",
-        str(ROOT / "workflow" / "profiles" / "default"),
-        *args,
-    ]
-    return subprocess.Popen(
-        cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen
-    )
 
 
 def test_split_jobs_load_as_one_dataset(tmp_path):
@@ -183,29 +171,74 @@ def test_lock_without_holder_record_is_kept(tmp_path):
     assert (smk / "locks").exists()
 
 
-def test_sigkill_during_training_then_rerun_completes(tmp_path):
-    shutil.copy(ROOT / "workflow" / "presets" / "tiny.yaml", tmp_path / "config.yaml")
-    target = "results/ntk/teacher/w32.nc"
-    proc = run_tiny(tmp_path, target, start_new_session=True)
-    train_log = tmp_path / "results" / "logs" / "train" / "teacher" / "w32.log"
-    deadline = time.time() + 120
-    while not train_log.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    assert train_log.exists(), "training never started"
-    time.sleep(1.0)  # inside the training job (import + compile take several seconds)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    train_out = tmp_path / "results" / "train" / "teacher" / "w32.nc"
-    assert not train_out.exists(), "killed before the end, the output must not exist"
+# Kill scenarios, each through the README's command in a user's directory: SIGKILL of the
+# snakemake process alone (its job processes survive it) or of its whole process group, while a
+# job of the given stage runs (its log exists). Stages: training, cosmology, figures.
+KILLS = [
+    ("snakemake alone", "train"),
+    ("process group", "cosmology"),
+    ("snakemake alone", "figures"),
+]
 
-    # SIGKILL leaves Snakemake's directory lock behind; the very same command clears it
-    # (nncosmo.locks: its holder is dead) and rebuilds the incomplete outputs.
-    assert any((tmp_path / ".snakemake" / "locks").iterdir()), "expected a stale lock"
-    rerun = run_tiny(tmp_path, target)
-    output, _ = rerun.communicate(timeout=600)
-    assert rerun.returncode == 0, output[-3000:]
+
+def wait_for_stage(workdir: Path, stage: str, proc, timeout: float = 300.0) -> None:
+    """Return once a job of `stage` has started (its log file exists) in the running `proc`."""
+    logs, deadline = workdir / "results" / "logs" / stage, time.time() + timeout
+    while not (logs.is_dir() and any(logs.rglob("*.log"))):
+        assert proc.poll() is None and time.time() < deadline, f"no {stage} job started"
+        time.sleep(0.1)
+    time.sleep(0.5)  # inside the job: imports and compilation take seconds
+
+
+@pytest.mark.parametrize(("kill", "stage"), KILLS, ids=[f"{k}, {s}" for k, s in KILLS])
+def test_killed_run_completes_with_the_same_command(tmp_path, finished_tiny_run, kill, stage):
+    workdir = copy_workflow(tmp_path / "user")
+    proc = readme_command(workdir, start_new_session=True)
+    wait_for_stage(workdir, stage, proc)
+    if kill == "snakemake alone":
+        os.kill(proc.pid, signal.SIGKILL)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (workdir / "results" / "MANIFEST").exists(), "killed before the end"
+    assert any((workdir / ".snakemake" / "locks").iterdir()), "SIGKILL leaves the lock"
+    orphans = locks.job_processes(workdir / ".snakemake")
+    assert bool(orphans) == (kill == "snakemake alone"), orphans
+
+    output = run_readme_command(workdir)
+
     assert "removed the stale lock of a killed run" in output
-    ds = read_dataset(tmp_path / target, ["u"])
-    assert np.isfinite(ds.u.values[~ds.diverged.values]).all()
-    leftovers = [p for p in (tmp_path / "results").rglob("*.tmp")]
-    assert leftovers == [] or all(".nc." in p.name for p in leftovers)
+    assert ("stopped its" in output) == bool(orphans)
+    assert locks.job_processes(workdir / ".snakemake") == []
+    assert_same_results(workdir / "results", finished_tiny_run / "results")
+    assert_manifest_is_true(workdir / "results")
+
+
+def test_changed_or_missing_result_is_rebuilt_with_everything_downstream(
+    tmp_path, finished_tiny_run
+):
+    workdir = tmp_path / "user"
+    shutil.copytree(finished_tiny_run, workdir, symlinks=True)
+    results = workdir / "results"
+    truncated, deleted = results / "train/teacher/w32.nc", results / "ntk/teacher/w16.nc"
+    truncated.write_bytes(truncated.read_bytes()[:1000])
+    deleted.unlink()
+    downstream = [results / "duality/teacher/w32.nc", results / "duality/teacher/w16.nc"]
+    before = {p: p.stat().st_mtime_ns for p in downstream}
+
+    dry = run_readme_command(workdir, "-n")
+    assert "results/train/teacher/w32.nc changed since MANIFEST was written" in dry
+    assert "results/ntk/teacher/w16.nc is missing since MANIFEST was written" in dry
+    assert truncated.exists() and (results / "MANIFEST").exists(), "a dry run removes nothing"
+
+    output = run_readme_command(workdir)
+
+    assert (
+        "results/train/teacher/w32.nc changed since MANIFEST was written; removed, "
+        "it is rebuilt with everything downstream"
+    ) in output
+    assert "results/ntk/teacher/w16.nc is missing since MANIFEST was written" in output
+    assert all(p.stat().st_mtime_ns > t for p, t in before.items()), "downstream rebuilt"
+    assert_same_results(results, finished_tiny_run / "results")
+    assert_manifest_is_true(results)
+    assert "Nothing to be done" in run_readme_command(workdir, "-n")
