@@ -38,11 +38,12 @@ if workflow.is_main_process and not locked():
     for message in check_manifest(f"{RESULTS}/MANIFEST", workflow.output_settings.dryrun):
         print(f"nncosmo: {message}", file=sys.stderr)
 
-
-def code(script):
-    """Content hashes of the nncosmo modules `script` runs: an edit to one reruns the rule."""
-    scripts, package = Path(workflow.basedir) / "scripts", Path(nncosmo.__file__).parent
-    return code_digests(scripts / script, package)
+# Per script, content hashes of the nncosmo modules it runs (import graph, nncosmo.codedeps);
+# every rule gets its script's as a param, so an edit to one of them reruns the rule.
+CODE = {
+    script.name: code_digests(script, Path(nncosmo.__file__).parent)
+    for script in Path(workflow.basedir, "scripts").glob("*.py")
+}
 
 
 onstart:

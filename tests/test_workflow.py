@@ -93,8 +93,9 @@ def run_tiny_preset(workdir: Path, **overrides) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = run_tiny_preset(tmp_path_factory.mktemp("tiny"))
+def tiny_run(finished_tiny_run):
+    """The README command's run of the tiny preset (conftest.py), shared with other modules."""
+    workdir = finished_tiny_run
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))  # fills defaults
     return workdir / "results", config

@@ -7,7 +7,7 @@ rule cosmology:
     output:
         f"{RESULTS}/cosmology/{{dataset}}/{{job}}.nc",
     params:
-        code=code("cosmology.py"),
+        code=CODE["cosmology.py"],
         cosmology=config["cosmology"],
     log:
         f"{RESULTS}/logs/cosmology/{{dataset}}/{{job}}.log",

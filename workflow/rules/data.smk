@@ -5,7 +5,7 @@ rule data:
     output:
         f"{RESULTS}/data/{{dataset}}.nc",
     params:
-        code=code("make_data.py"),
+        code=CODE["make_data.py"],
         spec=lambda wc: config["datasets"][wc.dataset],
     log:
         f"{RESULTS}/logs/data/{{dataset}}.log",

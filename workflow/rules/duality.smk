@@ -8,7 +8,7 @@ rule duality:
     output:
         f"{RESULTS}/duality/{{dataset}}/{{job}}.nc",
     params:
-        code=code("duality.py"),
+        code=CODE["duality.py"],
         duality=config["duality"],
     log:
         f"{RESULTS}/logs/duality/{{dataset}}/{{job}}.log",

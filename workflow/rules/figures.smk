@@ -30,7 +30,7 @@ for fig, stem in FIGURE_STEMS.items():
             ),
             pdf=f"{RESULTS}/figures/{stem}.pdf",
         params:
-            code=code("figure.py"),
+            code=CODE["figure.py"],
             figure=fig,
             figures=config["figures"],
         log:
@@ -52,7 +52,7 @@ rule claims:
             f"{RESULTS}/claims.tsv", caption="../report/claims.rst", category="Claims"
         ),
     params:
-        code=code("claims.py"),
+        code=CODE["claims.py"],
         figures=config["figures"],
         claims=config["claims"],
     log:
@@ -76,7 +76,7 @@ rule manifest:
     output:
         f"{RESULTS}/MANIFEST",
     params:
-        code=code("manifest.py"),
+        code=CODE["manifest.py"],
     log:
         f"{RESULTS}/logs/manifest.log",
     conda:

@@ -8,7 +8,7 @@ rule ntk:
     output:
         f"{RESULTS}/ntk/{{dataset}}/{{job}}.nc",
     params:
-        code=code("ntk.py"),
+        code=CODE["ntk.py"],
         ntk=config["ntk"],
         model=config["model"],
     log:

@@ -9,7 +9,7 @@ rule train:
     output:
         f"{RESULTS}/train/{{dataset}}/{{job}}.nc",
     params:
-        code=code("train.py"),
+        code=CODE["train.py"],
         model=config["model"],
         training=config["training"],
         width=lambda wc: job_width(wc.job),

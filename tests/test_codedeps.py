@@ -1,0 +1,92 @@
+"""Code-aware reruns: each rule depends on the library modules its script imports."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from userdir import run_readme_command
+
+import nncosmo
+from nncosmo.codedeps import code_digests, imported_modules
+
+SYNTHETIC = {
+    "pkg/__init__.py": "",
+    "pkg/a.py": "import os\nfrom pkg import b\n",
+    "pkg/b.py": "import math\n\n\ndef f():\n    from pkg.c import g\n    return g\n",
+    "pkg/c.py": "from . import d\n\ng = d\n",
+    "pkg/d.py": "VALUE = 1\n",
+    "pkg/unused.py": "import pkg.a\n",
+    "pkg/sub/__init__.py": "",
+    "pkg/sub/e.py": "from ..d import VALUE\n",
+    "pkgx/a.py": "",
+    "script.py": "import pkgx.a\nfrom pkg.a import thing\n",
+    "other.py": "import pkg.sub.e\n",
+}
+
+
+@pytest.fixture
+def package(tmp_path):
+    """A package `pkg` with module-level, function-local, relative and submodule imports."""
+    for name, text in SYNTHETIC.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def test_import_graph_is_followed_through_local_and_relative_imports(package):
+    modules = imported_modules(package / "script.py", package / "pkg")
+    assert list(modules) == ["pkg", "pkg.a", "pkg.b", "pkg.c", "pkg.d"]
+    assert modules["pkg.c"] == package / "pkg" / "c.py"
+    other = imported_modules(package / "other.py", package / "pkg")
+    assert list(other) == ["pkg", "pkg.d", "pkg.sub", "pkg.sub.e"]
+
+
+def test_digests_change_with_content_only(package):
+    before = code_digests(package / "script.py", package / "pkg")
+    (package / "pkg" / "unused.py").write_text("CHANGED = 1\n")
+    os.utime(package / "pkg" / "d.py", (0, 0))  # touched, same content
+    assert code_digests(package / "script.py", package / "pkg") == before
+    (package / "pkg" / "d.py").write_text("VALUE = 2\n")
+    after = code_digests(package / "script.py", package / "pkg")
+    assert {m for m in after if after[m] != before[m]} == {"pkg.d"}
+
+
+FIGURES = {f"figure_F{i}" for i in range(1, 7)}
+# Which rules a dry run schedules after an edit to one module (manifest and all always follow).
+EDITS = {
+    "duality.py": {"duality", "claims", *FIGURES},
+    "figures.py": FIGURES,
+    "ntk.py": {"ntk", "cosmology", "duality", "claims", *FIGURES},
+}
+
+
+def scheduled_rules(output: str) -> set[str]:
+    """Rule names in the job-stats table of a dry run."""
+    rows = (line.split() for line in output.splitlines())
+    return {row[0] for row in rows if len(row) == 2 and row[1].isdigit() and row[0] != "total"}
+
+
+@pytest.fixture
+def user_with_own_code(tmp_path, finished_tiny_run):
+    """A finished run's directory and a copy of the imported nncosmo first on PYTHONPATH."""
+    workdir = tmp_path / "user"
+    shutil.copytree(finished_tiny_run, workdir, symlinks=True)
+    shutil.copytree(Path(nncosmo.__file__).parent, tmp_path / "src" / "nncosmo")
+    return workdir, tmp_path / "src" / "nncosmo", {"PYTHONPATH": str(tmp_path / "src")}
+
+
+def test_same_code_elsewhere_or_touched_reruns_nothing(user_with_own_code):
+    workdir, package, env = user_with_own_code
+    for module in package.glob("*.py"):
+        os.utime(module)
+    assert "Nothing to be done" in run_readme_command(workdir, "-n", env=env)
+
+
+@pytest.mark.parametrize("module", list(EDITS))
+def test_library_edit_reruns_exactly_the_rules_that_import_it(user_with_own_code, module):
+    workdir, package, env = user_with_own_code
+    with open(package / module, "a") as handle:
+        handle.write("# an edit\n")
+    output = run_readme_command(workdir, "-n", "--quiet", "rules", env=env)
+    assert scheduled_rules(output) == {*EDITS[module], "manifest", "all"}, output[-3000:]
