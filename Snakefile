@@ -9,7 +9,7 @@ import nncosmo
 from nncosmo.codedeps import code_digests
 from nncosmo.config import check_config, check_yaml_syntax, disk_note, jobs, validate_config
 from nncosmo.locks import clear_stale_lock, forget_owner, locked, record_owner
-from nncosmo.manifest import check_manifest
+from nncosmo.manifest import check_manifest, invocation
 
 min_version("8.20")
 
@@ -33,9 +33,11 @@ if workflow.is_main_process and (cleared := clear_stale_lock()):
 RESULTS = "results"
 
 # Result files that are missing or changed since MANIFEST was written are removed with it, so
-# this run rebuilds them and everything downstream (nncosmo.manifest). Not while a run is active.
-if workflow.is_main_process and not locked():
-    for message in check_manifest(f"{RESULTS}/MANIFEST", workflow.output_settings.dryrun):
+# this run rebuilds them and everything downstream (nncosmo.manifest); a dry run only reports,
+# other commands (--report, --lint, --unlock...) and a run while another holds the lock skip it.
+MODE = invocation(sys.argv[1:]) if workflow.is_main_process else "other"
+if MODE != "other" and not locked():
+    for message in check_manifest(f"{RESULTS}/MANIFEST", dry_run=MODE == "dry-run"):
         print(f"nncosmo: {message}", file=sys.stderr)
 
 # Per script, content hashes of the nncosmo modules it runs (import graph, nncosmo.codedeps);

@@ -31,6 +31,7 @@ from nncosmo.io import (
     read_dataset,
     write_dataset,
 )
+from nncosmo.manifest import invocation
 
 
 def small_dataset():
@@ -222,6 +223,10 @@ def test_changed_or_missing_result_is_rebuilt_with_everything_downstream(
     downstream = [results / "duality/teacher/w32.nc", results / "duality/teacher/w16.nc"]
     before = {p: p.stat().st_mtime_ns for p in downstream}
 
+    summary = run_readme_command(workdir, "--summary")  # runs no job: checks nothing
+    assert "since MANIFEST was written" not in summary
+    assert truncated.exists() and (results / "MANIFEST").exists(), "--summary removes nothing"
+
     dry = run_readme_command(workdir, "-n")
     assert "results/train/teacher/w32.nc changed since MANIFEST was written" in dry
     assert "results/ntk/teacher/w16.nc is missing since MANIFEST was written" in dry
@@ -238,3 +243,20 @@ def test_changed_or_missing_result_is_rebuilt_with_everything_downstream(
     assert_same_results(results, finished_tiny_run / "results")
     assert_manifest_is_true(results)
     assert "Nothing to be done" in run_readme_command(workdir, "-n")
+
+
+@pytest.mark.parametrize(
+    ("argv", "mode"),
+    [
+        (["--cores", "2"], "run"),
+        (["--cores", "2", "-n"], "dry-run"),
+        (["--cores", "2", "--report", "r.zip"], "other"),
+        (["--lint"], "other"),
+        (["--cores", "2", "--summary"], "other"),
+        (["--unlock"], "other"),
+        (["--cores", "2", "--touch"], "other"),
+        (["--no-such-flag"], "other"),
+    ],
+)
+def test_invocation_tells_runs_from_commands_that_run_no_job(argv, mode):
+    assert invocation(argv) == mode

@@ -12,7 +12,9 @@ bytes (netCDF files embed provenance and timestamps).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -103,3 +105,30 @@ def check_manifest(manifest_path: str | Path, dry_run: bool = False) -> list[str
     if messages and not dry_run:
         manifest_path.unlink()
     return messages
+
+
+# Snakemake command-line modes that build the DAG but run no job (snakemake.cli.args_to_api):
+# a MANIFEST check must not remove anything there (a --report or --lint is not a rebuild).
+NO_JOB_MODES = (
+    "lint", "list_target_rules", "list_rules", "print_compilation", "containerize", "report",
+    "generate_unit_tests", "dag", "rulegraph", "filegraph", "d3dag", "unlock", "cleanup_metadata",
+    "conda_cleanup_envs", "conda_create_envs_only", "list_conda_envs", "cleanup_shadow",
+    "container_cleanup_images", "list_changes", "list_input_changes", "list_params_changes",
+    "list_untracked", "summary", "detailed_summary", "archive", "delete_all_output",
+    "delete_temp_output", "touch", "edit_notebook",
+)  # fmt: skip
+
+
+def invocation(argv: list[str]) -> str:
+    """What a snakemake command line does: "run" (executes jobs), "dry-run", or "other" (lint,
+    report, unlock, summaries..., or a command line Snakemake's own parser does not accept)."""
+    from snakemake.cli import parse_args
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            _, args = parse_args(argv)
+    except (SystemExit, Exception):
+        return "other"
+    if any(getattr(args, mode, None) for mode in NO_JOB_MODES):
+        return "other"
+    return "dry-run" if args.dryrun else "run"
