@@ -198,3 +198,31 @@ def test_wide_empirical_kernel_converges_like_inverse_sqrt_width(depth):
         assert rms_wide < 0.08, report  # largest: relu without biases at depth 2, ~0.068
         assert 1.5 < rms_narrow / rms_wide < 2.7, report
         assert mean_wide < min(0.01, 3 * rms_wide / np.sqrt(seeds)), report
+
+
+def test_infinite_width_dictionary_is_the_exact_image_of_the_analytic_kernel(rng):
+    """kappa_a = eigenvalues of Theta_inf / N, descending; per (eta, beta) and mode, H and m^2
+    are the exact image of the recursion r^2 - (1 + beta - eta kappa) r + beta = 0 (roots from
+    np.roots): 3 H sqrt(eta) = -ln beta and eta m^2 = ln r+ ln r-, where that image is real."""
+    x = rng.standard_normal((12, 3))
+    model = spec(2, "erf", True, bias_std=1.0)
+    eta, beta = np.array([0.1, 0.5]), np.array([0.9, 0.5])
+    dictionary = infinite.infinite_width_dictionary(model, x, eta, beta)
+    theta = infinite.infinite_width_ntk(model, x)
+    kappa = dictionary["kappa"]
+    np.testing.assert_allclose(kappa, np.sort(np.linalg.eigvalsh(theta))[::-1] / 12, rtol=1e-12)
+    assert kappa.shape == (12,) and np.all(np.diff(kappa) <= 0)
+    np.testing.assert_allclose(kappa.sum(), np.trace(theta) / 12, rtol=1e-12)
+    assert dictionary["m2"].shape == dictionary["H"].shape == (2, 12)
+    real_images = 0
+    for i, (e, b) in enumerate(zip(eta, beta, strict=True)):
+        np.testing.assert_allclose(dictionary["H"][i], -np.log(b) / (3 * np.sqrt(e)), rtol=1e-12)
+        for a, k in enumerate(kappa):
+            roots = np.roots([1, -(1 + b - e * k), b]).astype(complex)
+            if np.all(roots.real > 0) or np.any(roots.imag != 0):  # a real image exists
+                expected = (np.log(roots[0]) * np.log(roots[1])).real / e
+                np.testing.assert_allclose(dictionary["m2"][i, a], expected, rtol=1e-9)
+                real_images += 1
+            else:
+                assert np.isnan(dictionary["m2"][i, a])
+    assert real_images >= 12  # the top mode at eta = 0.5 may have none; most modes do

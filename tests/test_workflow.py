@@ -183,7 +183,8 @@ def second_tiny_run(tmp_path_factory):
 def tiny_claims(results: Path, config: dict) -> dict[str, dict]:
     """The claims measured on a finished tiny run's files under `config`, keyed by id."""
     inputs = SimpleNamespace(
-        **{s: sorted((results / s).rglob("*.nc")) for s in ("ntk", "cosmology", "duality")}
+        data=sorted((results / "data").glob("*.nc")),
+        **{s: sorted((results / s).rglob("*.nc")) for s in ("ntk", "cosmology", "duality")},
     )
     return {c.id: asdict(c) for c in all_claims(Results.load(inputs, config))}
 

@@ -19,9 +19,12 @@ from nncosmo.results import (
     WIDTH_ERRORS,
     Results,
     continuum_h_error,
+    extrapolate_in_inverse_width,
     good_fits,
+    infinite_width_ratios,
     lambda_slopes,
     loglog_slope,
+    seed_mean_and_error,
     stability_table,
     width_means,
 )
@@ -123,6 +126,13 @@ CLAIMS = {
         "{dataset}: {quantity} decreases with width: largest ratio of consecutive seed means "
         "(wider / narrower)",
         Tolerance(high=1.0, strict=True),
+    ),
+    "F5-infinite": Spec(
+        "F5",
+        "{dataset}: {quantity} (seed means) extrapolated linearly in 1/width to infinite width "
+        "agrees with the analytic infinite-width value: largest |extrapolated / analytic - 1| "
+        "over the 95 % interval of the extrapolation",
+        Tolerance(high=0.01),
     ),
     "F6-stability": Spec(
         "F6",
@@ -308,6 +318,40 @@ def width_claims(results: Results) -> list[Claim]:
     return claims
 
 
+def extrapolation_shortfall(per_width: dict) -> str | None:
+    """Why `extrapolate_in_inverse_width` cannot give an error bar: too few widths, or a width
+    with fewer than 2 finite seed values or none of their spread; None when it can."""
+    short = too_few(len(per_width), MIN_SLOPE_POINTS, "widths")
+    stats = {w: seed_mean_and_error(v) for w, v in sorted(per_width.items())}
+    fewest = min(n for _, _, n in stats.values())
+    short = short or too_few(fewest, 2, "finite seed values at some width")
+    flat = [w for w, (_, error, _) in stats.items() if error == 0]
+    return short or (f"no seed spread at widths {flat} for the error bar" if flat else None)
+
+
+def infinite_width_claims(results: Results) -> list[Claim]:
+    """F5: kappa_0 at init and the mean mode's m2_fit, extrapolated to infinite width, within 1 %
+    of the analytic infinite-width values over the whole 95 % interval."""
+    claims = []
+    for dataset in results.width_sweep["datasets"]:
+        for name, (analytic, ratios) in infinite_width_ratios(results, dataset).items():
+            short = extrapolation_shortfall(ratios)
+            fit = {} if short else extrapolate_in_inverse_width(ratios)
+            worst = np.nan if short else max(abs(end - 1) for end in fit["interval"])
+            claims.append(
+                make_claim(
+                    "F5-infinite",
+                    worst,
+                    untestable=short,
+                    details={"analytic": np.unique(analytic).tolist(), "ratio_fit": fit},
+                    claim_id=f"F5-infinite-{dataset}-{name}",
+                    dataset=dataset,
+                    quantity=name,
+                )
+            )
+    return claims
+
+
 def stability_claims(results: Results) -> list[Claim]:
     """F6: a run diverges only where theory.regime predicts instability."""
     table = stability_table(results)
@@ -328,6 +372,7 @@ CLAIM_SETS = (
     lambda_claims,
     perturbation_claims,
     width_claims,
+    infinite_width_claims,
     stability_claims,
 )
 

@@ -20,11 +20,13 @@ from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 
 from nncosmo import theory  # noqa: E402
-from nncosmo.claims import CLAIMS  # noqa: E402
+from nncosmo.claims import CLAIMS, extrapolation_shortfall  # noqa: E402
 from nncosmo.results import (  # noqa: E402
     MIN_SLOPE_POINTS,
     WIDTH_ERRORS,
     Results,
+    extrapolate_in_inverse_width,
+    infinite_width_ratios,
     initial_kappa,
     lambda_slopes,
     loglog_slope,
@@ -333,25 +335,76 @@ def figure_perturbations(results: Results, n_modes: int = 4):
     return _finish(fig, title, legend_from=fig.axes[0])
 
 
-def figure_width(results: Results):
-    """F5: EFT errors against width, log-log, seed means with min-max bars."""
-    datasets = results.width_sweep["datasets"]
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 4), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets, strict=True):
-        duality = results.width_runs("duality", dataset)
-        ntk = results.width_runs("ntk", dataset)
-        widths = np.array(sorted(duality))
-        for k, (name, quantity) in enumerate(WIDTH_ERRORS.items()):
-            values = [np.asarray(quantity(duality[w], ntk[w])) for w in widths]
-            mean = np.array([np.nanmean(v) for v in values])
-            low = mean - np.array([np.nanmin(v) for v in values])
-            high = np.array([np.nanmax(v) for v in values]) - mean
-            ax.errorbar(
-                widths, mean, yerr=[low, high], fmt="o-", color=PALETTE[k], label=name, capsize=2
+def _seed_errorbar(ax, x, values, **style) -> None:
+    """Seed means at x with min-max bars."""
+    mean = np.array([np.nanmean(v) for v in values])
+    low = mean - np.array([np.nanmin(v) for v in values])
+    high = np.array([np.nanmax(v) for v in values]) - mean
+    ax.errorbar(x, mean, yerr=[low, high], capsize=2, **style)
+
+
+def _width_errors(ax, results: Results, dataset: str) -> None:
+    """F5 top row: the EFT errors against width, log-log."""
+    duality = results.width_runs("duality", dataset)
+    ntk = results.width_runs("ntk", dataset)
+    widths = np.array(sorted(duality))
+    for k, (name, quantity) in enumerate(WIDTH_ERRORS.items()):
+        values = [np.asarray(quantity(duality[w], ntk[w])) for w in widths]
+        _seed_errorbar(ax, widths, values, fmt="o-", color=PALETTE[k], label=name)
+    ax.set(yscale="log", ylabel="relative error (seed mean, min-max)", title=dataset)
+    _width_axis(ax, widths)
+    ax.legend(fontsize=7)
+
+
+INFINITE_LABELS = {"kappa_0 at init": "κ₀ at init", "m2_fit": "m²_fit (mean mode)"}
+INTERCEPT_OFFSET = 1.5e-4  # in 1/width: the two extrapolated values side by side at infinity
+
+
+def _infinite_width_limit(ax, results: Results, dataset: str) -> None:
+    """F5 bottom row: kappa_0 at init and m2_fit over their analytic infinite-width values, in %,
+    against 1/width, with the weighted 1/width extrapolation and its interval at 0 (claim
+    F5-infinite)."""
+    band = 100 * CLAIMS["F5-infinite"].tolerance.high
+    ax.axhspan(-band, band, color="0.9", lw=0, label=f"±{band:g} % of the analytic value")
+    ax.axhline(0, color="k", lw=1, label="analytic infinite width")
+    for k, (name, (analytic, ratios)) in enumerate(infinite_width_ratios(results, dataset).items()):
+        widths = np.array(sorted(ratios))
+        label = f"{INFINITE_LABELS[name]}, analytic {np.nanmean(analytic):.4g}"
+        values = [100 * (ratios[w] - 1) for w in widths]
+        _seed_errorbar(ax, 1 / widths, values, fmt="os"[k], color=PALETTE[k], label=label)
+        if extrapolation_shortfall(ratios) is None:
+            fit = extrapolate_in_inverse_width(ratios)
+            line = np.linspace(0, 1 / widths.min(), 50)
+            ax.plot(
+                line, 100 * (fit["intercept"] + fit["slope"] * line - 1), "--", color=PALETTE[k]
             )
-        ax.set(yscale="log", ylabel="relative error (seed mean, min-max)", title=dataset)
-        _width_axis(ax, widths)
-        ax.legend(fontsize=7)
+            low, high = (100 * (end - 1) for end in fit["interval"])
+            centre = 100 * (fit["intercept"] - 1)
+            level = f"{fit['confidence']:.0%}"
+            ax.errorbar(
+                [(k - 0.5) * INTERCEPT_OFFSET],
+                [centre],
+                yerr=[[centre - low], [high - centre]],
+                fmt="os"[k],
+                mfc="w",
+                color=PALETTE[k],
+                capsize=4,
+                label=f"extrapolated: {centre:+.1f} % ({level}: {low:+.1f} … {high:+.1f} %)",
+            )
+    ticks = np.concatenate([[0], 1 / widths])
+    ax.set_xticks(ticks, ["∞"] + [f"1/{w}" for w in widths], fontsize=7)
+    ax.set(xlabel="1 / width", ylabel="value / analytic − 1 (%, seed mean, min-max)")
+    ax.legend(fontsize=7)
+
+
+def figure_width(results: Results):
+    """F5: EFT errors against width (top) and the approach of kappa_0 and m2_fit to their
+    analytic infinite-width values (bottom), seed means with min-max bars."""
+    datasets = results.width_sweep["datasets"]
+    fig, axes = plt.subplots(2, len(datasets), figsize=(5.6 * len(datasets), 8), squeeze=False)
+    for k, dataset in enumerate(datasets):
+        _width_errors(axes[0, k], results, dataset)
+        _infinite_width_limit(axes[1, k], results, dataset)
     ref = results.width_sweep
     title = (
         f"F5  Approach to the NTK limit (η = {ref['eta'][0]:g}, β = {ref['beta'][0]:g}, "

@@ -23,6 +23,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from nncosmo.theory import exact_dictionary
+
 # trapezoid in xi ~ N(0, 1): nodes on |xi| <= 9 (Gaussian tail 3e-18), step 0.25 / sqrt(largest
 # variance): tanh moments to ~3e-13 (measured for variances 1-16, docs/physics.md §8)
 TRAPEZOID_HALF_RANGE = 9.0
@@ -127,3 +129,13 @@ def infinite_width_ntk(model_spec: dict, x: np.ndarray) -> np.ndarray:
         model_spec["bias_std"],
         model_spec["use_bias"],
     )[1]
+
+
+def infinite_width_dictionary(model_spec: dict, x: np.ndarray, eta, beta) -> dict:
+    """The infinite-width dictionary (docs/physics.md §8.1): kappa_a = lambda_a(Theta_inf) / N of
+    the analytic NTK on x (N, d), all N modes in descending order, and at each (eta, beta) (arrays
+    broadcast, the mode axis last) the exact dictionary's H, m^2_a, Lambda and regime
+    (`theory.exact_dictionary`), the values the fits approach as the width grows."""
+    kappa = np.linalg.eigvalsh(infinite_width_ntk(model_spec, x))[::-1] / len(x)
+    eta, beta = (np.asarray(a, dtype=float)[..., None] for a in (eta, beta))
+    return {"kappa": kappa, **exact_dictionary(eta, beta, kappa)}

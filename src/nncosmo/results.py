@@ -1,29 +1,36 @@
 """The pipeline's results as figures and claims read them, and the measurements both share.
 
-`Results` loads the per-job files of the ntk, cosmology and duality stages and selects the runs
-a figure or claim is about; the functions below compute the quantities that a figure draws and a
-claim checks, so the number annotated in a figure is the number in results/claims.json.
+`Results` loads the per-job files of the ntk, cosmology and duality stages (and the data sets'
+inputs x, for the infinite-width kernel) and selects the runs a figure or claim is about; the
+functions below compute the quantities that a figure draws and a claim checks, so the number
+annotated in a figure is the number in results/claims.json.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import xarray as xr
+from scipy import stats
 
 from nncosmo.config import run_matches, sweep_runs
-from nncosmo.io import load_stage
+from nncosmo.infinite import infinite_width_dictionary
+from nncosmo.io import load_stage, read_dataset
 from nncosmo.theory import REGIMES, cosmological_constant, regime
 
 STAGES = ("ntk", "cosmology", "duality")
 MIN_SLOPE_POINTS = 3  # a fitted slope through fewer points cannot fail its power law
+CONFIDENCE = 0.95  # level of the infinite-width extrapolation's interval
 
 
 class Results:
-    """The per-(dataset, width) datasets of the ntk, cosmology and duality stages, with the
-    selections the figures and claims share."""
+    """The per-(dataset, width) datasets of the ntk, cosmology and duality stages and the data
+    sets' inputs x (`data`, by data set name), with the selections the figures and claims share."""
 
-    def __init__(self, ntk: dict, cosmology: dict, duality: dict, config: dict):
+    def __init__(self, ntk: dict, cosmology: dict, duality: dict, data: dict, config: dict):
         self.ntk, self.cosmology, self.duality, self.config = ntk, cosmology, duality, config
+        self.data = data
         fig = config["figures"]
         self.dataset = fig["dataset"]
         self.grid = config["sweeps"][fig["grid_sweep"]]
@@ -33,8 +40,10 @@ class Results:
 
     @classmethod
     def load(cls, inputs, config: dict) -> Results:
-        """Read the per-job files named by a rule's `input.ntk`, `.cosmology`, `.duality`."""
-        return cls(*(load_stage(getattr(inputs, s)) for s in STAGES), config)
+        """Read the per-job files named by a rule's `input.ntk`, `.cosmology`, `.duality` and the
+        data files `input.data` (results/data/<dataset>.nc)."""
+        data = {Path(p).stem: read_dataset(p, ["x"]) for p in inputs.data}
+        return cls(*(load_stage(getattr(inputs, s)) for s in STAGES), data, config)
 
     def select(self, stage: str, dataset: str, width: int, runs: list[dict]) -> xr.Dataset:
         """The runs of one job that match `runs` (eta, beta, seed), in that order."""
@@ -115,6 +124,63 @@ def continuum_h_error(grid: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
 def initial_kappa(ntk: xr.Dataset) -> np.ndarray:
     """kappa_0 = lambda_0 / N of every run at initialisation."""
     return ntk.eigenvalue.isel(checkpoint=0, eigen=0).values / ntk.attrs["n_samples"]
+
+
+def infinite_width_ratios(results: Results, dataset: str) -> dict[str, tuple]:
+    """Per quantity, (analytic infinite-width value per run, {width: value / analytic per run})
+    over the width sweep: kappa_0 at initialisation against kappa_inf_0, and the mean mode's
+    m2_fit against the exact-dictionary m^2 of kappa_inf_0 at the run's (eta, beta)."""
+    duality, ntk = results.width_runs("duality", dataset), results.width_runs("ntk", dataset)
+    first = duality[min(duality)]  # every width holds the same runs in the same order
+    x = results.data[dataset].x.values
+    infinite = infinite_width_dictionary(results.config["model"], x, first.eta, first.beta)
+    kappa, m2 = np.full(first.sizes["run"], infinite["kappa"][0]), infinite["m2"][:, 0]
+    return {
+        "kappa_0 at init": (kappa, {w: initial_kappa(ntk[w]) / kappa for w in sorted(ntk)}),
+        "m2_fit": (m2, {w: duality[w].m2_fit.sel(mode=0).values / m2 for w in sorted(duality)}),
+    }
+
+
+def seed_mean_and_error(values: np.ndarray) -> tuple[float, float, int]:
+    """Mean, standard error std(ddof=1) / sqrt(n) and count n of the finite entries."""
+    finite = np.asarray(values, dtype=float)[np.isfinite(values)]
+    if finite.size < 2:
+        return (float(finite.mean()) if finite.size else np.nan), np.nan, int(finite.size)
+    return float(finite.mean()), float(finite.std(ddof=1) / np.sqrt(finite.size)), finite.size
+
+
+def extrapolate_in_inverse_width(per_width: dict[int, np.ndarray]) -> dict:
+    """Weighted least squares y = a + b / width through the seed means (docs/physics.md §8.2),
+    weights 1 / se_w^2: the infinite-width intercept a = sum_w g_w mean_w, its error
+    sigma_a = sqrt(sum_w g_w^2 se_w^2) * max(1, sqrt(chi2 / (n - 2))) (inflated by the Birge
+    ratio when the means scatter more than their errors) and the CONFIDENCE interval
+    a +- t sigma_a, t the Student quantile at the Welch-Satterthwaite degrees of freedom
+    nu = (sum_w g_w^2 se_w^2)^2 / sum_w (g_w^2 se_w^2)^2 / (n_w - 1) of the seed errors.
+    Needs >= 3 widths, each with >= 2 finite seeds and a non-zero spread."""
+    widths = np.array(sorted(per_width), dtype=float)
+    mean, error, count = np.array([seed_mean_and_error(per_width[w]) for w in sorted(per_width)]).T
+    design = np.stack([np.ones_like(widths), 1 / widths], axis=1)
+    weights = 1 / error**2
+    gain = np.linalg.solve(design.T @ (weights[:, None] * design), design.T * weights)
+    intercept, slope = gain @ mean
+    chi2 = float(np.sum(weights * (mean - design @ [intercept, slope]) ** 2))
+    birge = max(1.0, np.sqrt(chi2 / (len(widths) - 2)))
+    terms = gain[0] ** 2 * error**2
+    dof = float(terms.sum() ** 2 / np.sum(terms**2 / (count - 1)))
+    sigma = float(np.sqrt(terms.sum()) * birge)
+    half = float(stats.t.ppf((1 + CONFIDENCE) / 2, dof)) * sigma
+    return {
+        "widths": widths.tolist(),
+        "means": mean.tolist(),
+        "standard_errors": error.tolist(),
+        "intercept": float(intercept),
+        "slope": float(slope),
+        "sigma": sigma,
+        "degrees_of_freedom": dof,
+        "confidence": CONFIDENCE,
+        "interval": [intercept - half, intercept + half],
+        "chi2_per_dof": chi2 / (len(widths) - 2),
+    }
 
 
 def predicted_unstable(ntk: xr.Dataset) -> np.ndarray:

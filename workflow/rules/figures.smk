@@ -14,6 +14,8 @@ STAGE_INPUTS = {
     stage: [f"{RESULTS}/{stage}/{d}/{job}.nc" for d, job in JOBS]
     for stage in ("ntk", "cosmology", "duality")
 }
+# the data sets' inputs x: F5 and the claims compute the analytic infinite-width NTK on them
+DATA_INPUTS = expand(f"{RESULTS}/data/{{dataset}}.nc", dataset=sorted({d for d, _ in JOBS}))
 
 for fig, stem in FIGURE_STEMS.items():
 
@@ -22,6 +24,7 @@ for fig, stem in FIGURE_STEMS.items():
             f"figure_{fig}"
         input:
             **STAGE_INPUTS,
+            data=DATA_INPUTS,
         output:
             png=report(
                 f"{RESULTS}/figures/{stem}.png",
@@ -46,6 +49,7 @@ for fig, stem in FIGURE_STEMS.items():
 rule claims:
     input:
         **STAGE_INPUTS,
+        data=DATA_INPUTS,
     output:
         json=f"{RESULTS}/claims.json",
         table=report(
@@ -67,7 +71,7 @@ rule claims:
 
 rule manifest:
     input:
-        expand(f"{RESULTS}/data/{{dataset}}.nc", dataset=sorted({d for d, _ in JOBS})),
+        DATA_INPUTS,
         [f"{RESULTS}/{stage}/{d}/{job}.nc" for stage in ("train",) for d, job in JOBS],
         *STAGE_INPUTS.values(),
         FIGURES,
