@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from nncosmo.claims import all_claims, counts, to_json, to_table
+from nncosmo.claims import all_claims, counts, interval_text, to_json, to_table
 from nncosmo.provenance import provenance, stage_logger
 from nncosmo.results import Results
 
@@ -15,6 +15,8 @@ def main(smk) -> None:
     Path(smk.output.table).write_text(to_table(claims))
     for c in claims:
         shown = c.reason if c.verdict == "untestable" else f"measured {c.measured:.4g}"
+        if c.interval is not None:
+            shown += f", {interval_text(c)}" + (f"; {c.reason}" if c.reason else "")
         log.info("%-10s %-34s %s (tolerance %s)", c.verdict.upper(), c.id, shown, c.tolerance)
     tally = counts(claims)
     log.info("%(pass)d pass, %(fail)d fail, %(untestable)d untestable", tally)

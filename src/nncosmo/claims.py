@@ -2,8 +2,11 @@
 
 Each claim is specified once in `CLAIMS` (figure, statement, accepted range); its tolerance text
 is derived from the range, and the figures draw their thresholds from the same table. A claim
-whose data cannot test it (too few widths, eta or beta values for a slope, no finite value...) is
-`untestable`, with the reason, never `pass`; no NaN or inf is reported as a measured value.
+whose data cannot test it (too few widths, eta or beta values for a slope, one seed, no finite
+value...) is `untestable`, with the reason, never `pass`; no NaN or inf is reported as a measured
+value. A claim over seeds carries a bootstrap interval and is judged on it: `pass` when the whole
+interval lies in the accepted range, `fail` when none of it does, and `fail` with the reason
+"inconclusive: ..." when it straddles an edge of the range (never `pass` without the evidence).
 """
 
 from __future__ import annotations
@@ -15,18 +18,23 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from nncosmo.results import (
+    CONFIDENCE,
     MIN_SLOPE_POINTS,
     WIDTH_ERRORS,
     Results,
+    bootstrap_over_seeds,
     continuum_h_error,
     extrapolate_in_inverse_width,
     good_fits,
     infinite_width_ratios,
     lambda_slopes,
     loglog_slope,
+    positive_seeds,
     seed_mean_and_error,
+    seed_mean_slope,
+    seed_minimum,
     stability_table,
-    width_means,
+    width_values,
 )
 
 VERDICTS = ("pass", "fail", "untestable")
@@ -45,6 +53,12 @@ class Tolerance:
         if self.strict:
             return self.low < value < self.high
         return self.low <= value <= self.high
+
+    def overlaps(self, low: float, high: float) -> bool:
+        """Whether any value of the interval [low, high] lies in the range."""
+        if self.strict:
+            return low < self.high and high > self.low
+        return low <= self.high and high >= self.low
 
     def __str__(self) -> str:
         if self.low == self.high:
@@ -85,12 +99,13 @@ CLAIMS = {
         "F2",
         "{dataset}: top NTK eigenvector of a network with biases overlaps the uniform vector "
         "at initialisation "
-        "(minimum over widths and seeds)",
+        "(minimum over widths and seeds, with its bootstrap interval over seeds)",
         Tolerance(0.95, 1.0),
     ),
     "F2-drift": Spec(
         "F2",
-        "{dataset}: relative NTK drift over training scales like width^-1 (fitted log-log slope)",
+        "{dataset}: relative NTK drift over training scales like width^-1 (fitted log-log slope "
+        "of the seed means, with its bootstrap interval over seeds)",
         Tolerance(-1.2, -0.8),
     ),
     "F3-slope": Spec(
@@ -121,11 +136,11 @@ CLAIMS = {
         "M^2 + k^2 exp(-2 H t) (largest unexplained fraction)",
         Tolerance(high=0.1),
     ),
-    "F5-decreasing": Spec(
+    "F5-slope": Spec(
         "F5",
-        "{dataset}: {quantity} decreases with width: largest ratio of consecutive seed means "
-        "(wider / narrower)",
-        Tolerance(high=1.0, strict=True),
+        "{dataset}: {quantity} decreases with width: fitted log-log slope of the seed means "
+        "against width, with its bootstrap interval over seeds",
+        Tolerance(high=0.0, strict=True),
     ),
     "F5-infinite": Spec(
         "F5",
@@ -147,7 +162,8 @@ MIN_REDSHIFT_CHECKPOINTS = 4  # a two-parameter fit needs more points than param
 
 @dataclass
 class Claim:
-    """One checked statement: a finite measured value (None if untestable), tolerance, verdict."""
+    """One checked statement: a finite measured value (None if untestable), tolerance, verdict,
+    and for claims over seeds the bootstrap interval [low, high] at confidence `level`."""
 
     id: str
     figure: str
@@ -156,20 +172,27 @@ class Claim:
     verdict: str
     measured: float | None
     reason: str | None = None
+    interval: list[float] | None = None
+    level: float | None = None
     details: dict = field(default_factory=dict)
 
 
 def make_claim(
-    spec_id: str, measured, untestable=None, details=None, claim_id=None, **fmt
+    spec_id: str, measured, untestable=None, details=None, claim_id=None, interval=None, **fmt
 ) -> Claim:
     """The claim `spec_id` (named `claim_id` if given) with its verdict: `untestable` (a reason)
-    wins; a non-finite measured value is untestable too; else pass or fail by the spec's range."""
+    wins; a non-finite measured value or interval is untestable too; else pass or fail by the
+    spec's range, applied to the CONFIDENCE `interval` [low, high] where one is given
+    (`interval_verdict`)."""
     spec = CLAIMS[spec_id]
-    if untestable is None and not np.isfinite(measured):
+    if untestable is None and not np.all(np.isfinite([measured, *(interval or [])])):
         untestable = "no finite measured value (every run diverged or has no real image)"
-    verdict = (
-        "untestable" if untestable else ("pass" if spec.tolerance.accepts(measured) else "fail")
-    )
+    if untestable:
+        verdict, reason, interval = "untestable", untestable, None
+    elif interval is None:
+        verdict, reason = ("pass" if spec.tolerance.accepts(measured) else "fail"), None
+    else:
+        verdict, reason = interval_verdict(spec.tolerance, *interval)
     return Claim(
         id=claim_id or spec_id,
         figure=spec.figure,
@@ -177,14 +200,52 @@ def make_claim(
         tolerance=str(spec.tolerance),
         verdict=verdict,
         measured=None if untestable else float(measured),
-        reason=untestable,
+        reason=reason,
+        interval=None if interval is None else [float(end) for end in interval],
+        level=None if interval is None else CONFIDENCE,
         details=details or {},
+    )
+
+
+def interval_verdict(tolerance: Tolerance, low: float, high: float) -> tuple[str, str | None]:
+    """Verdict and reason of a claim judged on its interval: pass when the whole interval lies in
+    the range, fail when none of it does, fail as inconclusive when it straddles an edge."""
+    if tolerance.accepts(low) and tolerance.accepts(high):
+        return "pass", None
+    if not tolerance.overlaps(low, high):
+        return "fail", None
+    return "fail", (
+        f"inconclusive: the {CONFIDENCE:.0%} interval [{low:.4g}, {high:.4g}] straddles an edge "
+        f"of the accepted range ({tolerance}); more seeds would decide"
     )
 
 
 def too_few(count: int, need: int, what: str) -> str | None:
     """The reason a claim is untestable when only `count` < `need` `what` are available."""
     return f"only {count} {what}; the claim needs at least {need}" if count < need else None
+
+
+def bootstrap_shortfall(per_width: dict, min_widths: int, what: str) -> str | None:
+    """Why `bootstrap_over_seeds` cannot give an interval: fewer than `min_widths` widths with
+    `what`, or a width with a single such seed value (nothing to resample); None when it can."""
+    short = too_few(len(per_width), min_widths, f"widths with {what}")
+    fewest = min((v.size for v in per_width.values()), default=0)
+    return short or too_few(fewest, 2, f"seeds with {what} at some width")
+
+
+def seed_claim(spec_id: str, per_width: dict, statistic, short: str | None, **kwargs) -> Claim:
+    """A claim over seeds: statistic's estimate on the seeds, judged on its bootstrap interval
+    (`results.bootstrap_over_seeds`); untestable with `short`, the reason, when it cannot be."""
+    boot = None if short else bootstrap_over_seeds(per_width, statistic)
+    details = {"widths": list(per_width), "values": list(per_width.values()), "bootstrap": boot}
+    return make_claim(
+        spec_id,
+        np.nan if short else boot["estimate"],
+        untestable=short,
+        interval=None if short else boot["interval"],
+        details=details,
+        **kwargs,
+    )
 
 
 def background_claims(results: Results) -> list[Claim]:
@@ -208,31 +269,32 @@ def background_claims(results: Results) -> list[Claim]:
 
 
 def ntk_claims(results: Results) -> list[Claim]:
-    """F2: mean-field overlap; NTK drift slope against width (>= MIN_SLOPE_POINTS widths)."""
+    """F2: minimum mean-field overlap; NTK drift slope against width (>= MIN_SLOPE_POINTS
+    widths); both with their bootstrap intervals over seeds."""
     claims = []
     no_bias = None
     if not results.config["model"]["use_bias"]:
         no_bias = "the mean-field claim is about networks with biases (model.use_bias is false)"
     for dataset in results.width_sweep["datasets"]:
-        ntk = results.width_runs("ntk", dataset)
-        overlap = min(float(ds.overlap_uniform.isel(checkpoint=0).min()) for ds in ntk.values())
-        widths, drift = width_means(results, dataset, WIDTH_ERRORS["NTK drift"])
-        finite = np.isfinite(drift)
-        short = too_few(int(finite.sum()), MIN_SLOPE_POINTS, "widths with a finite drift")
-        slope = np.nan if short else loglog_slope(widths[finite], drift[finite])
+        overlap = {
+            w: ds.overlap_uniform.isel(checkpoint=0).values
+            for w, ds in results.width_runs("ntk", dataset).items()
+        }
+        drift = positive_seeds(width_values(results, dataset, WIDTH_ERRORS["NTK drift"]))
         claims += [
-            make_claim(
+            seed_claim(
                 "F2-overlap",
                 overlap,
-                untestable=no_bias,
+                seed_minimum,
+                no_bias or bootstrap_shortfall(overlap, 1, "an overlap"),
                 claim_id=f"F2-overlap-{dataset}",
                 dataset=dataset,
             ),
-            make_claim(
+            seed_claim(
                 "F2-drift",
-                slope,
-                untestable=short,
-                details={"widths": widths.tolist(), "drift": drift.tolist()},
+                drift,
+                seed_mean_slope,
+                bootstrap_shortfall(drift, MIN_SLOPE_POINTS, "a finite drift"),
                 claim_id=f"F2-drift-{dataset}",
                 dataset=dataset,
             ),
@@ -293,23 +355,29 @@ def perturbation_claims(results: Results) -> list[Claim]:
     ]
 
 
+def width_slope_shortfall(per_width: dict, usable: dict) -> str | None:
+    """Why an F5 slope cannot be tested: a width without a finite, positive seed value, or
+    `bootstrap_shortfall` of the `usable` ones (MIN_SLOPE_POINTS widths, 2 seeds each)."""
+    missing = sorted(set(per_width) - set(usable))
+    if missing and len(per_width) >= MIN_SLOPE_POINTS:
+        return f"no finite, positive value at widths {missing}"
+    return bootstrap_shortfall(usable, MIN_SLOPE_POINTS, "a finite, positive value")
+
+
 def width_claims(results: Results) -> list[Claim]:
-    """F5: every EFT error decreases with width (seed means), measured by the largest ratio."""
+    """F5: every EFT error decreases with width: log-log slope of the seed means against width
+    below 0 over its whole bootstrap interval."""
     claims = []
     for dataset in results.width_sweep["datasets"]:
         for name, quantity in WIDTH_ERRORS.items():
-            widths, values = width_means(results, dataset, quantity)
-            usable = np.isfinite(values) & (values > 0)
-            short = too_few(int(usable.sum()), 2, "widths with a finite, positive value")
-            if short is None and not usable.all():
-                short = f"no finite, positive value at widths {widths[~usable].tolist()}"
-            ratio = np.nan if short else float(np.max(values[1:] / values[:-1]))
+            per_width = width_values(results, dataset, quantity)
+            usable = positive_seeds(per_width)
             claims.append(
-                make_claim(
-                    "F5-decreasing",
-                    ratio,
-                    untestable=short,
-                    details={"widths": widths.tolist(), "values": values.tolist()},
+                seed_claim(
+                    "F5-slope",
+                    usable,
+                    seed_mean_slope,
+                    width_slope_shortfall(per_width, usable),
                     claim_id=f"F5-{dataset}-{name}",
                     dataset=dataset,
                     quantity=name,
@@ -417,13 +485,22 @@ def to_json(claims: list[Claim], provenance: dict) -> str:
     return json.dumps(_finite_json(doc), indent=2, allow_nan=False, default=str)
 
 
+def interval_text(claim: Claim) -> str:
+    """A claim's interval as "95 % [low, high]", or "" when it has none."""
+    if claim.interval is None:
+        return ""
+    low, high = claim.interval
+    return f"{claim.level:.0%} [{low:.6g}, {high:.6g}]"
+
+
 def to_table(claims: list[Claim]) -> str:
-    """Tab-separated table: id, figure, verdict, measured, tolerance, statement, reason."""
-    rows = ["id\tfigure\tverdict\tmeasured\ttolerance\tstatement\treason"]
+    """Tab-separated table: id, figure, verdict, measured, interval, tolerance, statement,
+    reason."""
+    rows = ["id\tfigure\tverdict\tmeasured\tinterval\ttolerance\tstatement\treason"]
     for c in claims:
         measured = "" if c.measured is None else f"{c.measured:.6g}"
         rows.append(
-            f"{c.id}\t{c.figure}\t{c.verdict.upper()}\t{measured}\t{c.tolerance}\t"
-            f"{c.statement}\t{c.reason or ''}"
+            f"{c.id}\t{c.figure}\t{c.verdict.upper()}\t{measured}\t{interval_text(c)}\t"
+            f"{c.tolerance}\t{c.statement}\t{c.reason or ''}"
         )
     return "\n".join(rows) + "\n"

@@ -21,7 +21,9 @@ from nncosmo.theory import REGIMES, cosmological_constant, regime
 
 STAGES = ("ntk", "cosmology", "duality")
 MIN_SLOPE_POINTS = 3  # a fitted slope through fewer points cannot fail its power law
-CONFIDENCE = 0.95  # level of the infinite-width extrapolation's interval
+CONFIDENCE = 0.95  # level of every interval: the 1/width extrapolation's and the bootstrap's
+BOOTSTRAP_RESAMPLES = 10_000  # resamples of the seed bootstrap
+BOOTSTRAP_SEED = 0  # seed of its numpy Generator: the same files give the same intervals
 
 
 class Results:
@@ -77,17 +79,64 @@ class Results:
         return [ds for (d, _), ds in sorted(getattr(self, stage).items()) if d == self.dataset]
 
 
-def loglog_slope(x, y) -> float:
-    """Least-squares slope of log y against log x."""
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+def loglog_slope(x, y):
+    """Least-squares slope of log y against log x, sum dx dy / sum dx^2 of the centred logs;
+    y may hold several series, x along its last axis (one slope per series)."""
+    log_x, log_y = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
+    dx = log_x - log_x.mean()
+    return np.sum(dx * (log_y - log_y.mean(axis=-1, keepdims=True)), axis=-1) / np.sum(dx**2)
+
+
+def width_values(results: Results, dataset: str, quantity) -> dict[int, np.ndarray]:
+    """Per width of the width sweep, quantity(duality_ds, ntk_ds) -> (run,) of every run (seed)."""
+    duality = results.width_runs("duality", dataset)
+    ntk = results.width_runs("ntk", dataset)
+    return {w: np.asarray(quantity(duality[w], ntk[w]), dtype=float) for w in sorted(duality)}
 
 
 def width_means(results: Results, dataset: str, quantity) -> tuple[np.ndarray, np.ndarray]:
     """Widths and the seed-mean of quantity(duality_ds, ntk_ds) -> (run,) over the width sweep."""
-    duality = results.width_runs("duality", dataset)
-    ntk = results.width_runs("ntk", dataset)
-    widths = np.array(sorted(duality))
-    return widths, np.array([np.nanmean(quantity(duality[w], ntk[w])) for w in widths])
+    values = width_values(results, dataset, quantity)
+    return np.array(list(values)), np.array([np.nanmean(v) for v in values.values()])
+
+
+def bootstrap_over_seeds(per_width: dict[int, np.ndarray], statistic) -> dict:
+    """Percentile bootstrap (Efron & Tibshirani 1993, ch. 13) of statistic(widths, samples) ->
+    (resamples,), samples[i] of shape (resamples, seeds at width i): each width's seed values are
+    drawn with replacement, BOOTSTRAP_RESAMPLES times, from numpy's Generator seeded with
+    BOOTSTRAP_SEED; the interval holds the central CONFIDENCE of the resampled statistics and the
+    estimate is the statistic of the seeds themselves."""
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    widths = np.array(sorted(per_width))
+    seeds = [np.asarray(per_width[w], dtype=float) for w in widths]
+    resampled = [v[rng.integers(0, v.size, size=(BOOTSTRAP_RESAMPLES, v.size))] for v in seeds]
+    tails = [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2]
+    return {
+        "estimate": float(statistic(widths, [v[None] for v in seeds])[0]),
+        "interval": np.quantile(statistic(widths, resampled), tails).tolist(),
+        "level": CONFIDENCE,
+        "resamples": BOOTSTRAP_RESAMPLES,
+        "seed": BOOTSTRAP_SEED,
+        "seeds_per_width": [v.size for v in seeds],
+    }
+
+
+def seed_mean_slope(widths: np.ndarray, samples: list[np.ndarray]) -> np.ndarray:
+    """Log-log slope of the seed means against width, per resample (a `bootstrap_over_seeds`
+    statistic)."""
+    return loglog_slope(widths, np.stack([s.mean(axis=-1) for s in samples], axis=-1))
+
+
+def seed_minimum(widths: np.ndarray, samples: list[np.ndarray]) -> np.ndarray:
+    """Minimum over widths and seeds, per resample (a `bootstrap_over_seeds` statistic)."""
+    return np.min([s.min(axis=-1) for s in samples], axis=0)
+
+
+def positive_seeds(per_width: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """Each width's finite, positive seed values (a log-log slope needs positive means); widths
+    left with none are dropped."""
+    kept = {w: v[np.isfinite(v) & (v > 0)] for w, v in per_width.items()}
+    return {w: v for w, v in kept.items() if v.size}
 
 
 WIDTH_ERRORS = {
