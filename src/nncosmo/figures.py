@@ -20,18 +20,26 @@ from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 
 from nncosmo import theory  # noqa: E402
-from nncosmo.claims import CLAIMS, extrapolation_shortfall  # noqa: E402
+from nncosmo.claims import (  # noqa: E402
+    CLAIMS,
+    bootstrap_shortfall,
+    extrapolation_shortfall,
+    width_slope_shortfall,
+)
 from nncosmo.results import (  # noqa: E402
     MIN_SLOPE_POINTS,
     WIDTH_ERRORS,
     Results,
+    bootstrap_over_seeds,
     extrapolate_in_inverse_width,
     infinite_width_ratios,
     initial_kappa,
     lambda_slopes,
-    loglog_slope,
+    positive_seeds,
     predicted_unstable,
+    seed_mean_slope,
     width_means,
+    width_values,
 )
 
 PALETTE = sns.color_palette("colorblind")
@@ -102,6 +110,17 @@ def _slope_text(slope: float | None) -> str:
     if slope is None:
         return f"slope untestable (< {MIN_SLOPE_POINTS} good fits)"
     return f"slope vs η {slope:.3f}"
+
+
+def _width_slope(per_width: dict, short: str | None) -> tuple[float | None, str]:
+    """The seed-mean log-log slope against width and its legend text with the bootstrap interval
+    (claims F2-drift, F5-slope), or None and "slope untestable" when `short` gives a reason."""
+    if short:
+        return None, "slope untestable"
+    boot = bootstrap_over_seeds(per_width, seed_mean_slope)
+    low, high = boot["interval"]
+    text = f"slope {boot['estimate']:.2f} ({boot['level']:.0%}: {low:.2f} … {high:.2f})"
+    return boot["estimate"], text
 
 
 def _trim(u: np.ndarray, floor: float = 1e-3) -> int:
@@ -206,15 +225,14 @@ def figure_ntk(results: Results):
                 label=dataset if w == widths[0] else None,
             )
         w_arr, drift = width_means(results, dataset, WIDTH_ERRORS["NTK drift"])
-        if np.isfinite(drift).sum() >= MIN_SLOPE_POINTS:
-            slope = loglog_slope(w_arr, drift)
+        seeds = positive_seeds(width_values(results, dataset, WIDTH_ERRORS["NTK drift"]))
+        short = bootstrap_shortfall(seeds, MIN_SLOPE_POINTS, "a finite drift")
+        slope, text = _width_slope(seeds, short)
+        if slope is not None:
             log_w, log_d = np.log(w_arr), np.log(drift)  # the fitted line passes their means
             fit = np.exp(log_d.mean() + slope * (log_w - log_w.mean()))
             ax_d.loglog(w_arr, fit, "-", color=PALETTE[k], lw=1)
-            label = f"{dataset}: slope {slope:.2f}"
-        else:
-            label = f"{dataset}: slope untestable (< {MIN_SLOPE_POINTS} widths)"
-        ax_d.loglog(w_arr, drift, markers[k], color=PALETTE[k], label=label)
+        ax_d.loglog(w_arr, drift, markers[k], color=PALETTE[k], label=f"{dataset}: {text}")
     ref = drift[0] * (w_arr / w_arr[0]) ** -1.0
     ax_d.loglog(w_arr, ref, "k--", lw=0.8, label="width⁻¹ (Dyer & Gur-Ari)")
     overlap_min = CLAIMS["F2-overlap"].tolerance.low
@@ -344,13 +362,15 @@ def _seed_errorbar(ax, x, values, **style) -> None:
 
 
 def _width_errors(ax, results: Results, dataset: str) -> None:
-    """F5 top row: the EFT errors against width, log-log."""
-    duality = results.width_runs("duality", dataset)
-    ntk = results.width_runs("ntk", dataset)
-    widths = np.array(sorted(duality))
+    """F5 top row: the EFT errors against width, log-log, each with its fitted slope and the
+    slope's bootstrap interval (claim F5-slope)."""
     for k, (name, quantity) in enumerate(WIDTH_ERRORS.items()):
-        values = [np.asarray(quantity(duality[w], ntk[w])) for w in widths]
-        _seed_errorbar(ax, widths, values, fmt="o-", color=PALETTE[k], label=name)
+        per_width = width_values(results, dataset, quantity)
+        usable = positive_seeds(per_width)
+        _, text = _width_slope(usable, width_slope_shortfall(per_width, usable))
+        widths = np.array(list(per_width))
+        values = list(per_width.values())
+        _seed_errorbar(ax, widths, values, fmt="o-", color=PALETTE[k], label=f"{name}: {text}")
     ax.set(yscale="log", ylabel="relative error (seed mean, min-max)", title=dataset)
     _width_axis(ax, widths)
     ax.legend(fontsize=7)
