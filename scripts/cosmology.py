@@ -1,4 +1,4 @@
-"""Rule cosmology: integrate, for every run and both dictionaries, the matched de Sitter field."""
+"""Rule cosmology: integrate, for every run and every dictionary, the matched de Sitter field."""
 
 import time
 
@@ -17,9 +17,10 @@ def main(smk) -> None:
     start = time.perf_counter()
     ds = field_dataset(ntk, smk.params.cosmology["rtol"], smk.params.cosmology["atol"])
     log.info(
-        "%d runs x %d modes x 2 dictionaries integrated in %.1f s",
+        "%d runs x %d modes x %d dictionaries integrated in %.1f s",
         ds.sizes["run"],
         ds.sizes["mode"],
+        ds.sizes["dictionary"],
         time.perf_counter() - start,
     )
     write_dataset(ds, smk.output[0], provenance(smk.config, rule="cosmology"))

@@ -337,3 +337,20 @@ def test_slurm_profile_dry_run_resolves_every_job(tmp_path):
     seeds = {s for sweep in config["sweeps"].values() for s in sweep["seeds"]}
     assert counts["train"] < split["train"] <= counts["train"] * len(seeds)
     assert split["ntk"] == split["cosmology"] == split["duality"] == split["train"]
+
+
+def test_f1_shows_three_dictionaries_and_claims_the_adiabatic_one(tiny_run):
+    """F1 of the tiny run draws network points and the three dictionaries' fields; claims.json
+    has F1-adiabatic with a verdict."""
+    from nncosmo.figures import figure_background
+
+    results, config = tiny_run
+    inputs = SimpleNamespace(
+        data=sorted((results / "data").glob("*.nc")),
+        **{s: sorted((results / s).rglob("*.nc")) for s in ("ntk", "cosmology", "duality")},
+    )
+    fig = figure_background(Results.load(inputs, config))
+    labels = {line.get_label() for ax in fig.axes for line in ax.get_lines()}
+    assert {f"{d} dictionary" for d in ("exact", "adiabatic", "continuum")} <= labels
+    claims = json.loads((results / "claims.json").read_text())["claims"]
+    assert {c["id"]: c["verdict"] for c in claims}["F1-adiabatic"] in ("pass", "fail")

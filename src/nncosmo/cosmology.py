@@ -49,9 +49,15 @@ def hubble(kind: str, expansion: Expansion, t, phi, dphi, mass2) -> Array:
     raise ValueError(f"unknown expansion kind {kind!r}; expected one of {KINDS}")
 
 
+def mass_at(mass2, t):
+    """m^2(t): a constant, or a diffrax.LinearInterpolation of tabulated masses (time-dependent)."""
+    return mass2.evaluate(t) if isinstance(mass2, diffrax.LinearInterpolation) else mass2
+
+
 def _vector_field(t, y, args):
     """(ln a, phi, phi', d, d')' = (H, phi', -3H phi' - m^2 phi, d', -3H d' - (k^2/a^2 + M^2) d)."""
     kind, expansion, mass2, k, pert_mass2 = args
+    mass2, pert_mass2 = mass_at(mass2, t), mass_at(pert_mass2, t)
     ln_a, phi, dphi, delta, ddelta = y
     h = hubble(kind, expansion, t, phi, dphi, mass2)
     omega2 = k**2 * jnp.exp(-2.0 * ln_a) + pert_mass2
@@ -61,6 +67,18 @@ def _vector_field(t, y, args):
 def _f64(x) -> Array:
     """x as a float64 JAX array."""
     return jnp.asarray(x, dtype=jnp.float64)
+
+
+def _as_mass(mass2):
+    """A constant mass as float64; an interpolated one as given."""
+    return mass2 if isinstance(mass2, diffrax.LinearInterpolation) else _f64(mass2)
+
+
+def _step_controller(rtol, atol, mass2, pert_mass2):
+    """PID step-size control; steps land on the knots of an interpolated mass (its kinks)."""
+    pid = diffrax.PIDController(rtol=rtol, atol=atol)
+    knots = [m.ts for m in (mass2, pert_mass2) if isinstance(m, diffrax.LinearInterpolation)]
+    return diffrax.ClipStepSizeController(pid, step_ts=knots[0]) if knots else pid
 
 
 def integrate_flrw(
@@ -83,7 +101,9 @@ def integrate_flrw(
     """Solve phi'' + 3H phi' + m^2 phi = 0, d'' + 3H d' + (k^2/a^2 + M^2) d = 0, (ln a)' = H.
 
     `ts` (T,) are the save times, ts[0] the initial time; phi0, dphi0, mass2 and a0 are scalars;
-    delta0, ddelta0, k, pert_mass2 have shape (K,). `kind` and `max_steps` are static; all else,
+    delta0, ddelta0, k, pert_mass2 have shape (K,). A time-dependent mass is a
+    diffrax.LinearInterpolation instead (values (T_m,) for mass2, (T_m, K) for pert_mass2, on
+    the same knots); the steps then land on its knots. `kind` and `max_steps` are static; all else,
     tolerances included, may be traced (jit, vmap; ts of equal length). Returns "phi", "dphi",
     "a", "H" of shape (T,) and "delta", "ddelta" of shape (T, K), solved with Dopri8 under a PID
     step-size controller.
@@ -95,7 +115,8 @@ def integrate_flrw(
         )
     if kind not in KINDS:
         raise ValueError(f"unknown expansion kind {kind!r}; expected one of {KINDS}")
-    ts, mass2, k, pert_mass2, rtol, atol = map(_f64, (ts, mass2, k, pert_mass2, rtol, atol))
+    ts, k, rtol, atol = map(_f64, (ts, k, rtol, atol))
+    mass2, pert_mass2 = _as_mass(mass2), _as_mass(pert_mass2)
     if kind == "power_law":
         ts = eqx.error_if(ts, ts[0] <= 0.0, "power_law expansion needs t0 = ts[0] > 0")
     y0 = (jnp.log(_f64(a0)), *map(_f64, (phi0, dphi0, delta0, ddelta0)))
@@ -112,45 +133,62 @@ def integrate_flrw(
         y0=y0,
         args=(kind, expansion, mass2, k, pert_mass2),
         saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        stepsize_controller=_step_controller(rtol, atol, mass2, pert_mass2),
         max_steps=max_steps,
     )
     ln_a, phi, dphi, delta, ddelta = sol.ys
-    h = hubble(kind, expansion, ts, phi, dphi, mass2)
+    h = hubble(kind, expansion, ts, phi, dphi, jax.vmap(lambda t: mass_at(mass2, t))(ts))
     return {"phi": phi, "dphi": dphi, "a": jnp.exp(ln_a), "H": h, "delta": delta, "ddelta": ddelta}
 
 
-DICTIONARIES = ("continuum", "exact")
+DICTIONARIES = ("continuum", "exact", "adiabatic")
+
+
+def checkpoint_kappa(ntk) -> np.ndarray:
+    """kappa_a(n) = lam_a(n) / N, shape (run, step, mode): the sorted NTK eigenvalues at the
+    checkpoints, linearly interpolated in n (held constant outside them). The one source of a
+    step-dependent kappa; a dense measurement can replace it."""
+    from scipy.interpolate import interp1d
+
+    lam = ntk.eigenvalue.isel(eigen=slice(0, ntk.sizes["mode"])).values / ntk.attrs["n_samples"]
+    ends = (lam[:, 0], lam[:, -1])
+    return interp1d(ntk.checkpoint.values, lam, axis=1, bounds_error=False, fill_value=ends)(
+        ntk.step.values
+    )
 
 
 def dictionary_parameters(dictionary: str, eta, beta, kappa, u0):
-    """(H, m^2_a, u'(0)_a) that a dictionary (docs/physics.md §2, §5) assigns to kappa_a = lam_a/N.
+    """(H, m^2_a(n), u'(0)_a) that a dictionary (docs/physics.md §2, §5, §9) assigns to
+    kappa_a(n) = lam_a(n)/N, given as (run, step, mode); u0 is (run, mode).
 
-    Continuum: u'(0) = 0 (start from rest read as zero velocity); exact: the velocity that makes
-    the continuous solution pass through u(-sqrt(eta)) = u(0).
+    Continuum (m^2 = kappa_a(0), u'(0) = 0) and exact (m^2 of kappa_a(0), the velocity that makes
+    the continuous solution pass through u(-sqrt(eta)) = u(0)) hold the mass at its initial
+    value; adiabatic takes the exact m^2 of kappa_a(n) at every step, H and u'(0) as exact.
     """
-    eta, beta = np.asarray(eta)[..., None], np.asarray(beta)[..., None]
+    eta, beta = np.asarray(eta)[:, None, None], np.asarray(beta)[:, None, None]
+    if dictionary != "adiabatic":
+        kappa = np.broadcast_to(kappa[:, :1], kappa.shape)
     if dictionary == "continuum":
-        params = theory.continuum_dictionary(eta, beta, kappa)
-        du0 = np.zeros_like(u0)
+        params, du0 = theory.continuum_dictionary(eta, beta, kappa), np.zeros_like(u0)
     else:
         params = theory.exact_dictionary(eta, beta, kappa)
-        du0 = theory.rest_initial_velocity(eta, beta, kappa, u0)
-    return params["H"][..., 0], params["m2"], du0
+        du0 = theory.rest_initial_velocity(eta[:, 0], beta[:, 0], kappa[:, 0], u0)
+    return params["H"][:, 0, 0], params["m2"], du0
 
 
 def _matched_field(ts, h, mass2, init, rate, rtol, atol):
-    """One run: mode 0 as the background phi, modes a > 0 as k = 0 perturbations, de Sitter H."""
+    """One run: mode 0 as the background phi, modes a > 0 as k = 0 perturbations, de Sitter H;
+    mass2 (T, K) tabulated at ts, linearly interpolated in between."""
     zeros = jnp.zeros_like(init[1:])
     out = integrate_flrw(
         ts,
         init[0],
         rate[0],
-        mass2[0],
+        diffrax.LinearInterpolation(ts, mass2[:, 0]),
         init[1:],
         rate[1:],
         zeros,
-        mass2[1:],
+        diffrax.LinearInterpolation(ts, mass2[:, 1:]),
         kind="de_sitter",
         expansion=Expansion(H0=h),
         rtol=rtol,
@@ -165,11 +203,11 @@ _matched_fields = jax.jit(jax.vmap(_matched_field, in_axes=(0, 0, 0, 0, 0, None,
 def de_sitter_fields(tau, H, m2, u0, du0, rtol: float, atol: float) -> np.ndarray:
     """All runs in one vmapped, jit-compiled diffrax call (`_matched_field` per run).
 
-    Shapes: tau (R, T), H (R,), m2/u0/du0 (R, K); returns (R, T, K). Runs with non-finite
-    parameters (diverged, or no real image in the dictionary) are integrated as zeros and
-    returned as NaN rows.
+    Shapes: tau (R, T), H (R,), m2 (R, T, K) (m^2 at tau), u0/du0 (R, K); returns (R, T, K).
+    Runs with non-finite parameters (diverged, or no real image in the dictionary at some step)
+    are integrated as zeros and returned as NaN rows.
     """
-    valid = np.isfinite(H) & np.isfinite(m2).all(-1) & np.isfinite(du0).all(-1)
+    valid = np.isfinite(H) & np.isfinite(m2).all((-2, -1)) & np.isfinite(du0).all(-1)
     clean = lambda a: np.where(valid.reshape(-1, *[1] * (a.ndim - 1)), a, 0.0)  # noqa: E731
     H, m2, u0, du0 = map(clean, (H, m2, u0, du0))
     tau = np.where(valid[:, None], tau, np.arange(tau.shape[1])[None, :])
@@ -180,13 +218,12 @@ def de_sitter_fields(tau, H, m2, u0, du0, rtol: float, atol: float) -> np.ndarra
 def field_dataset(ntk, rtol: float, atol: float):
     """Cosmology stage: for each run and dictionary, the de Sitter field matched to u_a(n).
 
-    Both dictionaries' runs go through one `de_sitter_fields` call (one compilation).
+    All dictionaries' runs go through one `de_sitter_fields` call (one compilation); kappa_a(n)
+    comes from `checkpoint_kappa`.
     """
     import xarray as xr
 
-    n = ntk.attrs["n_samples"]
-    eta, beta = ntk.eta.values, ntk.beta.values
-    kappa = ntk.eigenvalue.isel(checkpoint=0, eigen=slice(0, ntk.sizes["mode"])).values / n
+    eta, beta, kappa = ntk.eta.values, ntk.beta.values, checkpoint_kappa(ntk)
     u0 = ntk.u.isel(step=0).values
     params = [dictionary_parameters(d, eta, beta, kappa, u0) for d in DICTIONARIES]
     hubbles = np.stack([np.where(ntk.diverged.values, np.nan, p[0]) for p in params])
@@ -196,7 +233,7 @@ def field_dataset(ntk, rtol: float, atol: float):
     fields = de_sitter_fields(
         tau,
         hubbles.reshape(-1),
-        masses.reshape(-1, masses.shape[-1]),
+        masses.reshape(-1, *masses.shape[2:]),
         np.concatenate([u0] * len(DICTIONARIES)),
         rates.reshape(-1, rates.shape[-1]),
         rtol,
@@ -220,9 +257,12 @@ def field_dataset(ntk, rtol: float, atol: float):
                 {"long_name": "Hubble rate H of the dictionary", "units": "1/tau"},
             ),
             "mass2": (
-                (*dims, "mode"),
+                (*dims, "step", "mode"),
                 masses,
-                {"long_name": "mass^2 the dictionary assigns to mode a", "units": "1/tau^2"},
+                {
+                    "long_name": "mass^2 the dictionary assigns to mode a at step n",
+                    "units": "1/tau^2",
+                },
             ),
         },
         coords={

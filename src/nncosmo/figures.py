@@ -43,7 +43,12 @@ from nncosmo.results import (  # noqa: E402
 )
 
 PALETTE = sns.color_palette("colorblind")
-NETWORK, EXACT, CONTINUUM = "0.15", PALETTE[0], PALETTE[3]
+NETWORK, EXACT, CONTINUUM, ADIABATIC = "0.15", PALETTE[0], PALETTE[3], PALETTE[2]
+DICTIONARY_STYLE = {
+    "exact": {"color": EXACT, "lw": 1.5},
+    "continuum": {"color": CONTINUUM, "lw": 1.5, "ls": "--"},
+    "adiabatic": {"color": ADIABATIC, "lw": 1.5, "ls": ":"},
+}
 REGIME_COLOURS = dict(
     zip(theory.REGIMES, [PALETTE[8], PALETTE[0], PALETTE[4], PALETTE[3]], strict=True)
 )
@@ -130,27 +135,19 @@ def _trim(u: np.ndarray, floor: float = 1e-3) -> int:
 
 
 def _overlay(ax, tau, network, fields, scale, stride=None):
-    """Network points and both dictionaries' fields, all divided by `scale`."""
+    """Network points and the dictionaries' fields ({name: field}), all divided by `scale`."""
     stop = _trim(network)
     stride = stride or max(stop // 30, 1)
     ax.plot(
         tau[:stop:stride], network[:stop:stride] / scale, "o", ms=3, color=NETWORK, label="network"
     )
-    ax.plot(
-        tau[:stop], fields["exact"][:stop] / scale, color=EXACT, lw=1.5, label="exact dictionary"
-    )
-    ax.plot(
-        tau[:stop],
-        fields["continuum"][:stop] / scale,
-        "--",
-        color=CONTINUUM,
-        lw=1.5,
-        label="continuum dictionary",
-    )
+    for name, field in fields.items():
+        style = DICTIONARY_STYLE[name]
+        ax.plot(tau[:stop], field[:stop] / scale, **style, label=f"{name} dictionary")
 
 
 def figure_background(results: Results):
-    """F1: u_0(tau)/|u_0(0)| of the grid runs against phi(t) from both dictionaries."""
+    """F1: u_0(tau)/|u_0(0)| of the grid runs against phi(t) from the three dictionaries."""
     ntk, cosmo, dual = (results.grid_runs(s) for s in ("ntk", "cosmology", "duality"))
     betas, etas = np.unique(ntk.beta.values), np.unique(ntk.eta.values)
     fig, axes = plt.subplots(
@@ -170,7 +167,7 @@ def figure_background(results: Results):
         u = ntk.u.isel(run=r, mode=0).values
         fields = {
             d: cosmo.field.isel(run=r, mode=0).sel(dictionary=d).values
-            for d in ("exact", "continuum")
+            for d in ("exact", "adiabatic", "continuum")
         }
         _overlay(ax, ntk.tau.isel(run=r).values, u, fields, abs(u[0]))
         res = dual.residual_own.isel(run=r).sel(mode=0)
@@ -179,6 +176,7 @@ def figure_background(results: Results):
             0.97,
             0.95,
             f"exact {_percent(float(res.sel(dictionary='exact')), 2)}\n"
+            f"adiab. {_percent(float(res.sel(dictionary='adiabatic')), 2)}\n"
             f"contin. {_percent(float(res.sel(dictionary='continuum')), 1)}",
             transform=ax.transAxes,
             ha="right",

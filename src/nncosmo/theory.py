@@ -159,22 +159,39 @@ def rest_initial_velocity(eta, beta, kappa, u0):
     return np.where(np.isnan(m2), np.nan, np.asarray(u0) * bracket / np.sqrt(eta))
 
 
-def momentum_recursion(u0, eta, beta, kappa, steps):
-    """Recursion (D) from rest, as heavy ball: v(n+1) = beta v(n) - x u(n), u(n+1) = u(n) + v(n+1).
+def momentum_recursion(u0, eta, beta, kappa, steps, *, per_step=False):
+    """Recursion (D) from rest, as heavy ball: v(n+1) = beta v(n) - x(n) u(n), u(n+1) = u(n) +
+    v(n+1), x(n) = eta kappa(n).
 
     v(n) = u(n) - u(n-1), v(0) = 0; identical to (D) in exact arithmetic and better conditioned
-    for slow modes.  Returns float64 u(n), n = 0..steps, shape (steps + 1, *broadcast shape).
+    for slow modes.  kappa is constant (broadcast with u0, eta, beta) or, with per_step, indexed
+    by the step first: kappa[n] drives u(n) -> u(n + 1) (a step-dependent NTK, docs/physics.md
+    §9).  Returns float64 u(n), n = 0..steps, shape (steps + 1, *broadcast shape).
     """
-    u0, eta, beta, kappa = np.broadcast_arrays(
-        *(np.asarray(a, dtype=float) for a in (u0, eta, beta, kappa))
-    )
-    x = eta * kappa
-    out = np.empty((steps + 1, *u0.shape))
-    out[0], v = u0, np.zeros(u0.shape)
+    kappa, eta, beta = (np.asarray(a, dtype=float) for a in (kappa, eta, beta))
+    kappas = kappa[:steps] if per_step else np.broadcast_to(kappa, (steps, *kappa.shape))
+    shape = np.broadcast_shapes(np.shape(u0), eta.shape, beta.shape, kappas.shape[1:])
+    out = np.empty((steps + 1, *shape))
+    out[0], v = u0, np.zeros(shape)
     for n in range(steps):
-        v = beta * v - x * out[n]
+        v = beta * v - eta * kappas[n] * out[n]
         out[n + 1] = out[n] + v
     return out
+
+
+def adiabatic_amplitude_error(eta, beta, kappa):
+    """Predicted relative error of the adiabatic image for a slowly varying kappa(n) (axis 0 = n).
+
+    The recursion conserves the discrete Wronskian, so a slow mode's amplitude goes as
+    1 / sqrt(sinh(d_n)) (d = (ln r+ - ln r-) / 2, imaginary when underdamped); the field of the
+    interpolated mass conserves a^2 w, w = d / sqrt(eta), amplitude 1 / sqrt(d_n).  Both start
+    equal, so u(n) = (1 + p_n) phi(n) with p_n = sqrt(sinhc(d_0) / sinhc(d_n)) - 1
+    ~ (d_n^2 - d_0^2) / 12 ~ -eta (kappa(n) - kappa(0)) / 12: set by the change of kappa, not
+    by its rate (docs/physics.md §9).
+    """
+    l_plus, l_minus = _log_roots(eta, beta, kappa)
+    half = 0.5 * (l_plus - l_minus)
+    return np.sqrt(_sinhc(half[:1]) / _sinhc(half)).real - 1
 
 
 def mode_solution(tau, u0, du0, H, m2):
