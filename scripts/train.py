@@ -47,6 +47,8 @@ def main(smk) -> None:
         cfg["divergence_factor"],
         cfg["chunk_runs"],
         progress_logger(log, start),
+        cfg["kappa_modes"],
+        cfg["kappa_stride"],
     )
     log.info(
         "done in %.1f s; diverged runs: %s",

@@ -8,6 +8,7 @@ import pytest
 
 from nncosmo import training
 from nncosmo.models import build_model
+from nncosmo.ntk import ntk_function
 
 
 class LinearModel(nn.Module):
@@ -159,3 +160,59 @@ def test_unstable_run_finishes_and_is_flagged(rng):
     etas = [0.5 / lam0, 2.5 * 2 / lam0]  # stable; beyond 2(1+beta)/lambda_0 for beta = 0.5
     traj = training.train_sweep(apply_fn, params, etas, [0.5, 0.5], x, y, 200, [0, 200])
     np.testing.assert_array_equal(training.diverged(traj.loss, 100.0), [False, True])
+
+
+def small_mlp_job(rng, dtype=jnp.float64):
+    """Five runs of a depth-2 erf MLP of width 16 on 8 samples (a job in miniature)."""
+    x = rng.standard_normal((8, 4))
+    y = rng.standard_normal(8)
+    model = build_model(dict(depth=2, activation="erf", bias_std=1.0, use_bias=True), 16, dtype)
+    etas, betas = [0.1, 0.3, 0.2, 0.05, 0.4], [0.9, 0.5, 0.7, 0.0, 0.8]
+    runs = [
+        {"eta": e, "beta": b, "seed": i} for i, (e, b) in enumerate(zip(etas, betas, strict=True))
+    ]
+    return model, runs, x, y
+
+
+def test_kappa_is_the_rayleigh_quotient_of_the_kernel_at_checkpoints(rng):
+    """kappa_a(n) = v_a^T Theta(n) v_a / N with Theta from the saved parameters (structured NTK,
+    independent of the measurement's vjp) and v_a, lambda_a from an eigh of the initial kernel."""
+    model, runs, x, y = small_mlp_job(rng)
+    steps, ckpts, modes = 30, [0, 10, 30], 3
+    ds = training.sweep_dataset(model, runs, x, y, steps, ckpts, 100.0, 0, None, modes, 5)
+    np.testing.assert_array_equal(ds.kappa_step, np.arange(0, steps + 1, 5))
+    ntk = ntk_function(model, "structured")
+    for r in range(len(runs)):
+        theta0 = np.asarray(ntk(training.variables_to_params(ds, run=r, checkpoint=0), x))
+        lam, vec = np.linalg.eigh(theta0)
+        v = vec[:, ::-1][:, :modes]
+        np.testing.assert_allclose(ds.kappa.isel(run=r, kappa_step=0), lam[::-1][:modes] / 8, 1e-6)
+        for k, step in enumerate(ckpts):
+            theta = np.asarray(ntk(training.variables_to_params(ds, run=r, checkpoint=k), x))
+            expected = np.einsum("ia,ij,ja->a", v, theta, v) / 8
+            np.testing.assert_allclose(ds.kappa.sel(run=r, kappa_step=step), expected, rtol=1e-6)
+    assert not np.allclose(ds.kappa.isel(kappa_step=-1), ds.kappa.isel(kappa_step=0), rtol=1e-3)
+
+
+@pytest.mark.parametrize("stride", [1, 4])
+def test_kappa_leaves_training_bit_identical_and_chunks_agree(rng, stride):
+    model, runs, x, y = small_mlp_job(rng, jnp.float32)
+    params = training.init_params_for(model, runs, x)
+    apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    vectors = training.initial_eigenvectors(model, params, x, 2)
+    etas, betas = [r["eta"] for r in runs], [r["beta"] for r in runs]
+    args = (apply_fn, params, etas, betas, x, y, 21, [0, 8, 21])
+    off = training.train_sweep(*args)
+    on = training.train_sweep(*args, kappa_vectors=vectors, kappa_stride=stride)
+    for a, b in zip(jax.tree.leaves(off[:3]), jax.tree.leaves(on[:3]), strict=True):
+        np.testing.assert_array_equal(b, a)
+    assert off.kappa.shape == (5, 0, 0) and on.kappa.shape == (5, len(range(0, 22, stride)), 2)
+    chunked = training.train_sweep(*args, 2, kappa_vectors=vectors, kappa_stride=stride)
+    for a, b in zip(jax.tree.leaves(on), jax.tree.leaves(chunked), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)  # float32 rounding over 21 steps
+
+
+def test_kappa_off_writes_no_kappa_variable(rng):
+    model, runs, x, y = small_mlp_job(rng, jnp.float32)
+    ds = training.sweep_dataset(model, runs[:2], x, y, 5, [0, 5], 100.0, 0, None, 4, 0)
+    assert "kappa" not in ds and "kappa_step" not in ds.coords

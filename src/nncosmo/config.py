@@ -275,15 +275,21 @@ def training_file_bytes(config: dict, dataset: str, job: str) -> int:
     """Array bytes of one training file (nncosmo.training.sweep_dataset), exact for a teacher:
     runs x [dtype bytes x (checkpoints x params + (steps + 1) x (samples + 1)) (parameters, f,
     loss) + 8 (steps + 1) (tau) + 33 (run, eta, beta, seed, diverged)]
-    + 8 (steps + 1 + checkpoints + samples) (coordinates).
-    HDF5 adds some 30 kB per file (metadata, provenance)."""
+    + 8 (steps + 1 + checkpoints + samples) (coordinates), and with kappa_stride s > 0
+    runs x dtype bytes x kappa_steps x kappa_modes + 8 (kappa_steps + kappa_modes) (kappa),
+    kappa_steps = floor(steps / s) + 1. HDF5 adds some 30 kB per file (metadata, provenance)."""
     spec, training = config["datasets"][dataset], config["training"]
     steps, samples = training["steps"] + 1, spec["n_samples"]
     checkpoints = len(training["checkpoints"])
     params = n_params(config["model"], n_features(spec), job_width(job))
     per_run = ITEMSIZE[training["dtype"]] * (checkpoints * params + steps * (samples + 1))
     per_run += 8 * steps + 33
-    return len(job_runs(config, dataset, job)) * per_run + 8 * (steps + checkpoints + samples)
+    coordinates = steps + checkpoints + samples
+    if training.get("kappa_stride", 0):
+        kappa_steps, modes = (steps - 1) // training["kappa_stride"] + 1, training["kappa_modes"]
+        per_run += ITEMSIZE[training["dtype"]] * kappa_steps * modes
+        coordinates += kappa_steps + modes
+    return len(job_runs(config, dataset, job)) * per_run + 8 * coordinates
 
 
 def disk_estimate(config: dict) -> int:

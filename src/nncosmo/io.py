@@ -34,6 +34,7 @@ COORDINATE_ATTRS = {
     "diverged": {"long_name": "loss non-finite or grew by divergence_factor", "units": "1"},
     "step": {"long_name": "training step n", "units": "step"},
     "checkpoint": {"long_name": "training step of a parameter checkpoint", "units": "step"},
+    "kappa_step": {"long_name": "training step n of a kappa_a(n) measurement", "units": "step"},
     "sample": {"long_name": "training sample index i", "units": "1"},
     "sample_": {"long_name": "training sample index j (second NTK index)", "units": "1"},
     "feature": {"long_name": "input feature index", "units": "1"},

@@ -6,6 +6,11 @@ Update (docs/physics.md §1), started from rest (theta(-1) = theta(0)):
 which is exactly `optax.sgd(eta, momentum=beta)`. The whole (eta, beta, seed) grid of one width
 runs as one compiled program: `vmap` over runs of a `scan` over steps (on a CPU, optionally a
 `lax.map` over chunks of runs, each chunk vmapped: `training.chunk_runs`).
+
+Inside the scan, every `training.kappa_stride`-th step also measures the Rayleigh quotients
+    kappa_a(n) = v_a^T Theta(n) v_a / N = ||J(theta_n)^T v_a||^2 / N     (docs/physics.md §7.9)
+of the top eigenvectors v_a of the run's NTK at initialisation, by the pullback of the step's own
+forward pass applied to the K vectors at once; the training itself is unchanged by it.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import optax
 
 
 class Trajectories(NamedTuple):
-    """What one sweep records: outputs and loss every step, parameters at checkpoints."""
+    """What one sweep records: outputs and loss every step, parameters at checkpoints, the
+    Rayleigh quotients kappa at steps 0, s, 2s, ... (no kappa_step when the stride s is 0)."""
 
     f: jax.Array  # (run, step, sample)
     loss: jax.Array  # (run, step)
     checkpoints: dict  # pytree of (run, checkpoint, *param_shape)
+    kappa: jax.Array  # (run, kappa_step, mode)
 
 
 def mse_loss(f: jax.Array, y: jax.Array) -> jax.Array:
@@ -48,6 +55,23 @@ def save_checkpoint(saved, params, slot):
     return jax.tree.map(lambda buf, leaf: buf.at[slot].set(leaf), saved, params)
 
 
+def rayleigh_quotients(pullback: Callable, vectors: jax.Array) -> jax.Array:
+    """kappa_a = ||J^T v_a||^2 / N = v_a^T Theta v_a / N for the rows v_a of `vectors` (K, N),
+    with `pullback` the vjp of the outputs f (N,): one pullback batched over the K vectors."""
+    (pulled,) = jax.vmap(pullback)(vectors)
+    squares = sum(jnp.sum(leaf**2, axis=range(1, leaf.ndim)) for leaf in jax.tree.leaves(pulled))
+    return squares / vectors.shape[-1]
+
+
+def measured_kappa(n, pullback: Callable, vectors: jax.Array, stride: int) -> jax.Array:
+    """`rayleigh_quotients` at steps n = 0, stride, 2 stride, ...; zeros at every other step (a
+    `lax.cond`, whose untaken branch costs nothing); shape (0,) when `stride` is 0 (off)."""
+    if stride == 0:
+        return jnp.zeros((0,), vectors.dtype)
+    skip = lambda: jnp.zeros(vectors.shape[:1], vectors.dtype)  # noqa: E731
+    return jax.lax.cond(n % stride == 0, rayleigh_quotients, lambda *_: skip(), pullback, vectors)
+
+
 def train_run(
     apply_fn: Callable,
     params,
@@ -58,22 +82,27 @@ def train_run(
     steps: int,
     checkpoints: jax.Array,
     on_step: Callable | None = None,
+    kappa_vectors: jax.Array | None = None,
+    kappa_stride: int = 0,
 ) -> Trajectories:
-    """One run: record f(theta(n)) and L(theta(n)) for n = 0..steps, parameters at checkpoints.
+    """One run: record f(theta(n)) and L(theta(n)) for n = 0..steps, parameters at checkpoints,
+    and kappa_a(n) (`rayleigh_quotients` of the rows of `kappa_vectors`, (K, N)) at every
+    `kappa_stride`-th step, sharing the step's forward pass (`kappa_stride` 0: off).
 
     `on_step(n)`, if given, is traced into every step (progress reports; it returns nothing).
     """
     optimiser = heavy_ball(eta, beta)
-
-    def loss_and_output(p):
-        f = apply_fn(p, x)
-        return mse_loss(f, y), f
+    if kappa_vectors is None:
+        kappa_vectors = jnp.zeros((0, x.shape[0]), x.dtype)
 
     def step(carry, n):
         if on_step is not None:
             on_step(n)
         p, opt_state, saved = carry
-        (loss, f), grads = jax.value_and_grad(loss_and_output, has_aux=True)(p)
+        f, pullback = jax.vjp(lambda q: apply_fn(q, x), p)
+        loss, residual = jax.value_and_grad(mse_loss)(f, y)
+        (grads,) = pullback(residual)
+        kappa = measured_kappa(n, pullback, kappa_vectors, kappa_stride)
         saved = jax.lax.cond(
             jnp.isin(n, checkpoints),
             save_checkpoint,
@@ -83,14 +112,15 @@ def train_run(
             checkpoint_slot(n, checkpoints),
         )
         updates, opt_state = optimiser.update(grads, opt_state, p)
-        return (optax.apply_updates(p, updates), opt_state, saved), (f, loss)
+        return (optax.apply_updates(p, updates), opt_state, saved), (f, loss, kappa)
 
     saved = jax.tree.map(
         lambda leaf: jnp.zeros((len(checkpoints), *leaf.shape), leaf.dtype), params
     )
     carry = (params, optimiser.init(params), saved)
-    (_, _, saved), (f, loss) = jax.lax.scan(step, carry, jnp.arange(steps + 1))
-    return Trajectories(f=f, loss=loss, checkpoints=saved)
+    (_, _, saved), (f, loss, kappa) = jax.lax.scan(step, carry, jnp.arange(steps + 1))
+    kappa = kappa[::kappa_stride] if kappa_stride else kappa[:0]
+    return Trajectories(f=f, loss=loss, checkpoints=saved, kappa=kappa)
 
 
 PROGRESS_REPORTS = 10
@@ -116,24 +146,40 @@ def report_progress(callback: Callable, n, chunk, chunks: int, steps: int) -> No
     jax.lax.cond(at_mark, report, lambda: None)
 
 
-def run_all(apply_fn, params, etas, betas, x, y, steps: int, checkpoints, chunk: int, progress):
+def run_all(
+    apply_fn,
+    params,
+    etas,
+    betas,
+    x,
+    y,
+    steps: int,
+    checkpoints,
+    chunk: int,
+    progress,
+    kappa_vectors,
+    kappa_stride: int,
+):
     """`train_run` for every run: one `vmap`, or with `chunk` > 0 a `lax.map` over chunks of
     `chunk` runs (vmapped inside a chunk, the remainder as a last, shorter chunk), so that on a
     CPU one chunk's parameters, velocities and gradients stay in cache across its steps
-    (benchmarks/README.md: chunk_runs).
+    (benchmarks/README.md: chunk_runs). `kappa_vectors` (run, K, N) are each run's v_a.
 
     `progress(n, chunk, steps, chunks)`, if not None, is called on the host at PROGRESS_REPORTS
     evenly spaced steps of the job; its arguments are not batched, so it runs once per chunk.
     """
-    runs, columns = len(etas), (params, etas, betas)
+    runs, columns = len(etas), (params, etas, betas, kappa_vectors)
     chunks = chunk_count(runs, chunk)
 
-    def sweep(index, p, eta, beta):
+    def sweep(index, p, eta, beta, vectors):
         on_step = None
         if progress is not None:
             on_step = partial(report_progress, progress, chunk=index, chunks=chunks, steps=steps)
-        run = lambda p, e, b: train_run(apply_fn, p, e, b, x, y, steps, checkpoints, on_step)  # noqa: E731
-        return jax.vmap(run)(p, eta, beta)
+
+        def run(p, e, b, v):
+            return train_run(apply_fn, p, e, b, x, y, steps, checkpoints, on_step, v, kappa_stride)
+
+        return jax.vmap(run)(p, eta, beta, vectors)
 
     if chunks == 1:
         return sweep(0, *columns)
@@ -147,7 +193,7 @@ def run_all(apply_fn, params, etas, betas, x, y, steps: int, checkpoints, chunk:
     return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out, tail)
 
 
-_compiled_sweep = jax.jit(run_all, static_argnums=(0, 6, 8, 9))
+_compiled_sweep = jax.jit(run_all, static_argnums=(0, 6, 8, 9, 11))
 
 
 def train_sweep(
@@ -161,15 +207,20 @@ def train_sweep(
     checkpoints,
     chunk: int = 0,
     progress: Callable | None = None,
+    kappa_vectors=None,
+    kappa_stride: int = 0,
 ) -> Trajectories:
-    """All runs in one compiled program: `vmap` of `train_run` over (params, eta, beta), in
-    chunks of `chunk` runs where `chunk` > 0; `progress` as in `run_all` (default: silent).
+    """All runs in one compiled program: `vmap` of `train_run` over (params, eta, beta, v_a), in
+    chunks of `chunk` runs where `chunk` > 0; `progress` as in `run_all` (default: silent);
+    kappa_a(n) of the rows of `kappa_vectors` (run, K, N) every `kappa_stride` steps (0: off).
 
-    The program is cached per (apply_fn, steps, chunk, progress) and shapes, so repeated calls
-    do not recompile.
+    The program is cached per (apply_fn, steps, chunk, progress, kappa_stride) and shapes, so
+    repeated calls do not recompile.
     """
     checkpoints = jnp.asarray(sorted(checkpoints))
     dtype = jax.tree.leaves(params)[0].dtype
+    if kappa_vectors is None:
+        kappa_vectors = np.zeros((len(etas), 0, np.shape(x)[0]))
     return _compiled_sweep(
         apply_fn,
         params,
@@ -181,6 +232,8 @@ def train_sweep(
         checkpoints,
         chunk,
         progress,
+        jnp.asarray(kappa_vectors, dtype),
+        kappa_stride,
     )
 
 
@@ -238,16 +291,23 @@ def sweep_dataset(
     divergence_factor: float,
     chunk: int = 0,
     progress: Callable | None = None,
+    kappa_modes: int = 0,
+    kappa_stride: int = 0,
 ):
-    """Train every run of one job (chunks of `chunk` runs, `progress` reports as in `run_all`)
-    and return the stage's Dataset."""
+    """Train every run of one job (chunks of `chunk` runs, `progress` reports as in `run_all`),
+    measuring kappa_a(n) of the top `kappa_modes` initial eigenvectors every `kappa_stride`
+    steps (0: off), and return the stage's Dataset."""
     import xarray as xr
 
     params = init_params_for(model, runs, x)
     etas = [r["eta"] for r in runs]
     betas = [r["beta"] for r in runs]
     apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
-    traj = train_sweep(apply_fn, params, etas, betas, x, y, steps, checkpoints, chunk, progress)
+    vectors = initial_eigenvectors(model, params, x, kappa_modes if kappa_stride else 0)
+    traj = train_sweep(
+        apply_fn, params, etas, betas, x, y, steps, checkpoints, chunk, progress,
+        vectors, kappa_stride,
+    )  # fmt: skip
     loss = np.asarray(traj.loss)
     run_coords = {  # long names and units: nncosmo.io.COORDINATE_ATTRS
         "run": np.arange(len(runs)),
@@ -276,6 +336,7 @@ def sweep_dataset(
                 {"long_name": "time tau = n sqrt(eta)", "units": "sqrt(eta) per step"},
             ),
             **params_to_variables(traj.checkpoints),
+            **kappa_variables(traj.kappa, kappa_stride),
         },
         coords={
             **run_coords,
@@ -293,6 +354,35 @@ def sweep_dataset(
             "steps": steps,
         },
     )
+
+
+def initial_eigenvectors(model, params, x, modes: int) -> np.ndarray:
+    """Top `modes` eigenvectors v_a (run, mode, sample) of each run's NTK at initialisation,
+    symmetrised and signed exactly as the ntk stage does (`nncosmo.ntk.eigenmodes`)."""
+    from nncosmo.ntk import batched_eigenmodes, ntk_function
+
+    if modes == 0:
+        return np.zeros((len(jax.tree.leaves(params)[0]), 0, x.shape[0]))
+    x = jnp.asarray(x, model.dtype)
+    kernels = np.asarray(jax.vmap(ntk_function(model), (0, None))(params, x))
+    _, vectors = batched_eigenmodes(0.5 * (kernels + np.swapaxes(kernels, -1, -2)))
+    return np.swapaxes(vectors[..., :modes], -1, -2)
+
+
+def kappa_variables(kappa: np.ndarray, stride: int) -> dict:
+    """The measured Rayleigh quotients as the variable `kappa(run, kappa_step, mode)` on the
+    coordinate `kappa_step` = 0, stride, 2 stride, ...; nothing when the stride is 0 (off)."""
+    import xarray as xr
+
+    if stride == 0:
+        return {}
+    kappa = np.asarray(kappa)
+    coords = {"kappa_step": np.arange(kappa.shape[1]) * stride, "mode": np.arange(kappa.shape[2])}
+    attrs = {
+        "long_name": "Rayleigh quotient kappa_a(n) = v_a(0)^T Theta(n) v_a(0) / N",
+        "units": "1",
+    }
+    return {"kappa": xr.DataArray(kappa, coords, ("run", "kappa_step", "mode"), attrs=attrs)}
 
 
 def init_params_for(model, runs: list[dict], x) -> dict:
