@@ -45,9 +45,9 @@ from nncosmo.results import (  # noqa: E402
 PALETTE = sns.color_palette("colorblind")
 NETWORK, EXACT, CONTINUUM, ADIABATIC = "0.15", PALETTE[0], PALETTE[3], PALETTE[2]
 DICTIONARY_STYLE = {
-    "exact": {"color": EXACT, "lw": 1.5},
+    "exact": {"color": EXACT, "lw": 1.2},
     "continuum": {"color": CONTINUUM, "lw": 1.5, "ls": "--"},
-    "adiabatic": {"color": ADIABATIC, "lw": 1.5, "ls": ":"},
+    "adiabatic": {"color": ADIABATIC, "lw": 2.6, "ls": ":", "zorder": 3},  # visible on exact
 }
 REGIME_COLOURS = dict(
     zip(theory.REGIMES, [PALETTE[8], PALETTE[0], PALETTE[4], PALETTE[3]], strict=True)
@@ -101,7 +101,8 @@ def _finish(fig, title: str, legend_from=None):
         return fig
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     handles, labels = legend_from.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=3, bbox_to_anchor=(0.5, 0.955))
+    ncol = min(len(handles), 4)
+    fig.legend(handles, labels, loc="upper center", ncol=ncol, bbox_to_anchor=(0.5, 0.955))
     return fig
 
 
