@@ -1,6 +1,7 @@
 """Config validation: bad values stop the run before any job, naming key, value and rule."""
 
 import copy
+import itertools
 import os
 import subprocess
 import sys
@@ -209,8 +210,13 @@ def test_sweeps_union_without_duplicates(config):
     runs = runs_for(config, "teacher", 1024)
     keys = [(r["eta"], r["beta"], r["seed"]) for r in runs]
     assert len(keys) == len(set(keys))
-    grid = config["sweeps"]["grid"]
-    assert len(runs) < len(grid["eta"]) * len(grid["beta"]) + 8  # union, not a product of axes
+    expected = {
+        (e, b, seed)
+        for sweep in config["sweeps"].values()
+        if "teacher" in sweep["datasets"] and 1024 in sweep["widths"]
+        for e, b, seed in itertools.product(sweep["eta"], sweep["beta"], sweep["seeds"])
+    }
+    assert set(keys) == expected  # the union of the sweeps' runs, shared runs once
     assert ("digits", "w1024") in jobs(config) and ("teacher", "w128") in jobs(config)
 
 
