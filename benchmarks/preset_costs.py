@@ -17,7 +17,7 @@ What is exact and what is estimated:
     train      s = a + b x runs x steps x samples x params (FLOPs of forward + backward passes)
     ntk        s = a + b x runs x checkpoints x samples x (params + samples x hidden units)
                (per sample a backward pass; per layer the Gram matrices of the structured NTK)
-    cosmology  s = a + b x runs x modes x steps (two dictionaries, one integration per mode)
+    cosmology  s = a + b x runs x modes x steps (every dictionary, one integration per mode)
     duality    s = a + b x runs x modes
     data, figures, claims: the default's slowest job of that rule (they read small files)
     max_rss of train and ntk = a + b x training file bytes of the job (the train job holds the
@@ -50,6 +50,7 @@ from nncosmo.config import (
     n_params,
     training_file_bytes,
 )
+from nncosmo.cosmology import DICTIONARIES
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = {
@@ -92,15 +93,17 @@ def stage_bytes(config: dict, dataset: str, job: str, stage: str) -> int:
         return training_file_bytes(config, dataset, job)
     j = job_shape(config, dataset, job)
     c, n, k, s, item = j["checkpoints"], j["samples"], j["modes"], j["steps"], j["item"]
+    d = len(DICTIONARIES)
     per_run = {
         # ntk, drift: dtype; eigenvalue, eigenvector, overlap, u, u_end, residual_norm, tau: float64
         "ntk": c * n * n * (item + 8) + c * n * 8 + c * (8 + item) + 2 * s * k * 8 + 2 * s * 8,
-        "cosmology": 2 * s * k * 8 + 2 * 8 + 2 * k * 8 + s * 8,  # field, hubble, mass2, tau
+        # field and mass2 (dictionary, step, mode), hubble (dictionary), tau (step): float64
+        "cosmology": 2 * d * s * k * 8 + d * 8 + s * 8,
         "duality": k * (2 + 8 * (15 + c)) + 2 * 8,  # 15 (run, mode) float64 variables, kappa
     }[stage]
     coords = {
         "ntk": 8 * (s + c + 3 * n + k),
-        "cosmology": 8 * (s + k) + 72,
+        "cosmology": 8 * (s + k) + d * 4 * max(map(len, DICTIONARIES)),  # <U strings
         "duality": 8 * (k + c) + 72,
     }[stage]
     return j["runs"] * (per_run + 33) + coords  # 33: run, eta, beta, seed, diverged
