@@ -64,24 +64,23 @@ def test_claims_json_is_strict_json_without_nan():
     assert doc["pass"] == doc["total"] == 1 and doc["provenance"]["seed"] is None
 
 
+def toy_width_config(widths, seeds: int, model: dict) -> dict:
+    """The config of a synthetic data set 'toy' trained by one width sweep at (0.1, 0.9)."""
+    sweep = {"datasets": ["toy"], "widths": widths, "eta": [0.1], "beta": [0.9]}
+    return {
+        "model": model,
+        "sweeps": {"width": sweep | {"seeds": list(range(seeds))}},
+        "figures": {"dataset": "toy", "grid_sweep": "width", "width_sweep": "width"}
+        | {"reference": {"eta": 0.1, "beta": 0.9}},
+    }
+
+
 def synthetic_width_sweep(widths, deviation, slope, spread, seeds=4):
     """Results of a width sweep (teacher-like x, erf, depth 2) whose kappa_0 at init and m2_fit
     are the analytic infinite-width values times 1 + deviation + slope / width + a seed offset
     in {-spread, ..., +spread} (mean zero)."""
-    config = {
-        "model": {"depth": 2, "activation": "erf", "bias_std": 1.0, "use_bias": True},
-        "sweeps": {
-            "width": {
-                "datasets": ["toy"],
-                "widths": widths,
-                "eta": [0.1],
-                "beta": [0.9],
-                "seeds": list(range(seeds)),
-            }
-        },
-        "figures": {"dataset": "toy", "grid_sweep": "width", "width_sweep": "width"}
-        | {"reference": {"eta": 0.1, "beta": 0.9}},
-    }
+    model = {"depth": 2, "activation": "erf", "bias_std": 1.0, "use_bias": True}
+    config = toy_width_config(widths, seeds, model)
     x = np.random.default_rng(3).standard_normal((16, 4))
     exact = infinite_width_dictionary(config["model"], x, 0.1, 0.9)
     kappa, m2 = exact["kappa"][0], exact["m2"][0]
@@ -200,20 +199,7 @@ def synthetic_seed_sweep(widths, seeds, slope=-1.0):
     """Results of a width sweep whose NTK drift and F5 errors are power laws width^slope with
     20 % seed noise, and whose top-eigenvector overlaps are 0.99 +- 0.005."""
     rng = np.random.default_rng(4)
-    config = {
-        "model": {"use_bias": True},
-        "sweeps": {
-            "width": {
-                "datasets": ["toy"],
-                "widths": widths,
-                "eta": [0.1],
-                "beta": [0.9],
-                "seeds": list(range(seeds)),
-            }
-        },
-        "figures": {"dataset": "toy", "grid_sweep": "width", "width_sweep": "width"}
-        | {"reference": {"eta": 0.1, "beta": 0.9}},
-    }
+    config = toy_width_config(widths, seeds, {"use_bias": True})
     coords = {"eta": ("run", [0.1] * seeds), "beta": ("run", [0.9] * seeds)}
     coords |= {"seed": ("run", np.arange(seeds)), "mode": [0], "dictionary": ["exact"]}
     ntk, duality = {}, {}
