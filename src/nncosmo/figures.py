@@ -38,7 +38,7 @@ from nncosmo.results import (  # noqa: E402
     positive_seeds,
     predicted_unstable,
     seed_mean_slope,
-    width_means,
+    seed_means,
     width_values,
 )
 
@@ -223,8 +223,9 @@ def figure_ntk(results: Results):
                 alpha=0.7,
                 label=dataset if w == widths[0] else None,
             )
-        w_arr, drift = width_means(results, dataset, WIDTH_ERRORS["NTK drift"])
-        seeds = positive_seeds(width_values(results, dataset, WIDTH_ERRORS["NTK drift"]))
+        values = width_values(results, dataset, WIDTH_ERRORS["NTK drift"])
+        w_arr, drift = seed_means(values)
+        seeds = positive_seeds(values)
         short = bootstrap_shortfall(seeds, MIN_SLOPE_POINTS, "a finite drift")
         slope, text = _width_slope(seeds, short)
         if slope is not None:

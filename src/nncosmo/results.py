@@ -94,10 +94,9 @@ def width_values(results: Results, dataset: str, quantity) -> dict[int, np.ndarr
     return {w: np.asarray(quantity(duality[w], ntk[w]), dtype=float) for w in sorted(duality)}
 
 
-def width_means(results: Results, dataset: str, quantity) -> tuple[np.ndarray, np.ndarray]:
-    """Widths and the seed-mean of quantity(duality_ds, ntk_ds) -> (run,) over the width sweep."""
-    values = width_values(results, dataset, quantity)
-    return np.array(list(values)), np.array([np.nanmean(v) for v in values.values()])
+def seed_means(per_width: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Widths and the mean over seeds (NaN ignored) of each width's values (`width_values`)."""
+    return np.array(list(per_width)), np.array([np.nanmean(v) for v in per_width.values()])
 
 
 def bootstrap_over_seeds(per_width: dict[int, np.ndarray], statistic) -> dict:
