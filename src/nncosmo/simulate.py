@@ -95,7 +95,8 @@ def train_schedule(apply_fn, params, velocity, etas, betas, x, y, vector, stride
         v(n+1) = beta_n v(n) - eta_n grad L(theta_n),   theta(n+1) = theta(n) + v(n+1),
     so a residual mode obeys u(n+1) - u(n) = beta_n (u(n) - u(n-1)) - eta_n kappa u(n).
     Returns, for n = 0..len(etas), u(n) = vector . r(n), the norm of r(n) outside `vector`, and
-    the Rayleigh quotient kappa(n) of `vector` at every `stride`-th step (0 elsewhere)."""
+    the Rayleigh quotient kappa(n) of `vector` at every `stride`-th step (0 elsewhere; shape
+    (steps + 1, 1), or (steps + 1, 0) when `stride` is 0: off)."""
     schedule = (jnp.append(etas, 0.0), jnp.append(betas, 0.0))  # the last step only measures
 
     def step(carry, inputs):
@@ -108,7 +109,7 @@ def train_schedule(apply_fn, params, velocity, etas, betas, x, y, vector, stride
         v = jax.tree.map(lambda vel, g: beta * vel - eta * g, v, grads)
         u = vector @ residual
         leak = jnp.linalg.norm(residual - u * vector)
-        return (jax.tree.map(jnp.add, p, v), v), (u, leak, kappa[0])
+        return (jax.tree.map(jnp.add, p, v), v), (u, leak, kappa)
 
     n = jnp.arange(len(etas) + 1)
     _, out = jax.lax.scan(step, (params, velocity), (n, *schedule))
@@ -141,12 +142,12 @@ def simulate(target: dict, network: dict, model, x: np.ndarray) -> dict:
     u, leak, kappa = train_schedule(
         apply_fn, params, velocity, xk / kappa0, beta, x, y, vector, network["kappa_stride"]
     )
-    stride = network["kappa_stride"] or len(t)
+    stride = network["kappa_stride"]
     return {
         "t": t, "dt": dt, "field": field, "beta": beta, "x": xk, "eta": xk / kappa0,
         "kappa0": kappa0, "lambda0": lam0, "phi": np.asarray(u) / eps,
         "leak": np.asarray(leak) / abs(eps * target["phi0"]),
-        "kappa_step": np.arange(0, len(t), stride), "kappa": np.asarray(kappa)[::stride],
+        "kappa_step": np.arange(0, len(t), stride), "kappa": np.asarray(kappa)[::stride, 0],
     }  # fmt: skip
 
 
