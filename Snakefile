@@ -62,6 +62,7 @@ onerror:
 
 wildcard_constraints:
     job=r"w\d+(_[a-z]+[^_/]+)*",
+    target=r"[A-Za-z][A-Za-z0-9_-]*",
 
 
 include: "workflow/rules/data.smk"
@@ -69,6 +70,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/ntk.smk"
 include: "workflow/rules/cosmology.smk"
 include: "workflow/rules/duality.smk"
+include: "workflow/rules/simulate.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -69,7 +69,11 @@ def set_key(config, dotted, value):
         ("training.steps", "400", "'training.steps' = '400' is invalid: must be of type integer"),
         ("training.chunk_runs", -1, "must be >= 0 (0 vmaps all runs of a job at once"),
         ("model.unknown_key", 3, "unknown config key 'model.unknown_key' (allowed: activation,"),
-        ("sweps", {}, "unknown config key 'sweps' (allowed: claims, cosmology, datasets,"),
+        (
+            "sweps",
+            {},
+            "unknown config key 'sweps' (allowed: claims, cosmologies, cosmology, datasets,",
+        ),
     ],
 )
 def test_schema_errors_are_one_line_naming_key_value_and_rule(config, key, value, shown):

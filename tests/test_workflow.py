@@ -41,6 +41,7 @@ DOCUMENTED = {
         "regime",
         "redshift_rel_residual",
     ],
+    "simulate": ["phi_network", "phi_target", "a", "H", "beta", "eta", "loss_scale", "kappa"],
 }
 
 
@@ -110,6 +111,7 @@ def test_end_to_end_outputs_exist(tiny_run):
         "F4_perturbations",
         "F5_width",
         "F6_phase_diagram",
+        "F8_reverse",
     ):
         for ext in ("png", "pdf"):
             path = results / "figures" / f"{stem}.{ext}"
@@ -164,7 +166,7 @@ def test_end_to_end_claims_are_well_formed(tiny_run):
     for verdict in ("pass", "fail", "untestable"):
         assert doc[verdict] == sum(c["verdict"] == verdict for c in doc["claims"])
     figures = {c["figure"] for c in doc["claims"]}
-    assert figures == {"F1", "F2", "F3", "F4", "F5", "F6"}
+    assert figures == {"F1", "F2", "F3", "F4", "F5", "F6", "F8"}
     for claim in doc["claims"]:
         assert {"id", "statement", "measured", "tolerance", "verdict", "reason"} <= claim.keys()
         if claim["verdict"] == "untestable":
@@ -175,6 +177,21 @@ def test_end_to_end_claims_are_well_formed(tiny_run):
             assert claim["reason"] is None or inconclusive, claim
     table = (results / "claims.tsv").read_text().splitlines()
     assert len(table) == doc["total"] + 1
+
+
+def test_end_to_end_simulates_the_chosen_universes(tiny_run):
+    """F8 on the tiny preset: each target trained with settings whose exact image is the target
+    (H(t_n) and m^2 to 1e-10), the network's field within 1 % of the integrated one."""
+    results, config = tiny_run
+    doc = {c["id"]: c for c in json.loads((results / "claims.json").read_text())["claims"]}
+    for name, target in config["cosmologies"]["targets"].items():
+        ds = read_dataset(results / "simulate" / f"{name}.nc")
+        assert ds.sizes["step"] == target["steps"] + 1
+        np.testing.assert_allclose(ds.H_image, ds.H[:-1], rtol=1e-10)
+        np.testing.assert_allclose(ds.m2_image, target["mass"] ** 2, rtol=1e-10)
+        error = np.max(np.abs(ds.phi_network - ds.phi_target)) / abs(target["phi0"])
+        assert error < 0.01 and doc[f"F8-field-{name}"]["measured"] == pytest.approx(error)
+        assert ds.kappa.size and ds.attrs["kappa_drift"] < 1e-3
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,16 @@ import numpy as np
 
 from nncosmo.results import (
     CONFIDENCE,
+    MIN_DECAY_EXTREMA,
     MIN_SLOPE_POINTS,
     WIDTH_ERRORS,
     Results,
     bootstrap_over_seeds,
     continuum_h_error,
+    de_sitter_recovery,
+    decay_exponent,
     extrapolate_in_inverse_width,
+    first_zero_crossing,
     good_fits,
     infinite_width_ratios,
     lambda_slopes,
@@ -33,6 +37,7 @@ from nncosmo.results import (
     seed_mean_and_error,
     seed_mean_slope,
     seed_minimum,
+    simulation_error,
     stability_table,
     width_values,
 )
@@ -161,6 +166,30 @@ CLAIMS = {
         "runs that diverge inside the stable region theory.regime predicts at initialisation "
         "(runs beyond it that converge are catapults)",
         Tolerance(0, 0),
+    ),
+    "F8-field": Spec(
+        "F8",
+        "target {target}: the network's phi(t) = u_0 / eps follows the integrated target field, "
+        "sup-norm over the span / |phi(t0)|",
+        Tolerance(high=0.01),
+    ),
+    "F8-onset": Spec(
+        "F8",
+        "target {target}: oscillation onset, the first zero crossing of phi in cosmic time t, "
+        "of the network against the target: |t_network / t_target - 1|",
+        Tolerance(high=0.02),
+    ),
+    "F8-decay": Spec(
+        "F8",
+        "target {target}: late-time (H <= m/10) amplitude of the network's phi against the scale "
+        "factor: fitted log-log exponent (matter-like a^-3/2)",
+        Tolerance(-1.55, -1.45),
+    ),
+    "F8-de-sitter": Spec(
+        "F8",
+        "target {target}: (H, m^2) of a Prony fit to the network's phi against the target's, "
+        "worst of |H_fit / H - 1| and |m2_fit / m^2 - 1|",
+        Tolerance(high=0.01),
     ),
 }
 REDSHIFT_MODES = 5  # F4-redshift: modes a < 5
@@ -443,6 +472,61 @@ def stability_claims(results: Results) -> list[Claim]:
     ]
 
 
+def simulation_claims(results: Results) -> list[Claim]:
+    """F8, per target: the field (every target); onset and late decay (power-law targets);
+    Prony-recovered (H, m^2) (de Sitter targets)."""
+    claims = []
+    for name, ds in sorted(results.simulate.items()):
+        kind = ds.attrs["background"]
+        claims.append(
+            make_claim(
+                "F8-field",
+                simulation_error(ds),
+                claim_id=f"F8-field-{name}",
+                details={"kappa_drift": ds.attrs["kappa_drift"]},
+                target=name,
+            )
+        )
+        if kind == "power_law":
+            claims += power_law_claims(name, ds)
+        if kind == "de_sitter":
+            fit = de_sitter_recovery(ds)
+            worst = max(fit["H_error"], fit["m2_error"])
+            claims.append(
+                make_claim(
+                    "F8-de-sitter", worst, claim_id=f"F8-de-sitter-{name}", details=fit, target=name
+                )
+            )
+    return claims
+
+
+def power_law_claims(name: str, ds) -> list[Claim]:
+    """F8-onset and F8-decay of one power-law target; untestable without a zero crossing of
+    the target in the span, or with fewer than MIN_DECAY_EXTREMA late extrema."""
+    t = ds.t.values
+    onset = {k: first_zero_crossing(t, ds[f"phi_{k}"].values) for k in ("network", "target")}
+    no_onset = None if np.isfinite(onset["target"]) else "the target field never crosses zero"
+    slope, extrema = decay_exponent(ds, ds.phi_network.values)
+    return [
+        make_claim(
+            "F8-onset",
+            abs(onset["network"] / onset["target"] - 1),
+            no_onset,
+            details=onset,
+            claim_id=f"F8-onset-{name}",
+            target=name,
+        ),
+        make_claim(
+            "F8-decay",
+            slope,
+            too_few(extrema, MIN_DECAY_EXTREMA, "extrema of phi where H <= m/10"),
+            details={"target_exponent": decay_exponent(ds, ds.phi_target.values)[0]},
+            claim_id=f"F8-decay-{name}",
+            target=name,
+        ),
+    ]
+
+
 CLAIM_SETS = (
     background_claims,
     ntk_claims,
@@ -451,6 +535,7 @@ CLAIM_SETS = (
     width_claims,
     infinite_width_claims,
     stability_claims,
+    simulation_claims,
 )
 
 

@@ -12,9 +12,12 @@ import itertools
 import reprlib
 from pathlib import Path
 
+import numpy as np
 import yaml
 from jsonschema import Draft202012Validator
 from snakemake.utils import validate
+
+from nncosmo import theory
 
 
 class ConfigError(ValueError):
@@ -144,6 +147,48 @@ def check_config(config: dict) -> None:
         )
     if config["ntk"]["modes"] > min(d["n_samples"] for d in config["datasets"].values()):
         _fail("ntk.modes", config["ntk"]["modes"], "must not exceed the smallest n_samples")
+    check_cosmologies(config)
+
+
+def lowest_hubble(background: dict, span: float) -> float:
+    """The smallest H(t) over a target's span: H (de Sitter), p / (t0 + span) (power law),
+    sqrt(Lambda / 3) (Friedmann: rho_phi >= 0 only adds to it)."""
+    kind = background["kind"]
+    if kind == "de_sitter":
+        return background["H"]
+    if kind == "power_law":
+        return background["p"] / (background["t0"] + span)
+    return float(np.sqrt(background["Lambda"] / 3))
+
+
+def check_cosmologies(config: dict) -> None:
+    """F8 targets: the network's data set exists, and each target's lattice resolves its mass,
+    omega dt < pi at the smallest H of the span (docs/physics.md §10); at omega dt = pi the
+    derived eta kappa reaches the alternating bound (1 + sqrt(beta))^2 of theory.regime_bounds,
+    beyond it no loss scaling gives the mass (the lattice aliases it)."""
+    cosmologies = config["cosmologies"]
+    if cosmologies["network"]["dataset"] not in config["datasets"]:
+        _fail(
+            "cosmologies.network.dataset",
+            cosmologies["network"]["dataset"],
+            f"must be one of the datasets {sorted(config['datasets'])}",
+        )
+    for name, target in cosmologies["targets"].items():
+        dt = target["span"] / target["steps"]
+        hubble = lowest_hubble(target["background"], target["span"])
+        phase = float(theory.lattice_phase(hubble, target["mass"] ** 2, dt).real)
+        if phase >= np.pi:
+            beta = float(np.exp(-3 * hubble * dt))
+            needed = int(np.floor(phase * target["steps"] / np.pi)) + 1
+            _fail(
+                f"cosmologies.targets.{name}.steps",
+                target["steps"],
+                f"dt = span / steps = {dt:.4g} cannot resolve mass {target['mass']:g}: omega dt = "
+                f"{phase:.4g} >= pi at H = {hubble:.4g} (omega^2 = m^2 - 9 H^2 / 4), so the "
+                f"derived eta kappa would reach the alternating bound (1 + sqrt(beta))^2 = "
+                f"{theory.regime_bounds(beta)[1]:.4g} of theory.regime_bounds, beyond which no "
+                f"loss scaling gives this mass; use steps >= {needed} or a shorter span",
+            )
 
 
 # The sweep axes that each figure sweep must span: F2 and F5 are trends against width, F3 a trend

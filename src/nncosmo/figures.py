@@ -31,6 +31,8 @@ from nncosmo.results import (  # noqa: E402
     WIDTH_ERRORS,
     Results,
     bootstrap_over_seeds,
+    de_sitter_recovery,
+    decay_exponent,
     extrapolate_in_inverse_width,
     infinite_width_ratios,
     initial_kappa,
@@ -39,6 +41,7 @@ from nncosmo.results import (  # noqa: E402
     predicted_unstable,
     seed_mean_slope,
     seed_means,
+    simulation_error,
     width_values,
 )
 
@@ -497,6 +500,111 @@ def figure_phase_diagram(results: Results):
     return fig
 
 
+def _settings_text(ds) -> str:
+    """The network settings derived from a target (docs/physics.md §10), for a panel."""
+    return (
+        f"width {ds.attrs['width']}, ε = {ds.attrs['amplitude']:.0e}, "
+        f"κ₀ = {ds.attrs['kappa0']:.4g}\n"
+        f"dt = {ds.attrs['dt']:.3g}, {ds.attrs['steps']} steps\n"
+        f"β_n ∈ [{ds.beta.min().item():.4f}, {ds.beta.max().item():.4f}]\n"
+        f"η_n ∈ [{ds.eta.min().item():.3g}, {ds.eta.max().item():.3g}]\n"
+        f"loss scale η_n/dt² ∈ [{ds.loss_scale.min().item():.3g}, "
+        f"{ds.loss_scale.max().item():.3g}]\n"
+        f"κ drift {ds.attrs['kappa_drift']:.1e}"
+    )
+
+
+def _target_title(ds) -> str:
+    """A target's physics: background and mass."""
+    kind, m = ds.attrs["background"], ds.attrs["mass"]
+    if kind == "power_law":
+        return f"{ds.attrs['target']}: a ∝ t^{ds.attrs['background_p']:g}, m = {m:g}"
+    if kind == "de_sitter":
+        hubble = ds.attrs["background_H"]
+        return (
+            f"{ds.attrs['target']}: de Sitter H = {hubble:g} (Λ = {3 * hubble**2:.3g}), m = {m:g}"
+        )
+    return f"{ds.attrs['target']}: Friedmann Λ = {ds.attrs['background_Lambda']:g}, m = {m:g}"
+
+
+def _measured_text(ds) -> str:
+    """The F8 claims' numbers of one target (claims.json has the same)."""
+    lines = [f"sup|Δφ|/|φ(t₀)| = {simulation_error(ds):.1e}"]
+    if ds.attrs["background"] == "power_law":
+        slope, extrema = decay_exponent(ds, ds.phi_network.values)
+        shown = f"a^{slope:.3f}" if np.isfinite(slope) else f"a^? ({extrema} extrema: untestable)"
+        lines.append(f"late |φ| ∝ {shown} (H ≤ m/10)")
+    if ds.attrs["background"] == "de_sitter":
+        fit = de_sitter_recovery(ds)
+        lines.append(f"Prony H = {fit['H_fit']:.5g}, m² = {fit['m2_fit']:.5g}")
+    return "\n".join(lines)
+
+
+def _marker_steps(steps: int, logarithmic: bool, count: int = 60) -> np.ndarray:
+    """About `count` steps at which to draw network markers, evenly spaced in t or in log t
+    (power-law targets, drawn on a log axis; t_n = t0 + n dt, so log spacing in n + 1)."""
+    if not logarithmic:
+        return np.arange(0, steps, max(steps // count, 1))
+    return np.unique(np.geomspace(1, steps, count).astype(int) - 1)
+
+
+def figure_reverse(results: Results):
+    """F8: per target cosmology, the network's phi(t) = u_0 / eps against the integrated target
+    field, the derived settings on the panel, and the residual below."""
+    sims = [ds for _, ds in sorted(results.simulate.items())]
+    fig, axes = plt.subplots(
+        2,
+        len(sims),
+        figsize=(5.2 * len(sims), 4.6),
+        sharex="col",
+        gridspec_kw={"height_ratios": [3, 1]},
+        squeeze=False,
+    )
+    for (top, bottom), ds in zip(axes.T, sims, strict=True):
+        t, scale = ds.t.values, abs(ds.attrs["phi0"])
+        logarithmic = ds.attrs["background"] == "power_law"
+        shown = _marker_steps(len(t), logarithmic)
+        top.plot(t, ds.phi_target / scale, color=EXACT, lw=1.4, label="target (integrated)")
+        top.plot(
+            t[shown],
+            ds.phi_network[shown] / scale,
+            "o",
+            ms=2.5,
+            color=NETWORK,
+            label="network u₀ / ε",
+        )
+        bottom.plot(t, (ds.phi_network - ds.phi_target) / scale, color=NETWORK, lw=1)
+        if logarithmic:
+            onset = ds.attrs["background_p"] / ds.attrs["mass"]
+            for ax in (top, bottom):
+                ax.set_xscale("log")
+                ax.axvline(onset, color=CONTINUUM, ls=":", lw=1)
+            top.text(
+                onset,
+                0.02,
+                " H = m",
+                color=CONTINUUM,
+                fontsize=7,
+                transform=top.get_xaxis_transform(),
+            )
+        top.set_title(_target_title(ds), fontsize=9)
+        top.text(
+            0.98,
+            0.97,
+            f"{_settings_text(ds)}\n{_measured_text(ds)}",
+            transform=top.transAxes,
+            ha="right",
+            va="top",
+            fontsize=6.5,
+            bbox={"fc": "white", "ec": "0.8", "alpha": 0.85},
+        )
+        bottom.set_xlabel("cosmic time t")
+    axes[0, 0].set_ylabel("φ / |φ(t₀)|")
+    axes[1, 0].set_ylabel("Δφ / |φ(t₀)|")
+    title = "F8  A chosen universe simulated by training (settings derived per target)"
+    return _finish(fig, title, legend_from=axes[0, 0])
+
+
 FIGURES = {
     "F1": figure_background,
     "F2": figure_ntk,
@@ -504,4 +612,5 @@ FIGURES = {
     "F4": figure_perturbations,
     "F5": figure_width,
     "F6": figure_phase_diagram,
+    "F8": figure_reverse,
 }

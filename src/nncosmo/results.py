@@ -15,6 +15,7 @@ import xarray as xr
 from scipy import stats
 
 from nncosmo.config import run_matches, sweep_runs
+from nncosmo.duality import prony_fit
 from nncosmo.infinite import infinite_width_dictionary
 from nncosmo.io import load_stage, read_dataset
 from nncosmo.theory import REGIMES, cosmological_constant, regime
@@ -30,9 +31,17 @@ class Results:
     """The per-(dataset, width) datasets of the ntk, cosmology and duality stages and the data
     sets' inputs x (`data`, by data set name), with the selections the figures and claims share."""
 
-    def __init__(self, ntk: dict, cosmology: dict, duality: dict, data: dict, config: dict):
+    def __init__(
+        self,
+        ntk: dict,
+        cosmology: dict,
+        duality: dict,
+        data: dict,
+        config: dict,
+        simulate: dict | None = None,
+    ):
         self.ntk, self.cosmology, self.duality, self.config = ntk, cosmology, duality, config
-        self.data = data
+        self.data, self.simulate = data, simulate or {}
         fig = config["figures"]
         self.dataset = fig["dataset"]
         self.grid = config["sweeps"][fig["grid_sweep"]]
@@ -42,10 +51,14 @@ class Results:
 
     @classmethod
     def load(cls, inputs, config: dict) -> Results:
-        """Read the per-job files named by a rule's `input.ntk`, `.cosmology`, `.duality` and the
-        data files `input.data` (results/data/<dataset>.nc)."""
-        data = {Path(p).stem: read_dataset(p, ["x"]) for p in inputs.data}
-        return cls(*(load_stage(getattr(inputs, s)) for s in STAGES), data, config)
+        """Read the per-job files named by a rule's `input.ntk`, `.cosmology`, `.duality`, the
+        data files `input.data` (results/data/<dataset>.nc) and the simulations
+        `input.simulate` (results/simulate/<target>.nc, by target); an input the rule does not
+        name is empty."""
+        named = lambda stage: getattr(inputs, stage, [])  # noqa: E731
+        data = {Path(p).stem: read_dataset(p, ["x"]) for p in named("data")}
+        simulate = {Path(p).stem: read_dataset(p) for p in named("simulate")}
+        return cls(*(load_stage(named(s)) for s in STAGES), data, config, simulate)
 
     def select(self, stage: str, dataset: str, width: int, runs: list[dict]) -> xr.Dataset:
         """The runs of one job that match `runs` (eta, beta, seed), in that order."""
@@ -247,3 +260,51 @@ def stability_table(results: Results) -> dict:
             key = "predicted_" + ("unstable" if unstable else "stable")
             rows[key + ("_diverged" if diverged else "_converged")] += 1
     return rows
+
+
+LATE_HUBBLE_FRACTION = 0.1  # F8-decay: late times are H <= m / 10, where the WKB amplitude
+# a^(-3/2) holds up to O((H / m)^2) (docs/physics.md §10)
+MIN_DECAY_EXTREMA = 3  # a two-parameter log-log fit needs more points than parameters to fail
+
+
+def simulation_error(ds: xr.Dataset) -> float:
+    """sup_n |phi_network(t_n) - phi_target(t_n)| / |phi(t0)| of one simulation (F8)."""
+    return float(np.max(np.abs(ds.phi_network - ds.phi_target)) / abs(ds.attrs["phi0"]))
+
+
+def first_zero_crossing(t: np.ndarray, phi: np.ndarray) -> float:
+    """The first t where phi changes sign, linearly interpolated between samples; NaN if none."""
+    flips = np.flatnonzero(np.sign(phi[1:]) != np.sign(phi[:-1]))
+    if flips.size == 0:
+        return np.nan
+    i = flips[0]
+    return float(t[i] - phi[i] * (t[i + 1] - t[i]) / (phi[i + 1] - phi[i]))
+
+
+def late_extrema(ds: xr.Dataset, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a, |phi|) at the local maxima of |phi| where H <= LATE_HUBBLE_FRACTION m."""
+    size = np.abs(phi)
+    peak = (size[1:-1] >= size[:-2]) & (size[1:-1] > size[2:])
+    late = ds.H.values[1:-1] <= LATE_HUBBLE_FRACTION * ds.attrs["mass"]
+    index = np.flatnonzero(peak & late) + 1
+    return ds.a.values[index], size[index]
+
+
+def decay_exponent(ds: xr.Dataset, phi: np.ndarray) -> tuple[float, int]:
+    """Late-time amplitude exponent: log-log slope of |phi| at its extrema against a
+    (`late_extrema`), and the number of extrema; NaN below MIN_DECAY_EXTREMA."""
+    a, size = late_extrema(ds, phi)
+    return (float(loglog_slope(a, size)) if a.size >= MIN_DECAY_EXTREMA else np.nan), a.size
+
+
+def de_sitter_recovery(ds: xr.Dataset) -> dict:
+    """Prony fit (`duality.prony_fit`, eta = dt^2 so that H and m^2 are in units of 1/t) of the
+    network's phi over the whole span: H_fit, m2_fit and their relative errors."""
+    fit = prony_fit(ds.phi_network.values, ds.attrs["dt"] ** 2)
+    hubble, m2 = ds.attrs["background_H"], ds.attrs["mass"] ** 2
+    return {
+        "H_fit": fit["H"],
+        "m2_fit": fit["m2"],
+        "H_error": abs(fit["H"] / hubble - 1),
+        "m2_error": abs(fit["m2"] / m2 - 1),
+    }

@@ -205,3 +205,27 @@ def mode_solution(tau, u0, du0, H, m2):
     w = np.sqrt((2.25 * H**2 - m2).astype(complex))
     growth = np.cosh(w * tau) * u0 + (du0 + 1.5 * H * u0) * tau * _sinhc(w * tau)
     return (np.exp(-1.5 * H * tau) * growth).real
+
+
+def lattice_settings(H, m2, dt):
+    """Inverse of the exact dictionary on a lattice of time step dt (docs/physics.md §10):
+    beta = exp(-3 H dt) and x = eta kappa = 1 + beta - 2 sqrt(beta) cos(omega dt),
+    omega^2 = m2 - 9 H^2 / 4 (cos(omega dt) = cosh(w dt), w^2 = -omega^2, when overdamped).
+
+    Written as x = (1 - sqrt(beta))^2 + 4 sqrt(beta) sin^2(omega dt / 2) (complex omega on the
+    overdamped side), so a slow mode's small x does not cancel.  The map is one to one only for
+    omega dt < pi (`lattice_phase`): there x reaches the alternating bound (1 + sqrt(beta))^2.
+    Returns (beta, x), float64 arrays broadcast over the inputs.
+    """
+    H, m2 = np.asarray(H, dtype=float), np.asarray(m2, dtype=float)
+    half_root = -np.expm1(-1.5 * H * dt)  # 1 - sqrt(beta)
+    sine = np.sin(0.5 * lattice_phase(H, m2, dt))
+    beta = np.exp(-3 * H * dt)
+    return beta, half_root**2 + 4 * np.exp(-1.5 * H * dt) * (sine**2).real
+
+
+def lattice_phase(H, m2, dt):
+    """omega dt = sqrt(m2 - 9 H^2 / 4) dt as a complex number (imaginary when overdamped); the
+    lattice resolves the mass only for real part < pi (the Nyquist bound of the step)."""
+    omega2 = np.asarray(m2, dtype=float) - 2.25 * np.asarray(H, dtype=float) ** 2
+    return np.sqrt(omega2.astype(complex)) * dt

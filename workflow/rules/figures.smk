@@ -1,4 +1,4 @@
-# Stages 6 and 7: figures F1-F6 (PNG + PDF, with report captions) and the checked claims.
+# Stages 6 and 7: figures F1-F6 and F8 (PNG + PDF, with report captions) and the checked claims.
 
 FIGURE_STEMS = {
     "F1": "F1_background",
@@ -7,6 +7,7 @@ FIGURE_STEMS = {
     "F4": "F4_perturbations",
     "F5": "F5_width",
     "F6": "F6_phase_diagram",
+    "F8": "F8_reverse",
 }
 FIGURES = [f"{RESULTS}/figures/{stem}.{ext}" for stem in FIGURE_STEMS.values()
            for ext in ("png", "pdf")]
@@ -16,6 +17,12 @@ STAGE_INPUTS = {
 }
 # the data sets' inputs x: F5 and the claims compute the analytic infinite-width NTK on them
 DATA_INPUTS = expand(f"{RESULTS}/data/{{dataset}}.nc", dataset=sorted({d for d, _ in JOBS}))
+# F1-F6 read the sweeps' stages, F8 only the simulations (results/simulate, simulate.smk)
+FIGURE_INPUTS = {
+    fig: {"simulate": list(SIMULATIONS.values())} if fig == "F8"
+    else {**STAGE_INPUTS, "data": DATA_INPUTS}
+    for fig in FIGURE_STEMS
+}
 
 for fig, stem in FIGURE_STEMS.items():
 
@@ -23,8 +30,7 @@ for fig, stem in FIGURE_STEMS.items():
         name:
             f"figure_{fig}"
         input:
-            **STAGE_INPUTS,
-            data=DATA_INPUTS,
+            **FIGURE_INPUTS[fig],
         output:
             png=report(
                 f"{RESULTS}/figures/{stem}.png",
@@ -50,6 +56,7 @@ rule claims:
     input:
         **STAGE_INPUTS,
         data=DATA_INPUTS,
+        simulate=list(SIMULATIONS.values()),
     output:
         json=f"{RESULTS}/claims.json",
         table=report(
@@ -74,6 +81,7 @@ rule manifest:
         DATA_INPUTS,
         [f"{RESULTS}/{stage}/{d}/{job}.nc" for stage in ("train",) for d, job in JOBS],
         *STAGE_INPUTS.values(),
+        SIMULATIONS.values(),
         FIGURES,
         f"{RESULTS}/claims.json",
         f"{RESULTS}/claims.tsv",

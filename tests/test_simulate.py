@@ -1,0 +1,195 @@
+"""The reverse direction (docs/physics.md §10): the inverse dictionary, the derived settings on
+a linear model, the config's refusals, and the F8 measurements on known fields."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+from nncosmo import simulate, theory
+from nncosmo.config import ConfigError, check_config, validate_config
+from nncosmo.results import decay_exponent, first_zero_crossing
+
+jax.config.update("jax_enable_x64", True)
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+
+
+@pytest.mark.parametrize("dt", [1e-3, 0.02, 0.3])
+def test_settings_round_trip_through_the_exact_dictionary(dt):
+    """cosmology -> (beta, eta kappa) -> cosmology, over- and underdamped and critical."""
+    hubble = np.array([50.0, 10.0, 2.0, 2.0 / 3.0, 0.5, 0.2, 0.01])
+    m2 = np.array([1.0, 4.0, 0.3, 1.0, 1.0, 2.25, 9.0])
+    beta, x = theory.lattice_settings(hubble, m2, dt)
+    image = theory.exact_dictionary(dt**2, beta, x / dt**2)
+    np.testing.assert_allclose(image["H"], hubble, rtol=1e-10)
+    np.testing.assert_allclose(image["m2"], m2, rtol=1e-10)
+    assert set(image["regime"]) <= {0, 1}
+
+
+def test_settings_reach_the_alternating_bound_at_the_resolution_limit():
+    """omega dt -> pi: x -> (1 + sqrt(beta))^2, the bound the config check names."""
+    hubble, dt = 0.3, 0.1
+    m2 = (np.pi / dt) ** 2 + 2.25 * hubble**2
+    beta, x = theory.lattice_settings(hubble, m2, dt)
+    assert x == pytest.approx(theory.regime_bounds(beta)[1], rel=1e-12)
+
+
+def linear_model(samples: int = 12, features: int = 30, seed: int = 3):
+    """f = Phi w: a model whose NTK Phi Phi^T is known exactly."""
+    phi = np.random.default_rng(seed).standard_normal((samples, features)) / np.sqrt(features)
+    return (lambda w, x: x @ w), phi
+
+
+def train_linear(target: dict, hubble: np.ndarray):
+    """`simulate`'s recipe on the linear model, eps = 1: (t, phi_network, beta, x)."""
+    apply_fn, phi = linear_model()
+    t, dt = simulate.target_times(target)
+    beta, x = simulate.lattice_schedule(hubble, target["mass"], dt)
+    lam, vec = np.linalg.eigh(phi @ phi.T)
+    vector, lam0 = vec[:, -1], lam[-1]
+    kappa0 = lam0 / phi.shape[0]
+    w0 = np.random.default_rng(4).standard_normal(phi.shape[1])
+    y = apply_fn(w0, phi) - target["phi0"] * vector
+    shift = target["phi0"] - simulate.previous_field(target, hubble[0], dt)
+    velocity = simulate.initial_velocity(apply_fn, jnp.asarray(w0), phi, vector, lam0, shift)
+    u, leak, _ = simulate.train_schedule(
+        apply_fn, jnp.asarray(w0), velocity, x / kappa0, beta, phi, y, vector, 0
+    )
+    return t, np.asarray(u), np.asarray(leak), beta, x
+
+
+def test_linear_model_reproduces_the_de_sitter_closed_form():
+    """Constant H: the derived settings make u_0 the exact discrete image, phi(t_n) from the
+    closed form with the target's own phi(0), phi'(0) (a nonzero velocity: the momentum buffer)."""
+    target = {
+        "background": {"kind": "de_sitter", "H": 0.3},
+        "mass": 1.7,
+        "phi0": 0.8,
+        "dphi0": -0.5,
+        "span": 12.0,
+        "steps": 400,
+    }
+    t, u, leak, _, _ = train_linear(target, np.full(401, 0.3))
+    closed = theory.mode_solution(t, 0.8, -0.5, 0.3, 1.7**2)
+    np.testing.assert_allclose(u, closed, rtol=0, atol=1e-10)
+    assert np.max(leak) < 1e-12
+
+
+def test_linear_model_follows_the_step_dependent_recursion():
+    """Power law: u_0 obeys u(n+1) - u(n) = beta_n (u(n) - u(n-1)) - x_n u(n), run here
+    independently in numpy from the same u(-1)."""
+    target = {
+        "background": {"kind": "power_law", "p": 0.5, "t0": 0.05},
+        "mass": 1.0,
+        "phi0": 1.0,
+        "dphi0": 0.0,
+        "span": 10.0,
+        "steps": 300,
+    }
+    t, dt = simulate.target_times(target)
+    hubble = 0.5 / t
+    _, u, _, beta, x = train_linear(target, hubble)
+    expected = [1.0]
+    previous = simulate.previous_field(target, hubble[0], dt)
+    for n in range(300):
+        step = beta[n] * (expected[n] - (expected[n - 1] if n else previous))
+        expected.append(expected[n] + step - x[n] * expected[n])
+    np.testing.assert_allclose(u, expected, rtol=0, atol=1e-10)
+
+
+def default_config() -> dict:
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    validate_config(config, SCHEMA)
+    return config
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "fragment"),
+    [
+        ({"background": {"kind": "power_law", "p": 0.0, "t0": 0.05}}, "background.p", "> 0"),
+        ({"background": {"kind": "power_law", "p": 0.5, "t0": 0.0}}, "background.t0", "> 0"),
+        ({"mass": -1.0}, "mass", "> 0"),
+        ({"steps": 3}, "steps", ">= 10"),
+    ],
+)
+def test_schema_refuses_unphysical_targets(change, key, fragment):
+    config = default_config()
+    config["cosmologies"]["targets"]["misalignment"].update(change)
+    with pytest.raises(
+        ConfigError, match=rf"cosmologies\.targets\.misalignment\.{key}'.*{fragment}"
+    ):
+        validate_config(config, SCHEMA)
+
+
+def test_unresolvable_mass_names_steps_and_the_bound():
+    config = default_config()
+    config["cosmologies"]["targets"]["de_sitter"].update(mass=300.0)
+    with pytest.raises(ConfigError) as error:
+        check_config(config)
+    message = str(error.value)
+    assert "cosmologies.targets.de_sitter.steps" in message
+    assert "alternating bound (1 + sqrt(beta))^2" in message and ">= pi" in message
+    needed = int(message.rsplit("steps >= ", 1)[1].split()[0])
+    config["cosmologies"]["targets"]["de_sitter"].update(steps=needed)
+    check_config(config)  # the number of steps it asks for is enough
+
+
+def test_unknown_network_dataset_is_refused():
+    config = default_config()
+    config["cosmologies"]["network"]["dataset"] = "nope"
+    with pytest.raises(ConfigError, match="cosmologies.network.dataset"):
+        check_config(config)
+
+
+def test_bad_target_stops_snakemake_dry_run_with_the_key(tmp_path):
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["cosmologies"]["targets"]["misalignment"]["mass"] = 200.0
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "--cores",
+            "1",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode != 0
+    assert "cosmologies.targets.misalignment.steps" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def power_law_dataset(t, phi, p=0.5, mass=1.0):
+    """The variables the F8 measurements read, for a given field on a power-law background."""
+    return xr.Dataset({"H": ("step", p / t), "a": ("step", (t / t[0]) ** p)}, attrs={"mass": mass})
+
+
+def test_decay_exponent_of_a_wkb_field_is_minus_three_halves():
+    """phi = a^(-3/2) cos(m t) (a = (t/t0)^(1/2)): the fitted exponent is -3/2 up to the shift of
+    the extrema off the envelope, O((H/m)^2) (measured 0.005 here, against the claim's 0.05)."""
+    t = np.linspace(0.05, 60.0, 60000)
+    phi = (t / 0.05) ** -0.75 * np.cos(t)
+    slope, extrema = decay_exponent(power_law_dataset(t, phi), phi)
+    assert extrema >= 10 and slope == pytest.approx(-1.5, abs=0.01)
+
+
+def test_first_zero_crossing_interpolates():
+    t = np.linspace(0.0, 3.0, 301)
+    assert first_zero_crossing(t, np.cos(t)) == pytest.approx(np.pi / 2, abs=1e-4)
+    assert np.isnan(first_zero_crossing(t, 1.0 + t))

@@ -1,0 +1,25 @@
+# Stage 8 (F8): the reverse direction, one job per target cosmology of config["cosmologies"]:
+# derive the network settings from the target, train, read the field back (nncosmo.simulate).
+SIMULATIONS = {
+    name: f"{RESULTS}/simulate/{name}.nc" for name in sorted(config["cosmologies"]["targets"])
+}
+
+
+rule simulate:
+    input:
+        data=f"{RESULTS}/data/{config['cosmologies']['network']['dataset']}.nc",
+    output:
+        f"{RESULTS}/simulate/{{target}}.nc",
+    params:
+        code=CODE["simulate.py"],
+        target=lambda wc: config["cosmologies"]["targets"][wc.target],
+        network=config["cosmologies"]["network"],
+        model=config["model"],
+    log:
+        f"{RESULTS}/logs/simulate/{{target}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/simulate/{{target}}.tsv"
+    conda:
+        "../envs/nncosmo.yaml"
+    script:
+        "../../scripts/simulate.py"
