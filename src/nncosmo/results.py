@@ -131,6 +131,29 @@ def seed_minimum(widths: np.ndarray, samples: list[np.ndarray]) -> np.ndarray:
     return np.min([s.min(axis=-1) for s in samples], axis=0)
 
 
+def seed_mean(widths: np.ndarray, samples: list[np.ndarray]) -> np.ndarray:
+    """Mean over the seeds of the one width, per resample (a `bootstrap_over_seeds` statistic)."""
+    return samples[0].mean(axis=-1)
+
+
+MIXING_RUNS = ("digits", 256)  # F4 mode mixing: the width-sweep runs where the issue measured it
+
+
+def mixing_errors(results: Results) -> dict[str, np.ndarray] | None:
+    """Per dictionary, (run, mode a > 0) errors sup_n |u_a - field_a| / ||f(0) - y|| of the width
+    sweep's MIXING_RUNS (every seed); None when the sweep has no such runs."""
+    dataset, width = MIXING_RUNS
+    sweep = results.width_sweep
+    if dataset not in sweep["datasets"] or width not in sweep["widths"]:
+        return None
+    duality = results.select("duality", dataset, width, sweep_runs(sweep))
+    modes = duality.mode.values[1:]
+    return {
+        d: duality.residual_norm.sel(dictionary=d, mode=modes).values
+        for d in duality.dictionary.values
+    }
+
+
 def positive_seeds(per_width: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
     """Each width's finite, positive seed values (a log-log slope needs positive means); widths
     left with none are dropped."""
