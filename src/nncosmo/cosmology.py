@@ -7,7 +7,12 @@ The background field, its K Fourier-mode perturbations and the scale factor solv
     (ln a)' = H,
 
 with H(t) from one of three expansion histories (`kind`): "de_sitter" (H = H0), "power_law"
-(H = p / t, a ~ t^p) or "friedmann" (H = sqrt((rho_phi + Lambda) / 3)).
+(H = p / t, a ~ t^p) or "friedmann" (H = sqrt((rho_phi + Lambda) / 3)) (`integrate_flrw`).
+
+The cosmology stage's fields are de Sitter fields in the K-mode form phi'' + 3H phi' + M^2(t) phi
+= 0, phi in R^K, M^2 a (possibly time-dependent) mass matrix (`integrate_coupled`, docs/physics.md
+§10): diagonal for the scalar dictionaries (continuum, exact, adiabatic), the exact image of the
+kappa matrix V(0)^T Theta(n) V(0) / N for the coupled one (`field_dataset`).
 
 Everything is float64: callers must run `jax.config.update("jax_enable_x64", True)` before using
 JAX. This module does not flip that global switch; `integrate_flrw` raises ValueError without it.
@@ -49,15 +54,9 @@ def hubble(kind: str, expansion: Expansion, t, phi, dphi, mass2) -> Array:
     raise ValueError(f"unknown expansion kind {kind!r}; expected one of {KINDS}")
 
 
-def mass_at(mass2, t):
-    """m^2(t): a constant, or a diffrax.LinearInterpolation of tabulated masses (time-dependent)."""
-    return mass2.evaluate(t) if isinstance(mass2, diffrax.LinearInterpolation) else mass2
-
-
 def _vector_field(t, y, args):
     """(ln a, phi, phi', d, d')' = (H, phi', -3H phi' - m^2 phi, d', -3H d' - (k^2/a^2 + M^2) d)."""
     kind, expansion, mass2, k, pert_mass2 = args
-    mass2, pert_mass2 = mass_at(mass2, t), mass_at(pert_mass2, t)
     ln_a, phi, dphi, delta, ddelta = y
     h = hubble(kind, expansion, t, phi, dphi, mass2)
     omega2 = k**2 * jnp.exp(-2.0 * ln_a) + pert_mass2
@@ -67,18 +66,6 @@ def _vector_field(t, y, args):
 def _f64(x) -> Array:
     """x as a float64 JAX array."""
     return jnp.asarray(x, dtype=jnp.float64)
-
-
-def _as_mass(mass2):
-    """A constant mass as float64; an interpolated one as given."""
-    return mass2 if isinstance(mass2, diffrax.LinearInterpolation) else _f64(mass2)
-
-
-def _step_controller(rtol, atol, mass2, pert_mass2):
-    """PID step-size control; steps land on the knots of an interpolated mass (its kinks)."""
-    pid = diffrax.PIDController(rtol=rtol, atol=atol)
-    knots = [m.ts for m in (mass2, pert_mass2) if isinstance(m, diffrax.LinearInterpolation)]
-    return diffrax.ClipStepSizeController(pid, step_ts=knots[0]) if knots else pid
 
 
 def integrate_flrw(
@@ -101,9 +88,8 @@ def integrate_flrw(
     """Solve phi'' + 3H phi' + m^2 phi = 0, d'' + 3H d' + (k^2/a^2 + M^2) d = 0, (ln a)' = H.
 
     `ts` (T,) are the save times, ts[0] the initial time; phi0, dphi0, mass2 and a0 are scalars;
-    delta0, ddelta0, k, pert_mass2 have shape (K,). A time-dependent mass is a
-    diffrax.LinearInterpolation instead (values (T_m,) for mass2, (T_m, K) for pert_mass2, on
-    the same knots); the steps then land on its knots. `kind` and `max_steps` are static; all else,
+    delta0, ddelta0, k, pert_mass2 have shape (K,) (time-dependent masses in de Sitter space:
+    `integrate_coupled`). `kind` and `max_steps` are static; all else,
     tolerances included, may be traced (jit, vmap; ts of equal length). Returns "phi", "dphi",
     "a", "H" of shape (T,) and "delta", "ddelta" of shape (T, K), solved with Dopri8 under a PID
     step-size controller.
@@ -115,8 +101,7 @@ def integrate_flrw(
         )
     if kind not in KINDS:
         raise ValueError(f"unknown expansion kind {kind!r}; expected one of {KINDS}")
-    ts, k, rtol, atol = map(_f64, (ts, k, rtol, atol))
-    mass2, pert_mass2 = _as_mass(mass2), _as_mass(pert_mass2)
+    ts, k, rtol, atol, mass2, pert_mass2 = map(_f64, (ts, k, rtol, atol, mass2, pert_mass2))
     if kind == "power_law":
         ts = eqx.error_if(ts, ts[0] <= 0.0, "power_law expansion needs t0 = ts[0] > 0")
     y0 = (jnp.log(_f64(a0)), *map(_f64, (phi0, dphi0, delta0, ddelta0)))
@@ -133,11 +118,11 @@ def integrate_flrw(
         y0=y0,
         args=(kind, expansion, mass2, k, pert_mass2),
         saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=_step_controller(rtol, atol, mass2, pert_mass2),
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
         max_steps=max_steps,
     )
     ln_a, phi, dphi, delta, ddelta = sol.ys
-    h = hubble(kind, expansion, ts, phi, dphi, jax.vmap(lambda t: mass_at(mass2, t))(ts))
+    h = hubble(kind, expansion, ts, phi, dphi, mass2)
     return {"phi": phi, "dphi": dphi, "a": jnp.exp(ln_a), "H": h, "delta": delta, "ddelta": ddelta}
 
 
