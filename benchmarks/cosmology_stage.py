@@ -1,9 +1,11 @@
 """Wall time of the cosmology stage on existing upstream files, median of fresh processes.
 
-    python benchmarks/cosmology_stage.py --results /path/to/results --jobs teacher/w1024 digits/w256
+    python benchmarks/cosmology_stage.py --results /path/to/results --roots /path/to/old .
 
-Each repeat runs the rule script `scripts/cosmology.py` of the checkout `--root` (default: this
-repository; point it at an export of an older commit to time that version) in a fresh Python
+Each repeat runs the rule script `scripts/cosmology.py` of each checkout in `--roots` (default:
+this repository; add an export of an older commit, `git archive <commit> src scripts | tar -x -C
+DIR`, to compare; the checkouts take turns within each repeat, so a change in the machine's load
+hits both alike) in a fresh Python
 process with that checkout's `src/` on PYTHONPATH, a stand-in for Snakemake's `snakemake` object
 (inputs `ntk` and `train` of the job, the `cosmology` block of config.yaml) and the output in a
 temporary folder. Reported per job: the median, min and max over `--repeats` processes of the
@@ -54,21 +56,25 @@ def run_once(root: Path, results: Path, job: str, tolerances: dict) -> tuple[flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
+    parser.add_argument("--roots", type=Path, nargs="+", default=[Path(__file__).parents[1]])
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--jobs", nargs="+", default=["teacher/w1024", "digits/w256"])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     tolerances = yaml.safe_load(Path("config.yaml").read_text())["cosmology"]
-    print("| job | process wall s (median, min-max) | integration s (median, min-max) |")
-    print("|---|---|---|")
+    print("| job | checkout | process wall s (median, min-max) | integration s (median, min-max) |")
+    print("|---|---|---|---|")
     for job in args.jobs:
-        walls, ints = zip(
-            *(run_once(args.root, args.results, job, tolerances) for _ in range(args.repeats)),
-            strict=True,
-        )
-        text = [f"{statistics.median(t):.2f} ({min(t):.2f}-{max(t):.2f})" for t in (walls, ints)]
-        print(f"| {job} | {text[0]} | {text[1]} |", flush=True)
+        times = {root: [] for root in args.roots}
+        for _ in range(args.repeats):
+            for root in args.roots:
+                times[root].append(run_once(root.resolve(), args.results, job, tolerances))
+        for root, pairs in times.items():
+            text = [
+                f"{statistics.median(t):.2f} ({min(t):.2f}-{max(t):.2f})"
+                for t in zip(*pairs, strict=True)
+            ]
+            print(f"| {job} | {root} | {text[0]} | {text[1]} |", flush=True)
 
 
 if __name__ == "__main__":
