@@ -97,13 +97,14 @@ def stage_bytes(config: dict, dataset: str, job: str, stage: str) -> int:
     per_run = {
         # ntk, drift: dtype; eigenvalue, eigenvector, overlap, u, u_end, residual_norm, tau: float64
         "ntk": c * n * n * (item + 8) + c * n * 8 + c * (8 + item) + 2 * s * k * 8 + 2 * s * 8,
-        # field and mass2 (dictionary, step, mode), hubble (dictionary), tau (step): float64
-        "cosmology": 2 * d * s * k * 8 + d * 8 + s * 8,
+        # field and mass2 (dictionary, step, mode), hubble (dictionary), tau (step), kappa_matrix
+        # and coupled_mass2 (checkpoint, mode, mode_): float64
+        "cosmology": 2 * d * s * k * 8 + d * 8 + s * 8 + 2 * c * k * k * 8,
         "duality": k * (2 + 8 * (15 + c)) + 2 * 8,  # 15 (run, mode) float64 variables, kappa
     }[stage]
     coords = {
         "ntk": 8 * (s + c + 3 * n + k),
-        "cosmology": 8 * (s + k) + d * 4 * max(map(len, DICTIONARIES)),  # <U strings
+        "cosmology": 8 * (s + 2 * k + c) + d * 4 * max(map(len, DICTIONARIES)),  # <U strings
         "duality": 8 * (k + c) + 72,
     }[stage]
     return j["runs"] * (per_run + 33) + coords  # 33: run, eta, beta, seed, diverged

@@ -5,7 +5,7 @@ import time
 import jax
 
 from nncosmo.cosmology import field_dataset
-from nncosmo.io import read_dataset, write_dataset
+from nncosmo.io import read_dataset, read_present, write_dataset
 from nncosmo.provenance import provenance, stage_logger
 
 jax.config.update("jax_enable_x64", True)  # the integrator runs in float64
@@ -13,15 +13,18 @@ jax.config.update("jax_enable_x64", True)  # the integrator runs in float64
 
 def main(smk) -> None:
     log = stage_logger(smk.log[0], "cosmology")
-    ntk = read_dataset(smk.input.ntk, ["u", "eigenvalue", "tau"])
+    ntk = read_dataset(smk.input.ntk, ["u", "eigenvalue", "eigenvector", "ntk", "tau"])
+    measured = read_present(smk.input.train, ["kappa"]).get("kappa")  # None: not measured
     start = time.perf_counter()
-    ds = field_dataset(ntk, smk.params.cosmology["rtol"], smk.params.cosmology["atol"])
+    tolerances = smk.params.cosmology["rtol"], smk.params.cosmology["atol"]
+    ds = field_dataset(ntk, *tolerances, measured)
     log.info(
-        "%d runs x %d modes x %d dictionaries integrated in %.1f s",
+        "%d runs x %d modes x %d dictionaries integrated in %.1f s; adiabatic kappa: %s",
         ds.sizes["run"],
         ds.sizes["mode"],
         ds.sizes["dictionary"],
         time.perf_counter() - start,
+        ds.attrs["adiabatic_kappa_source"],
     )
     write_dataset(ds, smk.output[0], provenance(smk.config, rule="cosmology"))
 

@@ -13,6 +13,7 @@ from nncosmo.claims import (
     infinite_width_claims,
     interval_verdict,
     make_claim,
+    mixing_claims,
     ntk_claims,
     to_json,
     too_few,
@@ -263,3 +264,39 @@ def test_seed_claims_untestable_with_one_seed_or_two_widths(widths, seeds, reaso
         assert claim.measured is None and claim.interval is None
     overlap = next(c for c in claims if "overlap" in c.id)
     assert overlap.verdict == ("untestable" if seeds == 1 else "pass")
+
+
+def mixing_sweep(seeds: int, coupled: float, adiabatic: float, width: int = 256):
+    """Results with digits runs at `width` whose perturbation modes a = 1, 2 miss their coupled
+    and adiabatic fields by the given fractions of ||r(0)|| (mode 2; mode 1 half of it), times a
+    seed factor 1 +- 10 %."""
+    config = toy_width_config([width], seeds, {"use_bias": True})
+    config["sweeps"]["width"]["datasets"] = ["digits"]
+    factor = 1 + np.linspace(-0.1, 0.1, seeds)
+    errors = np.array(
+        [[0.0, 0.0, 0.0], [0.0, coupled / 2, coupled], [0.0, adiabatic / 2, adiabatic]]
+    )
+    norm = errors[None] * factor[:, None, None]  # (run, dictionary, mode)
+    coords = {"eta": ("run", [0.1] * seeds), "beta": ("run", [0.9] * seeds)}
+    coords |= {"seed": ("run", np.arange(seeds)), "mode": [0, 1, 2]}
+    coords |= {"dictionary": ["exact", "coupled", "adiabatic"]}
+    duality = xr.Dataset({"residual_norm": (("run", "dictionary", "mode"), norm)}, coords)
+    return Results({}, {}, {("digits", width): duality}, {}, config)
+
+
+def test_mixing_claims_report_the_seed_mean_of_the_worst_mode():
+    claims = {c.id: c for c in mixing_claims(mixing_sweep(6, coupled=0.005, adiabatic=0.02))}
+    assert claims["F4-coupled-digits"].measured == pytest.approx(0.005)
+    assert claims["F4-coupled-digits"].verdict == "pass"
+    assert claims["F4-adiabatic-digits"].measured == pytest.approx(0.02)
+    assert claims["F4-adiabatic-digits"].verdict == "fail"
+    low, high = claims["F4-coupled-digits"].interval
+    assert 0.0045 <= low < 0.005 < high <= 0.0055  # within the +-10 % seed spread
+
+
+@pytest.mark.parametrize(
+    ("seeds", "width", "reason"), [(1, 256, "only 1 seeds"), (3, 128, "no digits runs")]
+)
+def test_mixing_claims_untestable_without_seeds_or_the_width(seeds, width, reason):
+    for claim in mixing_claims(mixing_sweep(seeds, 0.005, 0.02, width)):
+        assert claim.verdict == "untestable" and reason in claim.reason

@@ -1,4 +1,4 @@
-"""The reverse direction (docs/physics.md §10): the inverse dictionary, the derived settings on
+"""The reverse direction (docs/physics.md §12): the inverse dictionary, the derived settings on
 a linear model, the config's refusals, and the F8 measurements on known fields."""
 
 import subprocess

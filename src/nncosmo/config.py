@@ -163,7 +163,7 @@ def lowest_hubble(background: dict, span: float) -> float:
 
 def check_cosmologies(config: dict) -> None:
     """F8 targets: the network's data set exists, and each target's lattice resolves its mass,
-    omega dt < pi at the smallest H of the span (docs/physics.md §10); at omega dt = pi the
+    omega dt < pi at the smallest H of the span (docs/physics.md §12); at omega dt = pi the
     derived eta kappa reaches the alternating bound (1 + sqrt(beta))^2 of theory.regime_bounds,
     beyond it no loss scaling gives the mass (the lattice aliases it)."""
     cosmologies = config["cosmologies"]

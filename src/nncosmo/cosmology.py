@@ -7,7 +7,12 @@ The background field, its K Fourier-mode perturbations and the scale factor solv
     (ln a)' = H,
 
 with H(t) from one of three expansion histories (`kind`): "de_sitter" (H = H0), "power_law"
-(H = p / t, a ~ t^p) or "friedmann" (H = sqrt((rho_phi + Lambda) / 3)).
+(H = p / t, a ~ t^p) or "friedmann" (H = sqrt((rho_phi + Lambda) / 3)) (`integrate_flrw`).
+
+The cosmology stage's fields are de Sitter fields in the K-mode form phi'' + 3H phi' + M^2(t) phi
+= 0, phi in R^K, M^2 a (possibly time-dependent) mass matrix (`integrate_coupled`, docs/physics.md
+§10): diagonal for the scalar dictionaries (continuum, exact, adiabatic), the exact image of the
+kappa matrix V(0)^T Theta(n) V(0) / N for the coupled one (`field_dataset`).
 
 Everything is float64: callers must run `jax.config.update("jax_enable_x64", True)` before using
 JAX. This module does not flip that global switch; `integrate_flrw` raises ValueError without it.
@@ -49,15 +54,9 @@ def hubble(kind: str, expansion: Expansion, t, phi, dphi, mass2) -> Array:
     raise ValueError(f"unknown expansion kind {kind!r}; expected one of {KINDS}")
 
 
-def mass_at(mass2, t):
-    """m^2(t): a constant, or a diffrax.LinearInterpolation of tabulated masses (time-dependent)."""
-    return mass2.evaluate(t) if isinstance(mass2, diffrax.LinearInterpolation) else mass2
-
-
 def _vector_field(t, y, args):
     """(ln a, phi, phi', d, d')' = (H, phi', -3H phi' - m^2 phi, d', -3H d' - (k^2/a^2 + M^2) d)."""
     kind, expansion, mass2, k, pert_mass2 = args
-    mass2, pert_mass2 = mass_at(mass2, t), mass_at(pert_mass2, t)
     ln_a, phi, dphi, delta, ddelta = y
     h = hubble(kind, expansion, t, phi, dphi, mass2)
     omega2 = k**2 * jnp.exp(-2.0 * ln_a) + pert_mass2
@@ -67,18 +66,6 @@ def _vector_field(t, y, args):
 def _f64(x) -> Array:
     """x as a float64 JAX array."""
     return jnp.asarray(x, dtype=jnp.float64)
-
-
-def _as_mass(mass2):
-    """A constant mass as float64; an interpolated one as given."""
-    return mass2 if isinstance(mass2, diffrax.LinearInterpolation) else _f64(mass2)
-
-
-def _step_controller(rtol, atol, mass2, pert_mass2):
-    """PID step-size control; steps land on the knots of an interpolated mass (its kinks)."""
-    pid = diffrax.PIDController(rtol=rtol, atol=atol)
-    knots = [m.ts for m in (mass2, pert_mass2) if isinstance(m, diffrax.LinearInterpolation)]
-    return diffrax.ClipStepSizeController(pid, step_ts=knots[0]) if knots else pid
 
 
 def integrate_flrw(
@@ -101,9 +88,8 @@ def integrate_flrw(
     """Solve phi'' + 3H phi' + m^2 phi = 0, d'' + 3H d' + (k^2/a^2 + M^2) d = 0, (ln a)' = H.
 
     `ts` (T,) are the save times, ts[0] the initial time; phi0, dphi0, mass2 and a0 are scalars;
-    delta0, ddelta0, k, pert_mass2 have shape (K,). A time-dependent mass is a
-    diffrax.LinearInterpolation instead (values (T_m,) for mass2, (T_m, K) for pert_mass2, on
-    the same knots); the steps then land on its knots. `kind` and `max_steps` are static; all else,
+    delta0, ddelta0, k, pert_mass2 have shape (K,) (time-dependent masses in de Sitter space:
+    `integrate_coupled`). `kind` and `max_steps` are static; all else,
     tolerances included, may be traced (jit, vmap; ts of equal length). Returns "phi", "dphi",
     "a", "H" of shape (T,) and "delta", "ddelta" of shape (T, K), solved with Dopri8 under a PID
     step-size controller.
@@ -115,8 +101,7 @@ def integrate_flrw(
         )
     if kind not in KINDS:
         raise ValueError(f"unknown expansion kind {kind!r}; expected one of {KINDS}")
-    ts, k, rtol, atol = map(_f64, (ts, k, rtol, atol))
-    mass2, pert_mass2 = _as_mass(mass2), _as_mass(pert_mass2)
+    ts, k, rtol, atol, mass2, pert_mass2 = map(_f64, (ts, k, rtol, atol, mass2, pert_mass2))
     if kind == "power_law":
         ts = eqx.error_if(ts, ts[0] <= 0.0, "power_law expansion needs t0 = ts[0] > 0")
     y0 = (jnp.log(_f64(a0)), *map(_f64, (phi0, dphi0, delta0, ddelta0)))
@@ -133,148 +118,280 @@ def integrate_flrw(
         y0=y0,
         args=(kind, expansion, mass2, k, pert_mass2),
         saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=_step_controller(rtol, atol, mass2, pert_mass2),
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
         max_steps=max_steps,
     )
     ln_a, phi, dphi, delta, ddelta = sol.ys
-    h = hubble(kind, expansion, ts, phi, dphi, jax.vmap(lambda t: mass_at(mass2, t))(ts))
+    h = hubble(kind, expansion, ts, phi, dphi, mass2)
     return {"phi": phi, "dphi": dphi, "a": jnp.exp(ln_a), "H": h, "delta": delta, "ddelta": ddelta}
 
 
-DICTIONARIES = ("continuum", "exact", "adiabatic")
+def _coupled_vector_field(t, y, args):
+    """(phi, phi')' = (phi', -3H phi' - M^2(t) phi): K fields coupled by a mass matrix M^2(t)."""
+    h, mass2 = args
+    phi, dphi = y
+    return dphi, -3.0 * h * dphi - mass2.evaluate(t) @ phi
+
+
+def integrate_coupled(ts, phi0, dphi0, mass2, h, knots, *, rtol, atol, max_steps=1_000_000):
+    """Solve phi'' + 3H phi' + M^2(t) phi = 0 for phi in R^K in de Sitter space (H constant).
+
+    ts (T,) are the save times, ts[0] the initial time; phi0, dphi0 (K,); mass2 (T, K, K) is M^2
+    at ts, linearly interpolated in between; the steps land on `knots` (J,), the times where
+    M^2(t) has kinks (inf: no knot). Dopri8 under a PID controller, float64; everything may be
+    traced (jit, vmap). Returns phi (T, K). The scalar fields of a diagonal M^2 are the
+    perturbations of `integrate_flrw` at k = 0, one per mode.
+    """
+    if not jax.config.jax_enable_x64:
+        raise ValueError(
+            "nncosmo.cosmology needs float64: call jax.config.update('jax_enable_x64', True) "
+            "before using JAX"
+        )
+    ts, phi0, dphi0, mass2, h, knots = map(_f64, (ts, phi0, dphi0, mass2, h, knots))
+    controller = diffrax.ClipStepSizeController(
+        diffrax.PIDController(rtol=rtol, atol=atol), step_ts=knots
+    )
+    sol = diffrax.diffeqsolve(
+        diffrax.ODETerm(_coupled_vector_field),
+        diffrax.Dopri8(),
+        t0=ts[0],
+        t1=ts[-1],
+        dt0=(ts[-1] - ts[0]) / 100,  # as in integrate_flrw
+        y0=(phi0, dphi0),
+        args=(h, diffrax.LinearInterpolation(ts, mass2)),
+        saveat=diffrax.SaveAt(ts=ts),
+        stepsize_controller=controller,
+        max_steps=max_steps,
+    )
+    return sol.ys[0]
+
+
+_matched_fields = jax.jit(
+    jax.vmap(
+        lambda ts, h, m2, knots, u0, du0, rtol, atol: integrate_coupled(
+            ts, u0, du0, m2, h, knots, rtol=rtol, atol=atol
+        ),
+        in_axes=(0, 0, 0, 0, 0, 0, None, None),
+    )
+)
+
+
+def de_sitter_fields(tau, H, m2, u0, du0, knots, rtol: float, atol: float) -> np.ndarray:
+    """All runs in one vmapped, jit-compiled `integrate_coupled` call.
+
+    Shapes: tau (R, T), H (R,), m2 (R, T, K, K) (M^2 at tau), u0/du0 (R, K), knots (R, J) the
+    times where M^2 has kinks (inf: none; calls of equal shapes share one compiled program).
+    Returns (R, T, K). Runs with non-finite parameters (diverged, or no real image in the
+    dictionary at some step) are integrated as zeros and returned as NaN rows.
+    """
+    valid = np.isfinite(H) & np.isfinite(m2).all((-3, -2, -1)) & np.isfinite(du0).all(-1)
+    clean = lambda a: np.where(valid.reshape(-1, *[1] * (a.ndim - 1)), a, 0.0)  # noqa: E731
+    H, m2, u0, du0 = map(clean, (H, m2, u0, du0))
+    tau = np.where(valid[:, None], tau, np.arange(tau.shape[1])[None, :])
+    fields = np.asarray(_matched_fields(tau, H, m2, knots, u0, du0, rtol, atol))
+    return np.where(valid[:, None, None], fields, np.nan)
+
+
+DICTIONARIES = ("continuum", "exact", "adiabatic", "coupled")
+CONSTANT_MASS = ("continuum", "exact")  # the mass held at its initial value
+
+
+def interpolate_steps(known, values, steps) -> np.ndarray:
+    """values (run, len(known), ...) given at the steps `known`, linearly interpolated in n to
+    `steps` (held constant outside them): the one interpolation of a step-dependent kappa."""
+    from scipy.interpolate import interp1d
+
+    ends = (values[:, 0], values[:, -1])
+    interp = interp1d(known, values, axis=1, bounds_error=False, fill_value=ends)
+    return interp(steps)
 
 
 def checkpoint_kappa(ntk) -> np.ndarray:
     """kappa_a(n) = lam_a(n) / N, shape (run, step, mode): the sorted NTK eigenvalues at the
-    checkpoints, linearly interpolated in n (held constant outside them). The one source of a
-    step-dependent kappa; a dense measurement can replace it."""
-    from scipy.interpolate import interp1d
-
+    checkpoints, linearly interpolated in n (held constant outside them)."""
     lam = ntk.eigenvalue.isel(eigen=slice(0, ntk.sizes["mode"])).values / ntk.attrs["n_samples"]
-    ends = (lam[:, 0], lam[:, -1])
-    return interp1d(ntk.checkpoint.values, lam, axis=1, bounds_error=False, fill_value=ends)(
-        ntk.step.values
+    return interpolate_steps(ntk.checkpoint.values, lam, ntk.step.values)
+
+
+def adiabatic_kappa(ntk, measured=None) -> tuple[np.ndarray, np.ndarray, str]:
+    """kappa_a(n) (run, step, mode) of the adiabatic dictionary, its kink steps and its source.
+
+    Modes the training measured (`measured`: the training file's kappa(run, kappa_step, mode),
+    Rayleigh quotients v_a(0)^T Theta(n) v_a(0) / N, docs/physics.md §7.9) take those values,
+    linearly interpolated between the measured steps; the others `checkpoint_kappa`. The kinks
+    are the checkpoints and the measured steps.
+    """
+    kappa, kinks = checkpoint_kappa(ntk), set(ntk.checkpoint.values.tolist())
+    dense = 0 if measured is None else min(measured.sizes["mode"], kappa.shape[-1])
+    if dense:
+        if measured.sizes["run"] != kappa.shape[0]:
+            raise ValueError(
+                f"training file kappa has {measured.sizes['run']} runs, the NTK file "
+                f"{kappa.shape[0]}: they come from different jobs; rerun snakemake"
+            )
+        values = measured.isel(mode=slice(0, dense)).values.astype(np.float64)
+        kappa[..., :dense] = interpolate_steps(measured.kappa_step.values, values, ntk.step.values)
+        kinks |= set(measured.kappa_step.values.tolist())
+    source = (
+        f"modes < {dense}: measured kappa_a(n) of the training file at "
+        f"{0 if measured is None else measured.sizes['kappa_step']} steps; "
+        f"modes >= {dense}: NTK eigenvalues at the checkpoints"
     )
+    return kappa, np.array(sorted(kinks)), source
+
+
+def kappa_matrices(ntk) -> np.ndarray:
+    """C(n) = V(0)^T Theta(n) V(0) / N at the checkpoints, (run, checkpoint, K, K), V(0) the top-K
+    initial eigenvectors (K = ntk modes): the mass matrix in the initial mode basis."""
+    vectors = ntk.eigenvector.isel(checkpoint=0, eigen=slice(0, ntk.sizes["mode"])).values
+    kernels = ntk.ntk.values
+    with np.errstate(invalid="ignore", over="ignore"):
+        c = np.einsum("rsa,rcst,rtb->rcab", vectors, kernels, vectors)
+    return 0.5 * (c + np.swapaxes(c, -1, -2)) / ntk.attrs["n_samples"]
 
 
 def dictionary_parameters(dictionary: str, eta, beta, kappa, u0):
-    """(H, m^2_a(n), u'(0)_a) that a dictionary (docs/physics.md §2, §5, §9) assigns to
-    kappa_a(n) = lam_a(n)/N, given as (run, step, mode); u0 is (run, mode).
+    """(H, M^2(n), u'(0)) that a dictionary (docs/physics.md §2, §5, §9, §10) assigns to the kappa
+    matrices C(n) (run, step, K, K) (diagonal, diag kappa_a(n), for the scalar dictionaries);
+    u0 is (run, K).
 
-    Continuum (m^2 = kappa_a(0), u'(0) = 0) and exact (m^2 of kappa_a(0), the velocity that makes
-    the continuous solution pass through u(-sqrt(eta)) = u(0)) hold the mass at its initial
-    value; adiabatic takes the exact m^2 of kappa_a(n) at every step, H and u'(0) as exact.
+    Continuum: M^2 = C(0), u'(0) = 0. Exact: M^2 = ln r+(eta C(0)) ln r-(eta C(0)) / eta and the
+    rest velocity of §7.1, both as matrix functions of C(0). Adiabatic and coupled: the same at
+    every step, M^2(n) of C(n); u'(0) of C(0).
     """
-    eta, beta = np.asarray(eta)[:, None, None], np.asarray(beta)[:, None, None]
-    if dictionary != "adiabatic":
+    eta, beta = np.asarray(eta, float), np.asarray(beta, float)
+    if dictionary in CONSTANT_MASS:
         kappa = np.broadcast_to(kappa[:, :1], kappa.shape)
     if dictionary == "continuum":
-        params, du0 = theory.continuum_dictionary(eta, beta, kappa), np.zeros_like(u0)
-    else:
-        params = theory.exact_dictionary(eta, beta, kappa)
-        du0 = theory.rest_initial_velocity(eta[:, 0], beta[:, 0], kappa[:, 0], u0)
-    return params["H"][:, 0, 0], params["m2"], du0
+        return theory.hubble_continuum(eta, beta), kappa.copy(), np.zeros_like(u0)
+    mass2 = theory.exact_mass_matrix(eta[:, None], beta[:, None], kappa)
+    du0 = theory.rest_velocity_matrix(eta, beta, kappa[:, 0]) @ u0[..., None]
+    return theory.hubble_exact(eta, beta), mass2, du0[..., 0]
 
 
-def _matched_field(ts, h, mass2, init, rate, rtol, atol):
-    """One run: mode 0 as the background phi, modes a > 0 as k = 0 perturbations, de Sitter H;
-    mass2 (T, K) tabulated at ts, linearly interpolated in between."""
-    zeros = jnp.zeros_like(init[1:])
-    out = integrate_flrw(
-        ts,
-        init[0],
-        rate[0],
-        diffrax.LinearInterpolation(ts, mass2[:, 0]),
-        init[1:],
-        rate[1:],
-        zeros,
-        diffrax.LinearInterpolation(ts, mass2[:, 1:]),
-        kind="de_sitter",
-        expansion=Expansion(H0=h),
-        rtol=rtol,
-        atol=atol,
-    )
-    return jnp.concatenate([out["phi"][:, None], out["delta"]], axis=1)
+def _diagonal(kappa) -> np.ndarray:
+    """diag kappa_a(n): (run, step, K) -> (run, step, K, K)."""
+    return kappa[..., None] * np.eye(kappa.shape[-1])
 
 
-_matched_fields = jax.jit(jax.vmap(_matched_field, in_axes=(0, 0, 0, 0, 0, None, None)))
+def _dictionary_kappa(ntk, measured):
+    """Per dictionary, the kappa matrices (run, step, K, K) it maps, and the adiabatic kinks and
+    kappa source."""
+    kappa, kinks, source = adiabatic_kappa(ntk, measured)
+    coupled = interpolate_steps(ntk.checkpoint.values, kappa_matrices(ntk), ntk.step.values)
+    scalar = _diagonal(checkpoint_kappa(ntk))
+    matrices = {"continuum": scalar, "exact": scalar, "adiabatic": _diagonal(kappa)}
+    return matrices | {"coupled": coupled}, kinks, source
 
 
-def de_sitter_fields(tau, H, m2, u0, du0, rtol: float, atol: float) -> np.ndarray:
-    """All runs in one vmapped, jit-compiled diffrax call (`_matched_field` per run).
-
-    Shapes: tau (R, T), H (R,), m2 (R, T, K) (m^2 at tau), u0/du0 (R, K); returns (R, T, K).
-    Runs with non-finite parameters (diverged, or no real image in the dictionary at some step)
-    are integrated as zeros and returned as NaN rows.
-    """
-    valid = np.isfinite(H) & np.isfinite(m2).all((-2, -1)) & np.isfinite(du0).all(-1)
-    clean = lambda a: np.where(valid.reshape(-1, *[1] * (a.ndim - 1)), a, 0.0)  # noqa: E731
-    H, m2, u0, du0 = map(clean, (H, m2, u0, du0))
-    tau = np.where(valid[:, None], tau, np.arange(tau.shape[1])[None, :])
-    fields = np.asarray(_matched_fields(tau, H, m2, u0, du0, rtol, atol))
-    return np.where(valid[:, None, None], fields, np.nan)
-
-
-def field_dataset(ntk, rtol: float, atol: float):
+def field_dataset(ntk, rtol: float, atol: float, measured=None):
     """Cosmology stage: for each run and dictionary, the de Sitter field matched to u_a(n).
 
-    All dictionaries' runs go through one `de_sitter_fields` call (one compilation); kappa_a(n)
-    comes from `checkpoint_kappa`.
+    Two calls of one compiled program (`de_sitter_fields`): the constant-mass dictionaries with no
+    knots, the time-dependent ones (adiabatic, coupled) with knots at the kinks of their masses
+    (checkpoints and measured steps). `measured`: the training file's kappa(run, kappa_step,
+    mode) or None (`adiabatic_kappa`).
     """
+    eta, beta, u0 = ntk.eta.values, ntk.beta.values, ntk.u.isel(step=0).values
+    matrices, kinks, source = _dictionary_kappa(ntk, measured)
+    params = {d: dictionary_parameters(d, eta, beta, matrices[d], u0) for d in DICTIONARIES}
+    fields = {}
+    for group, timed in ((CONSTANT_MASS, False), (DICTIONARIES[2:], True)):
+        tau = np.concatenate([ntk.tau.values] * len(group))
+        knots = (
+            tau[:, np.searchsorted(ntk.step.values, kinks)]
+            if timed
+            else np.full((len(tau), len(kinks)), np.inf)
+        )
+        stacked = [np.concatenate([params[d][i] for d in group]) for i in range(3)]
+        out = de_sitter_fields(
+            tau,
+            stacked[0],
+            stacked[1],
+            np.concatenate([u0] * len(group)),
+            stacked[2],
+            knots,
+            rtol,
+            atol,
+        )
+        fields |= dict(zip(group, np.split(out, len(group)), strict=True))
+    at_checkpoints = np.searchsorted(ntk.step.values, ntk.checkpoint.values)
+    mass_matrix = params["coupled"][1][:, at_checkpoints]
+    return _as_dataset(
+        ntk,
+        fields,
+        params,
+        matrices["coupled"][:, at_checkpoints],
+        mass_matrix,
+        source,
+        (rtol, atol),
+    )
+
+
+def _as_dataset(ntk, fields, params, kappa_matrix, mass_matrix, source, tolerances):
+    """The cosmology dataset: fields, H and the masses per dictionary, the coupled dictionary's
+    kappa and mass matrices at the checkpoints."""
     import xarray as xr
 
-    eta, beta, kappa = ntk.eta.values, ntk.beta.values, checkpoint_kappa(ntk)
-    u0 = ntk.u.isel(step=0).values
-    params = [dictionary_parameters(d, eta, beta, kappa, u0) for d in DICTIONARIES]
-    hubbles = np.stack([np.where(ntk.diverged.values, np.nan, p[0]) for p in params])
-    masses = np.stack([p[1] for p in params])
-    rates = np.stack([p[2] for p in params])
-    runs, tau = len(eta), np.concatenate([ntk.tau.values] * len(DICTIONARIES))
-    fields = de_sitter_fields(
-        tau,
-        hubbles.reshape(-1),
-        masses.reshape(-1, *masses.shape[2:]),
-        np.concatenate([u0] * len(DICTIONARIES)),
-        rates.reshape(-1, rates.shape[-1]),
-        rtol,
-        atol,
-    )
-    fields = fields.reshape(len(DICTIONARIES), runs, *fields.shape[1:])
-    dims = ("dictionary", "run")
+    dims, pair = ("dictionary", "run"), ("run", "checkpoint", "mode", "mode_")
+    diverged = ntk.diverged.values
+    var = lambda d, v, name, units: (d, v, {"long_name": name, "units": units})  # noqa: E731
     return xr.Dataset(
         {
-            "field": (
+            "field": var(
                 (*dims, "step", "mode"),
-                fields,
-                {
-                    "long_name": "field phi (mode 0), delta phi (a > 0) at tau = n sqrt(eta)",
-                    "units": "same as u_a",
-                },
+                np.stack([fields[d] for d in DICTIONARIES]),
+                "field phi (mode 0), delta phi (a > 0) at tau = n sqrt(eta)",
+                "same as u_a",
             ),
-            "hubble": (
+            "hubble": var(
                 dims,
-                hubbles,
-                {"long_name": "Hubble rate H of the dictionary", "units": "1/tau"},
+                np.stack([np.where(diverged, np.nan, params[d][0]) for d in DICTIONARIES]),
+                "Hubble rate H of the dictionary",
+                "1/tau",
             ),
-            "mass2": (
+            "mass2": var(
                 (*dims, "step", "mode"),
-                masses,
-                {
-                    "long_name": "mass^2 the dictionary assigns to mode a at step n",
-                    "units": "1/tau^2",
-                },
+                np.stack([np.diagonal(params[d][1], axis1=-2, axis2=-1) for d in DICTIONARIES]),
+                "mass^2 the dictionary assigns to mode a at step n (coupled: diagonal of M^2)",
+                "1/tau^2",
+            ),
+            "kappa_matrix": var(
+                pair,
+                kappa_matrix,
+                "kappa matrix C = V(0)^T Theta(n) V(0) / N at the checkpoints (coupled)",
+                "1/tau^2",
+            ),
+            "coupled_mass2": var(
+                pair,
+                mass_matrix,
+                "mass matrix M^2 = ln r+(eta C) ln r-(eta C) / eta at the checkpoints (coupled)",
+                "1/tau^2",
             ),
         },
         coords={
             "dictionary": list(DICTIONARIES),
             **{
-                c: ntk[c] for c in ("run", "eta", "beta", "seed", "diverged", "step", "mode", "tau")
+                c: ntk[c]
+                for c in (
+                    "run",
+                    "eta",
+                    "beta",
+                    "seed",
+                    "diverged",
+                    "step",
+                    "mode",
+                    "tau",
+                    "checkpoint",
+                )
             },
+            "mode_": ("mode_", ntk.mode.values),
         },
         attrs={
             **ntk.attrs,
-            "rtol": rtol,
-            "atol": atol,
-            "note": "NaN where a run diverged or a dictionary has no real (H, m^2) image",
+            "rtol": tolerances[0],
+            "atol": tolerances[1],
+            "adiabatic_kappa_source": source,
+            "note": "NaN where a run diverged or a dictionary has no real (H, M^2) image",
         },
     )

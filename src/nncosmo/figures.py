@@ -26,8 +26,10 @@ from nncosmo.claims import (  # noqa: E402
     extrapolation_shortfall,
     width_slope_shortfall,
 )
+from nncosmo.config import sweep_runs  # noqa: E402
 from nncosmo.results import (  # noqa: E402
     MIN_SLOPE_POINTS,
+    MIXING_RUNS,
     WIDTH_ERRORS,
     Results,
     bootstrap_over_seeds,
@@ -37,6 +39,7 @@ from nncosmo.results import (  # noqa: E402
     infinite_width_ratios,
     initial_kappa,
     lambda_slopes,
+    mixing_errors,
     positive_seeds,
     predicted_unstable,
     seed_mean_slope,
@@ -47,10 +50,12 @@ from nncosmo.results import (  # noqa: E402
 
 PALETTE = sns.color_palette("colorblind")
 NETWORK, EXACT, CONTINUUM, ADIABATIC = "0.15", PALETTE[0], PALETTE[3], PALETTE[2]
+COUPLED = PALETTE[1]
 DICTIONARY_STYLE = {
     "exact": {"color": EXACT, "lw": 1.2},
     "continuum": {"color": CONTINUUM, "lw": 1.5, "ls": "--"},
     "adiabatic": {"color": ADIABATIC, "lw": 2.6, "ls": ":", "zorder": 3},  # visible on exact
+    "coupled": {"color": COUPLED, "lw": 1.5, "ls": "-."},
 }
 REGIME_COLOURS = dict(
     zip(theory.REGIMES, [PALETTE[8], PALETTE[0], PALETTE[4], PALETTE[3]], strict=True)
@@ -303,8 +308,8 @@ def figure_perturbations(results: Results, n_modes: int = 4):
     ntk, cosmo, dual = (results.reference_run(s) for s in ("ntk", "cosmology", "duality"))
     norm = float(ntk.residual_norm.isel(step=0))
     modes = ntk.mode.values[1 : 1 + n_modes]
-    fig = plt.figure(figsize=(12, 6.8))
-    grid = fig.add_gridspec(2, 3)
+    fig = plt.figure(figsize=(12, 10.2))
+    grid = fig.add_gridspec(3, 3)
     slots = [grid[0, 0], grid[0, 1], grid[0, 2], grid[1, 0]]
     for slot, a in zip(slots, modes, strict=False):
         ax = fig.add_subplot(slot)
@@ -349,11 +354,64 @@ def figure_perturbations(results: Results, n_modes: int = 4):
         f"H = H_η = {hubble:.3g} (lines)",
     )
     ax.legend(fontsize=7, ncol=2)
+    _mode_mixing_row(fig, grid[2, :], results)
     title = (
         f"F4  Perturbations: NTK modes a > 0 as de Sitter fields (width "
         f"{results.grid_width}, η = {float(ntk.eta):g}, β = {float(ntk.beta):g})"
     )
     return _finish(fig, title, legend_from=fig.axes[0])
+
+
+def _mode_mixing_row(fig, slot, results: Results) -> None:
+    """F4, third row: per-mode errors / ||r(0)|| of the exact, adiabatic and coupled dictionaries
+    on results.MIXING_RUNS (seed means, min-max bars, the claims' bound), and the traces of the
+    mode and seed with the largest adiabatic error; a note where those runs are absent."""
+    errors = mixing_errors(results)
+    dataset, width = MIXING_RUNS
+    row = slot.subgridspec(1, 3)
+    left, right = fig.add_subplot(row[0, :2]), fig.add_subplot(row[0, 2])
+    if errors is None:
+        for ax in (left, right):
+            ax.text(0.5, 0.5, f"no {dataset} runs at width {width}", transform=ax.transAxes)
+        return
+    modes = np.arange(1, errors["exact"].shape[1] + 1)
+    for k, name in enumerate(("exact", "adiabatic", "coupled")):
+        x = modes + 0.12 * (k - 1)
+        values = [errors[name][:, i] for i in range(len(modes))]
+        colour = DICTIONARY_STYLE[name]["color"]
+        _seed_errorbar(left, x, values, color=colour, fmt="o", ms=4, label=f"{name} dictionary")
+    bound = CLAIMS["F4-mixing"].tolerance.high
+    left.axhline(bound, color="0.5", ls="--", lw=1, label=f"claim bound ({bound:.0%})")
+    left.set(
+        yscale="log",
+        xlabel="mode a",
+        ylabel="sup_n |u_a − φ_a| / ‖f(0) − y‖",
+        xticks=modes,
+        title=f"{dataset}, width {width}: mode mixing (seed means, min–max over seeds)",
+    )
+    left.legend(fontsize=7, ncol=2)
+    run, mode = np.unravel_index(np.nanargmax(errors["adiabatic"]), errors["adiabatic"].shape)
+    runs = sweep_runs(results.width_sweep)
+    ntk, cosmo = (
+        results.select(s, dataset, width, runs).isel(run=run) for s in ("ntk", "cosmology")
+    )
+    a, norm = int(modes[mode]), float(ntk.residual_norm.isel(step=0))
+    u, tau = ntk.u.sel(mode=a).values, ntk.tau.values
+    stop = _trim(u)
+    for name in ("exact", "adiabatic", "coupled"):
+        miss = (u - cosmo.field.sel(mode=a, dictionary=name).values) / norm
+        style = DICTIONARY_STYLE[name]
+        label = f"{name} ({_percent(float(errors[name][run, mode]), 2)})"
+        right.plot(
+            tau[:stop], miss[:stop], color=style["color"], ls=style.get("ls", "-"), label=label
+        )
+    right.axhline(0, color="0.6", lw=0.8)
+    right.set(
+        xlabel="τ = n √η",
+        ylabel="(u_a − φ_a) / ‖f(0) − y‖",
+        title=f"largest adiabatic error: a = {a}, seed {int(ntk.seed)}\n(sup-norm in the legend)",
+    )
+    right.legend(fontsize=7)
 
 
 def _seed_errorbar(ax, x, values, **style) -> None:
@@ -501,7 +559,7 @@ def figure_phase_diagram(results: Results):
 
 
 def _settings_text(ds) -> str:
-    """The network settings derived from a target (docs/physics.md §10), for a panel."""
+    """The network settings derived from a target (docs/physics.md §12), for a panel."""
     return (
         f"width {ds.attrs['width']}, ε = {ds.attrs['amplitude']:.0e}, "
         f"κ₀ = {ds.attrs['kappa0']:.4g}\n"

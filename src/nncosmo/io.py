@@ -40,6 +40,7 @@ COORDINATE_ATTRS = {
     "feature": {"long_name": "input feature index", "units": "1"},
     "eigen": {"long_name": "NTK eigenpair index a (descending eigenvalue)", "units": "1"},
     "mode": {"long_name": "residual mode index a (descending NTK eigenvalue)", "units": "1"},
+    "mode_": {"long_name": "residual mode index b (second mass-matrix index)", "units": "1"},
     "dictionary": {"long_name": "neural network to cosmology dictionary", "units": "1"},
 }
 
@@ -76,23 +77,37 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, provenance: dict | No
 
 def read_dataset(path: str | os.PathLike, variables: Iterable[str] = ()) -> xr.Dataset:
     """Load a result dataset into memory; clear errors for corrupt files or missing variables."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such result file; run the pipeline to build it.")
-    try:
-        with xr.open_dataset(path, engine=ENGINE) as ds:
-            ds = ds.load()
-    except Exception as exc:  # h5py raises OSError, ValueError, KeyError... for damaged files
-        raise CorruptDatasetError(
-            f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}). "
-            f"Delete it and rerun snakemake to rebuild it."
-        ) from exc
+    ds = _load(path)
     missing = [v for v in variables if v not in ds.variables]
     if missing:
         raise MissingVariableError(
             f"{path} lacks the variables {missing}; it was written by another version. "
             f"Delete it and rerun snakemake."
         )
+    return ds
+
+
+def read_present(path: str | os.PathLike, variables: Iterable[str]) -> xr.Dataset:
+    """Load only those of `variables` that the dataset holds (with their coordinates), none of
+    the rest: a few small variables of a large file; clear errors for corrupt files."""
+    return _load(path, list(variables))
+
+
+def _load(path: str | os.PathLike, keep: list[str] | None = None) -> xr.Dataset:
+    """The dataset at `path` in memory (only the data variables in `keep`, when given)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such result file; run the pipeline to build it.")
+    try:
+        with xr.open_dataset(path, engine=ENGINE) as ds:
+            if keep is not None:
+                ds = ds[[v for v in keep if v in ds.data_vars]]
+            ds = ds.load()
+    except Exception as exc:  # h5py raises OSError, ValueError, KeyError... for damaged files
+        raise CorruptDatasetError(
+            f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}). "
+            f"Delete it and rerun snakemake to rebuild it."
+        ) from exc
     return ds
 
 

@@ -144,6 +144,29 @@ def seed_minimum(widths: np.ndarray, samples: list[np.ndarray]) -> np.ndarray:
     return np.min([s.min(axis=-1) for s in samples], axis=0)
 
 
+def seed_mean(widths: np.ndarray, samples: list[np.ndarray]) -> np.ndarray:
+    """Mean over the seeds of the one width, per resample (a `bootstrap_over_seeds` statistic)."""
+    return samples[0].mean(axis=-1)
+
+
+MIXING_RUNS = ("digits", 256)  # F4 mode mixing: the width-sweep runs where the issue measured it
+
+
+def mixing_errors(results: Results) -> dict[str, np.ndarray] | None:
+    """Per dictionary, (run, mode a > 0) errors sup_n |u_a - field_a| / ||f(0) - y|| of the width
+    sweep's MIXING_RUNS (every seed); None when the sweep has no such runs."""
+    dataset, width = MIXING_RUNS
+    sweep = results.width_sweep
+    if dataset not in sweep["datasets"] or width not in sweep["widths"]:
+        return None
+    duality = results.select("duality", dataset, width, sweep_runs(sweep))
+    modes = duality.mode.values[1:]
+    return {
+        d: duality.residual_norm.sel(dictionary=d, mode=modes).values
+        for d in duality.dictionary.values
+    }
+
+
 def positive_seeds(per_width: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
     """Each width's finite, positive seed values (a log-log slope needs positive means); widths
     left with none are dropped."""
@@ -263,7 +286,7 @@ def stability_table(results: Results) -> dict:
 
 
 LATE_HUBBLE_FRACTION = 0.1  # F8-decay: late times are H <= m / 10, where the WKB amplitude
-# a^(-3/2) holds up to O((H / m)^2) (docs/physics.md §10)
+# a^(-3/2) holds up to O((H / m)^2) (docs/physics.md §12)
 MIN_DECAY_EXTREMA = 3  # a two-parameter log-log fit needs more points than parameters to fail
 
 

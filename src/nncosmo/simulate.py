@@ -1,4 +1,4 @@
-"""Stage 8, the reverse direction (docs/physics.md §10): a chosen universe simulated by training.
+"""Stage 8, the reverse direction (docs/physics.md §12): a chosen universe simulated by training.
 
 A target cosmology (config `cosmologies.targets`: background, mass m, phi(t0), phi'(t0), span,
 steps) fixes the lattice t_n = t0 + n dt, dt = span / steps, and through the inverse exact
@@ -157,7 +157,7 @@ def _variable(dim: str, values, long_name: str, units: str) -> tuple:
 
 
 def simulate_dataset(name: str, target: dict, network: dict, model, x: np.ndarray):
-    """Stage simulate: `simulate` as a Dataset on the step coordinate (docs/physics.md §10)."""
+    """Stage simulate: `simulate` as a Dataset on the step coordinate (docs/physics.md §12)."""
     import xarray as xr
 
     sim = simulate(target, network, model, x)

@@ -159,6 +159,32 @@ def rest_initial_velocity(eta, beta, kappa, u0):
     return np.where(np.isnan(m2), np.nan, np.asarray(u0) * bracket / np.sqrt(eta))
 
 
+def matrix_function(kappa_matrix, scalar):
+    """f(C) = V diag(f(mu)) V^T of symmetric matrices C = V diag(mu) V^T (..., K, K); `scalar`
+    maps the eigenvalues mu (..., K). NaN matrices where C or f(mu) is not finite."""
+    kappa_matrix = np.asarray(kappa_matrix, dtype=float)
+    finite = np.isfinite(kappa_matrix).all((-2, -1))
+    mu, vec = np.linalg.eigh(np.where(finite[..., None, None], kappa_matrix, 0.0))
+    with np.errstate(invalid="ignore"):
+        out = (vec * scalar(mu)[..., None, :]) @ np.swapaxes(vec, -1, -2)
+    return np.where(finite[..., None, None], out, np.nan)
+
+
+def exact_mass_matrix(eta, beta, kappa_matrix):
+    """Exact dictionary of a kappa matrix C (mode coupling, docs/physics.md §10):
+    M^2 = ln r+(eta C) ln r-(eta C) / eta as a matrix function; eta, beta broadcast against the
+    leading axes of C (..., K, K)."""
+    eta, beta = np.asarray(eta, float)[..., None], np.asarray(beta, float)[..., None]
+    return matrix_function(kappa_matrix, lambda mu: exact_dictionary(eta, beta, mu)["m2"])
+
+
+def rest_velocity_matrix(eta, beta, kappa_matrix):
+    """G with u'(0) = G u(0): `rest_initial_velocity` as a matrix function of C (..., K, K)
+    (it is linear in u0, so G = g(C) with g(kappa) the velocity of u0 = 1)."""
+    eta, beta = np.asarray(eta, float)[..., None], np.asarray(beta, float)[..., None]
+    return matrix_function(kappa_matrix, lambda mu: rest_initial_velocity(eta, beta, mu, 1.0))
+
+
 def momentum_recursion(u0, eta, beta, kappa, steps, *, per_step=False):
     """Recursion (D) from rest, as heavy ball: v(n+1) = beta v(n) - x(n) u(n), u(n+1) = u(n) +
     v(n+1), x(n) = eta kappa(n).
@@ -208,7 +234,7 @@ def mode_solution(tau, u0, du0, H, m2):
 
 
 def lattice_settings(H, m2, dt):
-    """Inverse of the exact dictionary on a lattice of time step dt (docs/physics.md §10):
+    """Inverse of the exact dictionary on a lattice of time step dt (docs/physics.md §12):
     beta = exp(-3 H dt) and x = eta kappa = 1 + beta - 2 sqrt(beta) cos(omega dt),
     omega^2 = m2 - 9 H^2 / 4 (cos(omega dt) = cosh(w dt), w^2 = -omega^2, when overdamped).
 

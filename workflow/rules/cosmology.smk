@@ -1,9 +1,11 @@
-# Stage 4: the de Sitter field that each dictionary derives from each trained run (diffrax).
+# Stage 4: the de Sitter field that each dictionary derives from each trained run (diffrax);
+# the training file gives the adiabatic dictionary its measured kappa_a(n).
 
 
 rule cosmology:
     input:
         ntk=f"{RESULTS}/ntk/{{dataset}}/{{job}}.nc",
+        train=f"{RESULTS}/train/{{dataset}}/{{job}}.nc",  # only its kappa_a(n) is read
     output:
         f"{RESULTS}/cosmology/{{dataset}}/{{job}}.nc",
     params:
