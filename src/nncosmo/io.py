@@ -41,6 +41,8 @@ COORDINATE_ATTRS = {
     "eigen": {"long_name": "NTK eigenpair index a (descending eigenvalue)", "units": "1"},
     "mode": {"long_name": "residual mode index a (descending NTK eigenvalue)", "units": "1"},
     "dictionary": {"long_name": "neural network to cosmology dictionary", "units": "1"},
+    "law": {"long_name": "candidate law of the NTK drift kappa_a(n)", "units": "1"},
+    "drift_mode": {"long_name": "mode index a of a measured kappa_a(n)", "units": "1"},
 }
 
 
@@ -74,20 +76,27 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, provenance: dict | No
     return path
 
 
-def read_dataset(path: str | os.PathLike, variables: Iterable[str] = ()) -> xr.Dataset:
-    """Load a result dataset into memory; clear errors for corrupt files or missing variables."""
-    path = Path(path)
+def read_dataset(
+    path: str | os.PathLike, variables: Iterable[str] = (), optional: Iterable[str] | None = None
+) -> xr.Dataset:
+    """Load a result dataset into memory; clear errors for corrupt files or missing variables.
+
+    With `optional` given, only `variables` and those of `optional` that the file has are read
+    (the rest of a large file never is); without it, the whole file."""
+    path, variables = Path(path), tuple(variables)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such result file; run the pipeline to build it.")
     try:
         with xr.open_dataset(path, engine=ENGINE) as ds:
+            missing = [v for v in variables if v not in ds.variables]
+            if optional is not None and not missing:
+                ds = ds[[v for v in (*variables, *optional) if v in ds.variables]]
             ds = ds.load()
     except Exception as exc:  # h5py raises OSError, ValueError, KeyError... for damaged files
         raise CorruptDatasetError(
             f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}). "
             f"Delete it and rerun snakemake to rebuild it."
         ) from exc
-    missing = [v for v in variables if v not in ds.variables]
     if missing:
         raise MissingVariableError(
             f"{path} lacks the variables {missing}; it was written by another version. "
