@@ -161,7 +161,8 @@ def relaxation_fit(tau, kappa):
 
     best = int(np.argmin([cost(g) for g in logs]))
     bounds = logs[max(best - 1, 0)], logs[min(best + 1, len(logs) - 1)]
-    gamma = float(np.exp(minimize_scalar(cost, bounds=bounds, method="bounded").x))
+    fit = minimize_scalar(cost, bounds=bounds, method="bounded", options={"xatol": 1e-10})
+    gamma = float(np.exp(fit.x))
     kappa0, amplitude, curve = shape_fit(kappa, relaxation_shape(tau, gamma))
     return kappa0, amplitude, gamma, curve
 
