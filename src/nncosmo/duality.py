@@ -298,8 +298,8 @@ def drift_variables(train, y, hubble) -> dict:
     lrm, rsm = ("law", "run", "drift_mode"), ("run", "kappa_step", "drift_mode")
 
     def var(dims, data, name, units="1"):
-        return xr.DataArray(data, {d: coords[d] for d in dims}, dims, attrs={
-            "long_name": name, "units": units})  # fmt: skip
+        attrs = {"long_name": name, "units": units}
+        return xr.DataArray(data, {d: coords[d] for d in dims}, dims, attrs=attrs)
 
     return {
         "kappa_measured": var(
