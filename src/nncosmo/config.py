@@ -277,7 +277,8 @@ def training_file_bytes(config: dict, dataset: str, job: str) -> int:
     loss) + 8 (steps + 1) (tau) + 33 (run, eta, beta, seed, diverged)]
     + 8 (steps + 1 + checkpoints + samples) (coordinates), and with kappa_stride s > 0
     runs x dtype bytes x kappa_steps x kappa_modes + 8 (kappa_steps + kappa_modes) (kappa),
-    kappa_steps = #{n <= steps: n < kappa_dense_steps or n % s == 0}. HDF5 adds some 30 kB per file (metadata, provenance)."""
+    kappa_steps = #{n <= steps: n < kappa_dense_steps or n % s == 0}. HDF5 adds some 30 kB per
+    file (metadata, provenance)."""
     spec, training = config["datasets"][dataset], config["training"]
     steps, samples = training["steps"] + 1, spec["n_samples"]
     checkpoints = len(training["checkpoints"])
