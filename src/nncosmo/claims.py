@@ -380,12 +380,12 @@ def drift_claims(results: Results) -> list[Claim]:
     ref, grid = results.reference_run("duality"), results.grid_runs("duality")
     short = drift_shortfall(ref)
     if short:
-        nan_claims = [make_claim("F4-redshift", np.nan, short, modes="K", points=0)]
-        return nan_claims + [
-            make_claim("F4-law", np.nan, short, None, f"F4-law-{law}", law=law, modes="K",
+        laws = [
+            make_claim("F4-law", np.nan, short, claim_id=f"F4-law-{law}", law=law, modes="K",
                        width=results.grid_width)
             for law in DRIFT_LAWS
         ]  # fmt: skip
+        return [make_claim("F4-redshift", np.nan, short, modes="K", points=0), *laws]
     modes, points = ref.sizes["drift_mode"], ref.sizes["kappa_step"]
     inside = ref.drift_unexplained.sel(law="redshift").values
     out = grid.drift_unexplained_out.transpose("law", "run", "drift_mode").values
@@ -424,7 +424,7 @@ def drift_claims(results: Results) -> list[Claim]:
                 law=law,
                 modes=modes,
                 width=results.grid_width,
-            )  # fmt: skip
+            )
         )
     return claims
 
