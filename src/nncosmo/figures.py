@@ -361,7 +361,8 @@ def _drift_fits(ax, ref) -> None:
         for law, law_style in LAW_STYLE.items():
             curve = ref.drift_curve.sel(law=law, drift_mode=a).values
             frac = float(ref.drift_unexplained.sel(law=law, drift_mode=a))
-            label = f"{law}: {_percent(frac, 0)} unexplained" if first else None
+            mode_note = f" (a = {a})" if ref.sizes["drift_mode"] > 1 else ""
+            label = f"{law}: {_percent(frac, 0)} unexplained{mode_note}" if first else None
             line = {"color": law_style["color"], "ls": law_style["ls"], "lw": 1.4}
             ax.plot(tau, 100 * (curve / kappa[0] - 1), **line, label=label)
     modes = ", ".join(str(a) for a in ref.drift_mode.values)
