@@ -388,10 +388,10 @@ def _drift_grid(ax, grid) -> None:
     tolerance = CLAIMS["F4-law"].tolerance.high
     ax.axhline(tolerance, color="0.5", ls="--", lw=1, label=f"F4-law bound {tolerance:g}")
     ax.set_yscale("log")
-    labels = [f"{grid.eta.values[i]:g}\n{grid.beta.values[i]:g}" for i in order]
-    ax.set_xticks(x, labels, fontsize=6)
+    labels = [f"{grid.eta.values[i]:g}, {grid.beta.values[i]:g}" for i in order]
+    ax.set_xticks(x, labels, fontsize=7, rotation=90)
     ax.set(
-        xlabel="grid run: η (top), β (bottom)",
+        xlabel="grid run (η, β)",
         ylabel="unexplained fraction (worst a)",
         title="out of sample (filled) and in-sample (open)",
     )
