@@ -1,11 +1,13 @@
-"""Overhead of measuring kappa_a(n) inside the training scan (`training.kappa_stride`).
+"""Overhead of measuring kappa_a(n) inside the training scan (`training.kappa_*`).
 
 Run from the repo root, in the project virtualenv:  python benchmarks/kappa_overhead.py
 
 The default preset's largest training job: width 1024, depth 2 (erf, biases), N 64 samples of
 d 8 features, 20 runs, float32, `chunk_runs` 4 (`train_sweep(..., chunk=4)`), fewer steps than
-the preset (--steps; the overhead is a per-step ratio). Variants: kappa off, and every
-(stride, K) of --strides x --modes. Each variant is compiled once (first call, untimed), then
+the preset (--steps; the overhead of a uniform stride is a per-step ratio; with dense steps
+D > 0 it depends on the steps, so use the preset's --steps 400, with fewer --runs). Variants:
+kappa off, and every (stride, D, K) of --strides x --dense x --modes (D = 0: uniform stride).
+Each variant is compiled once (first call, untimed), then
 --rounds rounds call every variant once, round-robin (an A/B interleave under the varying load
 of a shared machine). Reported: the overhead (t_variant / t_off - 1) of the median and of the
 minimum times over the rounds.
@@ -38,6 +40,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--strides", default="1,5,25")
     parser.add_argument("--modes", default="1,8")
+    parser.add_argument("--dense", default="0")
     parser.add_argument("--width", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--chunk", type=int, default=4)
@@ -53,16 +56,17 @@ def main() -> None:
     betas = np.full(args.runs, 0.9)
     modes = [int(k) for k in args.modes.split(",")]
     vectors = initial_eigenvectors(model, params, x, max(modes))
-    variants = {"off": (None, 0)}
+    variants = {"off": (None, 0, 0)}
     for stride in (int(s) for s in args.strides.split(",")):
-        for k in modes:
-            variants[f"stride {stride} K {k}"] = (vectors[:, :k], stride)
+        for dense in (int(d) for d in args.dense.split(",")):
+            for k in modes:
+                variants[f"stride {stride} dense {dense} K {k}"] = (vectors[:, :k], stride, dense)
 
     def call(name):
-        v, stride = variants[name]
+        v, stride, dense = variants[name]
         out = train_sweep(
             apply_fn, params, etas, betas, x, y, args.steps, [0, args.steps], args.chunk,
-            None, v, stride,
+            None, v, stride, dense,
         )  # fmt: skip
         return _timing.block(out)
 

@@ -5,7 +5,7 @@ import time
 import jax
 
 from nncosmo.cosmology import field_dataset
-from nncosmo.io import read_dataset, read_present, write_dataset
+from nncosmo.io import read_dataset, write_dataset
 from nncosmo.provenance import provenance, stage_logger
 
 jax.config.update("jax_enable_x64", True)  # the integrator runs in float64
@@ -14,7 +14,7 @@ jax.config.update("jax_enable_x64", True)  # the integrator runs in float64
 def main(smk) -> None:
     log = stage_logger(smk.log[0], "cosmology")
     ntk = read_dataset(smk.input.ntk, ["u", "eigenvalue", "eigenvector", "ntk", "tau"])
-    measured = read_present(smk.input.train, ["kappa"]).get("kappa")  # None: not measured
+    measured = read_dataset(smk.input.train, optional=["kappa"]).get("kappa")  # None: not measured
     start = time.perf_counter()
     tolerances = smk.params.cosmology["rtol"], smk.params.cosmology["atol"]
     ds = field_dataset(ntk, *tolerances, measured)

@@ -1,4 +1,4 @@
-"""Rule duality: Prony fits of (H, m^2) per mode and network-vs-field residuals."""
+"""Rule duality: Prony fits of (H, m^2) per mode, network-vs-field residuals, NTK drift laws."""
 
 from nncosmo.duality import duality_dataset
 from nncosmo.io import read_dataset, write_dataset
@@ -9,7 +9,9 @@ def main(smk) -> None:
     log = stage_logger(smk.log[0], "duality")
     ntk = read_dataset(smk.input.ntk, ["u", "eigenvalue", "residual_norm"])
     cosmo = read_dataset(smk.input.cosmology, ["field"])
-    ds = duality_dataset(ntk, cosmo, smk.params.duality["fit_rel_floor"])
+    train = read_dataset(smk.input.train, ["f"], optional=["kappa"])
+    y = read_dataset(smk.input.data, ["y"]).y.values
+    ds = duality_dataset(ntk, cosmo, smk.params.duality["fit_rel_floor"], train, y)
     log.info(
         "fits ok for %d of %d (run, mode) pairs",
         int((ds.fit_status == 0).sum()),

@@ -49,6 +49,7 @@ def main(smk) -> None:
         progress_logger(log, start),
         cfg["kappa_modes"],
         cfg["kappa_stride"],
+        cfg["kappa_dense_steps"],
     )
     log.info(
         "done in %.1f s; diverged runs: %s",

@@ -18,6 +18,7 @@ from nncosmo.config import (
     job_width,
     jobs,
     runs_for,
+    training_file_bytes,
     validate_config,
 )
 
@@ -266,3 +267,15 @@ def test_split_by_defaults_and_rejects_unknown_axes(config):
     config["split_by"] = ["dataset", "width", "depth"]
     with pytest.raises(ConfigError, match=r"'split_by\[2\]' = 'depth' is invalid: must be one of"):
         validate_config(config, SCHEMA)
+
+
+def test_training_file_bytes_count_the_dense_kappa_steps(config):
+    """Default: steps 400, kappa_stride 25, kappa_dense_steps 25, one float32 mode; the dense
+    window adds steps 1..24 (24 kappa values per run, 24 coordinate values)."""
+    sparse = copy.deepcopy(config)
+    sparse["training"]["kappa_dense_steps"] = 0
+    runs = len(job_runs(config, "teacher", "w1024"))
+    extra = training_file_bytes(config, "teacher", "w1024")
+    extra -= training_file_bytes(sparse, "teacher", "w1024")
+    assert (config["training"]["kappa_dense_steps"], config["training"]["kappa_modes"]) == (25, 1)
+    assert extra == runs * 4 * 24 + 8 * 24

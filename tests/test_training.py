@@ -174,13 +174,28 @@ def small_mlp_job(rng, dtype=jnp.float64):
     return model, runs, x, y
 
 
+@pytest.mark.parametrize(
+    ("steps", "stride", "dense", "expected"),
+    [
+        (10, 4, 3, [0, 1, 2, 4, 8]),  # every step below 3, then every 4th
+        (10, 4, 0, [0, 4, 8]),  # the stride alone
+        (10, 4, 20, list(range(11))),  # dense beyond the run: every step
+        (5, 1, 0, list(range(6))),
+        (10, 0, 3, []),  # stride 0: off, whatever the dense steps
+    ],
+)
+def test_measured_steps_are_dense_early_and_strided_late(steps, stride, dense, expected):
+    np.testing.assert_array_equal(training.measured_steps(steps, stride, dense), expected)
+
+
 def test_kappa_is_the_rayleigh_quotient_of_the_kernel_at_checkpoints(rng):
     """kappa_a(n) = v_a^T Theta(n) v_a / N with Theta from the saved parameters (structured NTK,
-    independent of the measurement's vjp) and v_a, lambda_a from an eigh of the initial kernel."""
+    independent of the measurement's vjp) and v_a, lambda_a from an eigh of the initial kernel;
+    checkpoint 3 is measured only as a dense early step (not a multiple of the stride 5)."""
     model, runs, x, y = small_mlp_job(rng)
-    steps, ckpts, modes = 30, [0, 10, 30], 3
-    ds = training.sweep_dataset(model, runs, x, y, steps, ckpts, 100.0, 0, None, modes, 5)
-    np.testing.assert_array_equal(ds.kappa_step, np.arange(0, steps + 1, 5))
+    steps, ckpts, modes = 30, [0, 3, 10, 30], 3
+    ds = training.sweep_dataset(model, runs, x, y, steps, ckpts, 100.0, 0, None, modes, 5, 4)
+    np.testing.assert_array_equal(ds.kappa_step, [0, 1, 2, 3, 5, 10, 15, 20, 25, 30])
     ntk = ntk_function(model, "structured")
     for r in range(len(runs)):
         theta0 = np.asarray(ntk(training.variables_to_params(ds, run=r, checkpoint=0), x))
@@ -194,8 +209,8 @@ def test_kappa_is_the_rayleigh_quotient_of_the_kernel_at_checkpoints(rng):
     assert not np.allclose(ds.kappa.isel(kappa_step=-1), ds.kappa.isel(kappa_step=0), rtol=1e-3)
 
 
-@pytest.mark.parametrize("stride", [1, 4])
-def test_kappa_leaves_training_bit_identical_and_chunks_agree(rng, stride):
+@pytest.mark.parametrize(("stride", "dense", "measured"), [(1, 0, 22), (4, 0, 6), (4, 6, 10)])
+def test_kappa_leaves_training_bit_identical_and_chunks_agree(rng, stride, dense, measured):
     model, runs, x, y = small_mlp_job(rng, jnp.float32)
     params = training.init_params_for(model, runs, x)
     apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
@@ -203,11 +218,13 @@ def test_kappa_leaves_training_bit_identical_and_chunks_agree(rng, stride):
     etas, betas = [r["eta"] for r in runs], [r["beta"] for r in runs]
     args = (apply_fn, params, etas, betas, x, y, 21, [0, 8, 21])
     off = training.train_sweep(*args)
-    on = training.train_sweep(*args, kappa_vectors=vectors, kappa_stride=stride)
+    on = training.train_sweep(*args, kappa_vectors=vectors, kappa_stride=stride, kappa_dense=dense)
     for a, b in zip(jax.tree.leaves(off[:3]), jax.tree.leaves(on[:3]), strict=True):
         np.testing.assert_array_equal(b, a)
-    assert off.kappa.shape == (5, 0, 0) and on.kappa.shape == (5, len(range(0, 22, stride)), 2)
-    chunked = training.train_sweep(*args, 2, kappa_vectors=vectors, kappa_stride=stride)
+    assert off.kappa.shape == (5, 0, 0) and on.kappa.shape == (5, measured, 2)
+    chunked = training.train_sweep(
+        *args, 2, kappa_vectors=vectors, kappa_stride=stride, kappa_dense=dense
+    )
     for a, b in zip(jax.tree.leaves(on), jax.tree.leaves(chunked), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)  # float32 rounding over 21 steps
 

@@ -39,7 +39,10 @@ DOCUMENTED = {
         "residual_own",
         "residual_norm",
         "regime",
-        "redshift_rel_residual",
+        "kappa_measured",
+        "kinetic",
+        "drift_unexplained",
+        "drift_unexplained_out",
     ],
     "simulate": ["phi_network", "phi_target", "a", "H", "beta", "eta", "loss_scale", "kappa"],
 }
@@ -210,7 +213,8 @@ def tiny_claims(results: Path, config: dict) -> dict[str, dict]:
 
 def test_claims_the_tiny_preset_cannot_test_are_untestable(tiny_run):
     """Two widths, two eta and two beta values, three checkpoints: no slope (F2 drift, F3, the
-    F5 width slopes), no redshift fit; two seeds give the overlap's bootstrap interval."""
+    F5 width slopes); two seeds give the overlap's bootstrap interval; kappa measured at every
+    step on a 2 x 2 grid tests the drift laws (F4-redshift, F4-law-*), pass or fail."""
     results, _ = tiny_run
     claims = json.loads((results / "claims.json").read_text())["claims"]
     verdicts = {c["id"]: (c["verdict"], c["reason"]) for c in claims}
@@ -218,9 +222,12 @@ def test_claims_the_tiny_preset_cannot_test_are_untestable(tiny_run):
         c["id"] for c in claims if c["id"].startswith("F5-teacher-") and "infinite" not in c["id"]
     ]
     assert len(slopes) == 4
-    for claim_id in ("F2-drift-teacher", "F3-slope", "F3-continuum-order", "F4-redshift", *slopes):
+    for claim_id in ("F2-drift-teacher", "F3-slope", "F3-continuum-order", *slopes):
         verdict, reason = verdicts[claim_id]
         assert verdict == "untestable" and "needs at least" in reason, (claim_id, reason)
+    for law in ("redshift", "relaxation", "backreaction"):
+        assert verdicts[f"F4-law-{law}"][0] in ("pass", "fail"), verdicts[f"F4-law-{law}"]
+    assert verdicts["F4-redshift"][0] in ("pass", "fail"), verdicts["F4-redshift"]
     overlap = next(c for c in claims if c["id"] == "F2-overlap-teacher")
     assert overlap["verdict"] in ("pass", "fail") and len(overlap["interval"]) == 2
 

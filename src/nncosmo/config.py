@@ -322,7 +322,8 @@ def training_file_bytes(config: dict, dataset: str, job: str) -> int:
     loss) + 8 (steps + 1) (tau) + 33 (run, eta, beta, seed, diverged)]
     + 8 (steps + 1 + checkpoints + samples) (coordinates), and with kappa_stride s > 0
     runs x dtype bytes x kappa_steps x kappa_modes + 8 (kappa_steps + kappa_modes) (kappa),
-    kappa_steps = floor(steps / s) + 1. HDF5 adds some 30 kB per file (metadata, provenance)."""
+    kappa_steps = #{n <= steps: n < kappa_dense_steps or n % s == 0}. HDF5 adds some 30 kB per
+    file (metadata, provenance)."""
     spec, training = config["datasets"][dataset], config["training"]
     steps, samples = training["steps"] + 1, spec["n_samples"]
     checkpoints = len(training["checkpoints"])
@@ -331,7 +332,9 @@ def training_file_bytes(config: dict, dataset: str, job: str) -> int:
     per_run += 8 * steps + 33
     coordinates = steps + checkpoints + samples
     if training.get("kappa_stride", 0):
-        kappa_steps, modes = (steps - 1) // training["kappa_stride"] + 1, training["kappa_modes"]
+        stride, dense = training["kappa_stride"], training.get("kappa_dense_steps", 0)
+        kappa_steps = sum(1 for n in range(steps) if n < dense or n % stride == 0)
+        modes = training["kappa_modes"]
         per_run += ITEMSIZE[training["dtype"]] * kappa_steps * modes
         coordinates += kappa_steps + modes
     return len(job_runs(config, dataset, job)) * per_run + 8 * coordinates

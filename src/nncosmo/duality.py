@@ -1,8 +1,9 @@
 """Stage 5, duality: fit (H, m^2) from the network's trajectories and compare network and field.
 
-Prony fits of every residual mode (docs/physics.md §6), the de Sitter redshift fit of the NTK
-eigenvalue drift, and the sup-norm residuals between the network's modes u_a(n) and the fields
-of the cosmology stage. The dictionaries themselves live in `nncosmo.theory`.
+Prony fits of every residual mode (docs/physics.md §6), three candidate laws of the NTK
+eigenvalue drift fitted and cross-predicted across runs (§7.7), and the sup-norm residuals
+between the network's modes u_a(n) and the fields of the cosmology stage. The dictionaries
+themselves live in `nncosmo.theory`.
 """
 
 from __future__ import annotations
@@ -96,17 +97,137 @@ def fit_trajectory(u, eta, rel_floor):
     return FIT_STATUS.index("ok" if fit["ok"] else "no_real_image"), fit
 
 
-def redshift_fit(tau, kappa, H):
-    """Least squares kappa(tau) ~ M^2 + k^2 exp(-2 H tau) (de Sitter redshift of k^2/a^2).
+DRIFT_LAWS = ("redshift", "relaxation", "backreaction")
 
-    Returns (M^2, k^2, rel_residual): rms residual over the rms deviation of kappa from its
-    mean, i.e. the fraction of the NTK drift that the redshift law leaves unexplained.
-    """
-    design = np.column_stack([np.ones_like(tau), np.exp(-2 * H * tau)])
+
+def kinetic_term(r):
+    """Accumulated kinetic term K(n) = sum_{m=1..n} ||r(m) - r(m-1)||^2 / ||r(0)||^2 of a residual
+    trajectory r(step, sample) = f - y, K(0) = 0 (docs/physics.md §7.7)."""
+    r = np.asarray(r, dtype=float)
+    increments = np.sum(np.diff(r, axis=0) ** 2, axis=1) / np.sum(r[0] ** 2)
+    return np.concatenate([[0.0], np.cumsum(increments)])
+
+
+def drift_law(kappa0, amplitude, shape):
+    """Every drift law as kappa(n) = kappa_0 [1 - A g(n)] with its shape g, g(0) = 0:
+    g = 1 - exp(-2 H tau) (redshift), 1 - exp(-gamma tau) (relaxation), K(n) (backreaction)."""
+    return kappa0 * (1 - amplitude * np.asarray(shape))
+
+
+def redshift_shape(tau, hubble):
+    """g(tau) = 1 - exp(-2 H tau): kappa = M^2 + k^2 exp(-2 H tau), M^2 = kappa_0 (1 - A), k^2 =
+    kappa_0 A (de Sitter redshift of k^2 / a^2, a = exp(H tau))."""
+    return 1 - np.exp(-2 * hubble * np.asarray(tau))
+
+
+def relaxation_shape(tau, gamma):
+    """g(tau) = 1 - exp(-gamma tau): kappa = kappa_inf + (kappa_0 - kappa_inf) exp(-gamma tau),
+    kappa_inf = kappa_0 (1 - A) (free exponential relaxation)."""
+    return 1 - np.exp(-gamma * np.asarray(tau))
+
+
+def unexplained_fraction(kappa, model):
+    """rms(kappa - model) / rms(kappa - mean kappa): the fraction of the drift a law leaves
+    unexplained (NaN when kappa does not move)."""
+    spread = np.sqrt(np.mean((kappa - np.mean(kappa)) ** 2))
+    return np.sqrt(np.mean((kappa - model) ** 2)) / spread if spread > 0 else np.nan
+
+
+def shape_fit(kappa, shape):
+    """Least squares kappa ~ c0 + c1 g for a fixed shape g: (kappa_0 = c0, A = -c1 / c0, curve)."""
+    design = np.column_stack([np.ones_like(shape), shape])
     coef, *_ = np.linalg.lstsq(design, kappa, rcond=None)
-    resid = kappa - design @ coef
-    spread = np.sqrt(np.mean((kappa - kappa.mean()) ** 2))
-    return coef[0], coef[1], np.sqrt(np.mean(resid**2)) / spread if spread > 0 else np.nan
+    return coef[0], -coef[1] / coef[0], design @ coef
+
+
+RELAXATION_GRID = 200  # log-spaced gamma values profiled before the bounded refinement
+
+
+def relaxation_fit(tau, kappa):
+    """Least squares kappa(tau) ~ kappa_inf + (kappa_0 - kappa_inf) exp(-gamma tau): linear in
+    (kappa_0, kappa_inf) at each gamma (`shape_fit`), profiled over log gamma on
+    [0.1 / max tau, 10 / min d tau] (RELAXATION_GRID points, then bounded Brent between the best
+    point's neighbours). Returns (kappa_0, A, gamma, curve)."""
+    from scipy.optimize import minimize_scalar
+
+    tau, kappa = np.asarray(tau, dtype=float), np.asarray(kappa, dtype=float)
+    steps = np.diff(tau)
+    logs = np.linspace(
+        np.log(0.1 / tau.max()), np.log(10 / steps[steps > 0].min()), RELAXATION_GRID
+    )
+
+    def cost(log_gamma):
+        return np.sum((kappa - shape_fit(kappa, relaxation_shape(tau, np.exp(log_gamma)))[2]) ** 2)
+
+    best = int(np.argmin([cost(g) for g in logs]))
+    bounds = logs[max(best - 1, 0)], logs[min(best + 1, len(logs) - 1)]
+    fit = minimize_scalar(cost, bounds=bounds, method="bounded", options={"xatol": 1e-10})
+    gamma = float(np.exp(fit.x))
+    kappa0, amplitude, curve = shape_fit(kappa, relaxation_shape(tau, gamma))
+    return kappa0, amplitude, gamma, curve
+
+
+def fit_drift_laws(tau, kappa, kinetic, hubble) -> dict:
+    """Every law of DRIFT_LAWS fitted to one measured kappa_a at times tau (kinetic term K at the
+    same steps, H the run's exact-dictionary Hubble rate): {law: (kappa_0, A, rate, unexplained,
+    curve)}, rate = 2 H (fixed), gamma (fitted), NaN (backreaction has none)."""
+    kappa0, amplitude, gamma, curve = relaxation_fit(tau, kappa)
+    fits = {"relaxation": (kappa0, amplitude, gamma, curve)}
+    for law, shape, rate in (
+        ("redshift", redshift_shape(tau, hubble), 2 * hubble),
+        ("backreaction", kinetic, np.nan),
+    ):
+        kappa0, amplitude, curve = shape_fit(kappa, shape)
+        fits[law] = (kappa0, amplitude, rate, curve)
+    return {
+        law: (*fits[law][:3], unexplained_fraction(kappa, fits[law][3]), fits[law][3])
+        for law in DRIFT_LAWS
+    }
+
+
+def leave_cell_out(values, cells):
+    """For every run, the median over the OTHER cells (distinct rows of `cells`, e.g. (eta, beta))
+    of each cell's mean of `values` (run,), NaN ignored; NaN where no other cell has a value.
+    Cells, not runs, are pooled, so that many seeds of one cell do not outvote the grid."""
+    labels = np.unique(np.asarray(cells), axis=0, return_inverse=True)[1].ravel()
+    means = np.full(labels.max() + 1, np.nan)
+    for cell in range(len(means)):
+        finite = values[(labels == cell) & np.isfinite(values)]
+        means[cell] = finite.mean() if finite.size else np.nan
+    pooled = np.full(len(values), np.nan)
+    for run, cell in enumerate(labels):
+        others = np.delete(means, cell)
+        others = others[np.isfinite(others)]
+        pooled[run] = np.median(others) if others.size else np.nan
+    return pooled
+
+
+def predicted_shapes(tau, kinetic, hubble, gamma) -> dict:
+    """The shape g of every law for one target run: its own H (redshift), the pooled gamma
+    (relaxation), its own kinetic term K(n) (backreaction)."""
+    return {
+        "redshift": redshift_shape(tau, hubble),
+        "relaxation": relaxation_shape(tau, gamma),
+        "backreaction": kinetic,
+    }
+
+
+def cross_run_unexplained(kappa, tau, kinetic, hubble, amplitude, gamma, cells):
+    """Out-of-sample unexplained fraction (law, run, mode) of the drift laws across runs: run r's
+    kappa_a(n) predicted by `drift_law` with its measured kappa_a(0), the transferable parameters
+    (A per law, gamma for the relaxation; arrays (law, run, mode) fitted in-sample) pooled by
+    `leave_cell_out` over the other cells, and its own H and K(n); kappa (run, step, mode)."""
+    laws, runs, modes = amplitude.shape
+    out = np.full((laws, runs, modes), np.nan)
+    for a in range(modes):
+        pooled_gamma = leave_cell_out(gamma[DRIFT_LAWS.index("relaxation"), :, a], cells)
+        pooled = [leave_cell_out(amplitude[k, :, a], cells) for k in range(laws)]
+        for r in range(runs):
+            shapes = predicted_shapes(tau[r], kinetic[r], hubble[r], pooled_gamma[r])
+            for k, law in enumerate(DRIFT_LAWS):
+                model = drift_law(kappa[r, 0, a], pooled[k][r], shapes[law])
+                out[k, r, a] = unexplained_fraction(kappa[r, :, a], model)
+    return out
 
 
 FIT_KEYS = ("H", "H_err", "m2", "m2_err", "rel_residual", "stop")
@@ -130,8 +251,81 @@ def sup_residuals(u, fields, scale):
         return np.abs(u[None] - fields).max(axis=2) / scale
 
 
-def duality_dataset(ntk, cosmo, rel_floor: float):
-    """Duality stage: fitted (H, m^2) per mode, dictionary predictions, network-vs-field errors."""
+DRIFT_PARAMETERS = ("kappa0", "amplitude", "rate", "unexplained")
+
+
+def drift_fits(tau, kappa, kinetic, hubble, usable):
+    """`fit_drift_laws` of every usable run and mode: parameters (DRIFT_PARAMETERS, law, run,
+    mode) and in-sample curves (law, run, step, mode), NaN for the other runs."""
+    runs, _, modes = kappa.shape
+    params = np.full((len(DRIFT_PARAMETERS), len(DRIFT_LAWS), runs, modes), np.nan)
+    curves = np.full((len(DRIFT_LAWS), *kappa.shape), np.nan)
+    for r, a in np.ndindex(runs, modes):
+        if usable[r]:
+            fits = fit_drift_laws(tau[r], kappa[r, :, a], kinetic[r], hubble[r])
+            for k, law in enumerate(DRIFT_LAWS):
+                params[:, k, r, a], curves[k, r, :, a] = fits[law][:4], fits[law][4]
+    return params, curves
+
+
+def drift_variables(train, y, hubble) -> dict:
+    """The drift laws (docs/physics.md §7.7) on the training file's measured kappa_a(n) (`kappa`,
+    `f`; run order of the ntk stage) and the data's y, with H = `hubble` (run,): in-sample fits
+    and out-of-sample fractions of every law, per run and mode (dim drift_mode); {} when kappa
+    was not measured (training.kappa_stride 0)."""
+    import xarray as xr
+
+    if train is None or "kappa" not in train:
+        return {}
+    steps = train.kappa_step.values
+    eta, beta = train.eta.values, train.beta.values
+    tau = np.sqrt(eta)[:, None] * steps[None, :]
+    kinetic = np.stack([kinetic_term(f - y)[steps] for f in train.f.values.astype(float)])
+    kappa = train.kappa.values.astype(float)
+    usable = ~train.diverged.values & np.isfinite(kappa).all(axis=(1, 2)) & np.isfinite(hubble)
+    usable &= np.isfinite(kinetic).all(axis=1)
+    kappa[~usable] = np.nan
+    params, curves = drift_fits(tau, kappa, kinetic, hubble, usable)
+    out = cross_run_unexplained(
+        kappa, tau, kinetic, hubble, params[1], params[2], np.column_stack([eta, beta])
+    )
+    coords = {
+        "law": list(DRIFT_LAWS),
+        "run": train.run.values,
+        "kappa_step": steps,
+        "drift_mode": train.mode.values,
+    }
+    lrm, rsm = ("law", "run", "drift_mode"), ("run", "kappa_step", "drift_mode")
+
+    def var(dims, data, name, units="1"):
+        attrs = {"long_name": name, "units": units}
+        return xr.DataArray(data, {d: coords[d] for d in dims}, dims, attrs=attrs)
+
+    return {
+        "kappa_measured": var(
+            rsm, kappa, "measured kappa_a(n) = v_a^T Theta(n) v_a / N", "1/tau^2"
+        ),
+        "kinetic": var(
+            ("run", "kappa_step"), kinetic, "kinetic term K(n) = sum ||dr||^2 / ||r(0)||^2"
+        ),
+        "drift_curve": var(
+            ("law", *rsm), curves, "in-sample fit of kappa_a(n) by each drift law", "1/tau^2"
+        ),
+        "drift_kappa0": var(lrm, params[0], "fitted kappa_0 of kappa_0 [1 - A g]", "1/tau^2"),
+        "drift_amplitude": var(lrm, params[1], "fitted relative drift A of kappa_0 [1 - A g]"),
+        "drift_rate": var(
+            lrm, params[2], "rate of g: 2H (redshift, fixed), gamma (relaxation)", "1/tau"
+        ),
+        "drift_unexplained": var(lrm, params[3], "in-sample unexplained fraction of the drift"),
+        "drift_unexplained_out": var(
+            lrm, out, "out-of-sample unexplained fraction (parameters of the other (eta, beta))"
+        ),
+    }
+
+
+def duality_dataset(ntk, cosmo, rel_floor: float, train=None, y=None):
+    """Duality stage: fitted (H, m^2) per mode, dictionary predictions, network-vs-field errors,
+    and the NTK drift laws on the training file `train`'s measured kappa (with the data's `y`)."""
     import xarray as xr
 
     n = ntk.attrs["n_samples"]
@@ -144,11 +338,6 @@ def duality_dataset(ntk, cosmo, rel_floor: float):
     fields = cosmo.field.values
     own = sup_residuals(u, fields, np.abs(u[:, 0, :]))
     whole = sup_residuals(u, fields, ntk.residual_norm.values[:, :1])
-    ckpt_tau = np.sqrt(eta)[:, None] * ntk.checkpoint.values[None, :]
-    redshift = np.full((3, *status.shape), np.nan)
-    for r, a in np.ndindex(*status.shape):
-        if np.isfinite(kappa[r, :, a]).all() and np.isfinite(exact["H"][r, 0]):
-            redshift[:, r, a] = redshift_fit(ckpt_tau[r], kappa[r, :, a], exact["H"][r, 0])
     rm = ("run", "mode")
     var = lambda dims, data, name, units="1": (dims, data, {"long_name": name, "units": units})  # noqa: E731
     return xr.Dataset(
@@ -193,16 +382,8 @@ def duality_dataset(ntk, cosmo, rel_floor: float):
             "residual_norm": var(
                 ("dictionary", *rm), whole, "sup_n |u_a - field_a| / ||f(0) - y||"
             ),
-            "redshift_M2": var(
-                rm, redshift[0], "M^2 of lambda_a/N ~ M^2 + k^2 exp(-2 H tau)", "1/tau^2"
-            ),
-            "redshift_k2": var(
-                rm, redshift[1], "k^2 of lambda_a/N ~ M^2 + k^2 exp(-2 H tau)", "1/tau^2"
-            ),
-            "redshift_rel_residual": var(
-                rm, redshift[2], "drift of lambda_a/N left unexplained by the redshift"
-            ),
             "kappa": var(("run", "checkpoint", "mode"), kappa, "lambda_a(n) / N", "1/tau^2"),
+            **drift_variables(train, y, exact["H"][:, 0]),
         },
         coords={c: ntk[c] for c in ("run", "eta", "beta", "seed", "diverged", "mode", "checkpoint")}
         | {"dictionary": cosmo.dictionary},

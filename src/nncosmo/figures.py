@@ -23,6 +23,7 @@ from nncosmo import theory  # noqa: E402
 from nncosmo.claims import (  # noqa: E402
     CLAIMS,
     bootstrap_shortfall,
+    drift_shortfall,
     extrapolation_shortfall,
     width_slope_shortfall,
 )
@@ -304,7 +305,7 @@ def figure_lambda(results: Results):
 
 
 def figure_perturbations(results: Results, n_modes: int = 4):
-    """F4: u_a(tau) of modes a > 0 against delta phi; lambda_a(n)/N against the redshift law."""
+    """F4: u_a(tau) of modes a > 0 against delta phi; the NTK drift against the drift laws."""
     ntk, cosmo, dual = (results.reference_run(s) for s in ("ntk", "cosmology", "duality"))
     norm = float(ntk.residual_norm.isel(step=0))
     modes = ntk.mode.values[1 : 1 + n_modes]
@@ -325,35 +326,7 @@ def figure_perturbations(results: Results, n_modes: int = 4):
             title=f"a = {a}, λ_a/N = {kappa0:.3g}\nerror: {_percent(res, 2)} of ‖r(0)‖, "
             f"{_percent(own, 1)} of |u_a(0)|",
         )
-    ax = fig.add_subplot(grid[1, 1:])
-    ckpt_tau = np.sqrt(float(ntk.eta)) * ntk.checkpoint.values
-    t_line = np.linspace(0, ckpt_tau[-1], 200)
-    hubble = float(dual.H_exact)
-    for k, a in enumerate(ntk.mode.values[:5]):
-        kappa = dual.kappa.sel(mode=a).values
-        m2, k2 = float(dual.redshift_M2.sel(mode=a)), float(dual.redshift_k2.sel(mode=a))
-        unexplained = float(dual.redshift_rel_residual.sel(mode=a))
-        ax.plot(
-            ckpt_tau,
-            kappa / kappa[0] - 1,
-            "o",
-            color=PALETTE[k],
-            label=f"a = {a} (unexplained {_percent(unexplained, 0)})",
-        )
-        ax.plot(
-            t_line,
-            (m2 + k2 * np.exp(-2 * hubble * t_line)) / kappa[0] - 1,
-            "-",
-            color=PALETTE[k],
-            lw=1,
-        )
-    ax.set(
-        xlabel="τ = n √η",
-        ylabel="λ_a(τ) / λ_a(0) − 1",
-        title=f"NTK eigenvalue drift (points) vs de Sitter redshift M² + k² e^(−2Hτ), "
-        f"H = H_η = {hubble:.3g} (lines)",
-    )
-    ax.legend(fontsize=7, ncol=2)
+    _drift_row(fig.add_subplot(grid[1, 1]), fig.add_subplot(grid[1, 2]), results)
     _mode_mixing_row(fig, grid[2, :], results)
     title = (
         f"F4  Perturbations: NTK modes a > 0 as de Sitter fields (width "
@@ -412,6 +385,78 @@ def _mode_mixing_row(fig, slot, results: Results) -> None:
         title=f"largest adiabatic error: a = {a}, seed {int(ntk.seed)}\n(sup-norm in the legend)",
     )
     right.legend(fontsize=7)
+
+
+LAW_STYLE = {
+    "redshift": {"color": CONTINUUM, "ls": "--", "marker": "s"},
+    "relaxation": {"color": EXACT, "ls": "-", "marker": "o"},
+    "backreaction": {"color": ADIABATIC, "ls": ":", "marker": "^"},
+}
+
+
+def _drift_row(ax_fit, ax_grid, results: Results) -> None:
+    """F4 bottom row: the reference run's measured kappa_a(tau) with the in-sample fits of the
+    three drift laws (`ax_fit`), and each law's out-of-sample unexplained fraction (filled) and
+    in-sample one (open) on every grid run (`ax_grid`), against the F4-law tolerance."""
+    ref, grid = results.reference_run("duality"), results.grid_runs("duality")
+    short = drift_shortfall(ref)
+    if short:
+        for ax in (ax_fit, ax_grid):
+            ax.text(0.5, 0.5, f"drift laws untestable:\n{short}", ha="center", va="center")
+            ax.set_axis_off()
+        return
+    _drift_fits(ax_fit, ref)
+    _drift_grid(ax_grid, grid)
+
+
+def _drift_fits(ax, ref) -> None:
+    """The measured kappa_a(tau) / kappa_a(0) - 1 (points, a = 0 darkest) and the laws' fits."""
+    tau = np.sqrt(float(ref.eta)) * ref.kappa_step.values
+    for a in ref.drift_mode.values:
+        kappa = ref.kappa_measured.sel(drift_mode=a).values
+        first = a == ref.drift_mode.values[0]
+        style = {"ms": 3, "color": NETWORK, "alpha": 1 / (1 + a)}
+        ax.plot(
+            tau, 100 * (kappa / kappa[0] - 1), "o", **style, label="measured" if first else None
+        )
+        for law, law_style in LAW_STYLE.items():
+            curve = ref.drift_curve.sel(law=law, drift_mode=a).values
+            frac = float(ref.drift_unexplained.sel(law=law, drift_mode=a))
+            mode_note = f" (a = {a})" if ref.sizes["drift_mode"] > 1 else ""
+            label = f"{law}: {_percent(frac, 0)} unexplained{mode_note}" if first else None
+            line = {"color": law_style["color"], "ls": law_style["ls"], "lw": 1.4}
+            ax.plot(tau, 100 * (curve / kappa[0] - 1), **line, label=label)
+    modes = ", ".join(str(a) for a in ref.drift_mode.values)
+    ax.set(
+        xlabel="τ = n √η",
+        ylabel="κ_a(τ) / κ_a(0) − 1  (%)",
+        title=f"NTK drift, a = {modes}: measured and fitted laws",
+    )
+    ax.legend(fontsize=7)
+
+
+def _drift_grid(ax, grid) -> None:
+    """Each law's unexplained fraction (worst mode) on every grid run, sorted by (beta, eta):
+    out of sample (filled; parameters from the other (eta, beta)) and in-sample (open)."""
+    order = np.lexsort((grid.eta.values, grid.beta.values))
+    x = np.arange(len(order))
+    for k, (law, style) in enumerate(LAW_STYLE.items()):
+        out = grid.drift_unexplained_out.sel(law=law).max("drift_mode").values[order]
+        inside = grid.drift_unexplained.sel(law=law).max("drift_mode").values[order]
+        marker = {"marker": style["marker"], "color": style["color"], "ms": 5, "ls": "none"}
+        ax.plot(x + 0.2 * (k - 1), out, **marker, label=law)
+        ax.plot(x + 0.2 * (k - 1), inside, **marker, mfc="none")
+    tolerance = CLAIMS["F4-law"].tolerance.high
+    ax.axhline(tolerance, color="0.5", ls="--", lw=1, label=f"F4-law bound {tolerance:g}")
+    ax.set_yscale("log")
+    labels = [f"{grid.eta.values[i]:g}, {grid.beta.values[i]:g}" for i in order]
+    ax.set_xticks(x, labels, fontsize=7, rotation=90)
+    ax.set(
+        xlabel="grid run (η, β)",
+        ylabel="unexplained fraction (worst a)",
+        title="out of sample (filled) and in-sample (open)",
+    )
+    ax.legend(fontsize=7, ncol=2)
 
 
 def _seed_errorbar(ax, x, values, **style) -> None:

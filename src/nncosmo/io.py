@@ -42,6 +42,8 @@ COORDINATE_ATTRS = {
     "mode": {"long_name": "residual mode index a (descending NTK eigenvalue)", "units": "1"},
     "mode_": {"long_name": "residual mode index b (second mass-matrix index)", "units": "1"},
     "dictionary": {"long_name": "neural network to cosmology dictionary", "units": "1"},
+    "law": {"long_name": "candidate law of the NTK drift kappa_a(n)", "units": "1"},
+    "drift_mode": {"long_name": "mode index a of a measured kappa_a(n)", "units": "1"},
 }
 
 
@@ -75,9 +77,15 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, provenance: dict | No
     return path
 
 
-def read_dataset(path: str | os.PathLike, variables: Iterable[str] = ()) -> xr.Dataset:
-    """Load a result dataset into memory; clear errors for corrupt files or missing variables."""
-    ds = _load(path)
+def read_dataset(
+    path: str | os.PathLike, variables: Iterable[str] = (), optional: Iterable[str] | None = None
+) -> xr.Dataset:
+    """Load a result dataset into memory; clear errors for corrupt files or missing variables.
+
+    With `optional` given, only `variables` and those of `optional` that the file has are read
+    (the rest of a large file never is); without it, the whole file."""
+    variables = tuple(variables)
+    ds = _load(path, None if optional is None else [*variables, *optional])
     missing = [v for v in variables if v not in ds.variables]
     if missing:
         raise MissingVariableError(
@@ -85,12 +93,6 @@ def read_dataset(path: str | os.PathLike, variables: Iterable[str] = ()) -> xr.D
             f"Delete it and rerun snakemake."
         )
     return ds
-
-
-def read_present(path: str | os.PathLike, variables: Iterable[str]) -> xr.Dataset:
-    """Load only those of `variables` that the dataset holds (with their coordinates), none of
-    the rest: a few small variables of a large file; clear errors for corrupt files."""
-    return _load(path, list(variables))
 
 
 def _load(path: str | os.PathLike, keep: list[str] | None = None) -> xr.Dataset:

@@ -105,7 +105,7 @@ def train_schedule(apply_fn, params, velocity, etas, betas, x, y, vector, stride
         f, pullback = jax.vjp(lambda q: apply_fn(q, x), p)
         residual = f - y
         (grads,) = pullback(jax.grad(mse_loss)(f, y))
-        kappa = measured_kappa(n, pullback, vector[None], stride)
+        kappa = measured_kappa(n, pullback, vector[None], stride, dense=0)
         v = jax.tree.map(lambda vel, g: beta * vel - eta * g, v, grads)
         u = vector @ residual
         leak = jnp.linalg.norm(residual - u * vector)

@@ -7,7 +7,9 @@ which is exactly `optax.sgd(eta, momentum=beta)`. The whole (eta, beta, seed) gr
 runs as one compiled program: `vmap` over runs of a `scan` over steps (on a CPU, optionally a
 `lax.map` over chunks of runs, each chunk vmapped: `training.chunk_runs`).
 
-Inside the scan, every `training.kappa_stride`-th step also measures the Rayleigh quotients
+Inside the scan, every step n < `training.kappa_dense_steps` and every `training.kappa_stride`-th
+step (`measured_steps`: dense early, where the NTK drifts most, sparse late) also measures the
+Rayleigh quotients
     kappa_a(n) = v_a^T Theta(n) v_a / N = ||J(theta_n)^T v_a||^2 / N     (docs/physics.md §7.9)
 of the top eigenvectors v_a of the run's NTK at initialisation, by the pullback of the step's own
 forward pass applied to the K vectors at once; the training itself is unchanged by it.
@@ -27,7 +29,7 @@ import optax
 
 class Trajectories(NamedTuple):
     """What one sweep records: outputs and loss every step, parameters at checkpoints, the
-    Rayleigh quotients kappa at steps 0, s, 2s, ... (no kappa_step when the stride s is 0)."""
+    Rayleigh quotients kappa at the `measured_steps` (no kappa_step when the stride s is 0)."""
 
     f: jax.Array  # (run, step, sample)
     loss: jax.Array  # (run, step)
@@ -63,13 +65,21 @@ def rayleigh_quotients(pullback: Callable, vectors: jax.Array) -> jax.Array:
     return squares / vectors.shape[-1]
 
 
-def measured_kappa(n, pullback: Callable, vectors: jax.Array, stride: int) -> jax.Array:
-    """`rayleigh_quotients` at steps n = 0, stride, 2 stride, ...; zeros at every other step (a
-    `lax.cond`, whose untaken branch costs nothing); shape (0,) when `stride` is 0 (off)."""
+def measured_steps(steps: int, stride: int, dense: int = 0) -> np.ndarray:
+    """The steps n in 0..steps at which kappa is measured: n < dense (every step) or n a multiple
+    of stride; none when the stride is 0 (off)."""
+    n = np.arange(steps + 1)
+    return n[(n < dense) | (n % stride == 0)] if stride else n[:0]
+
+
+def measured_kappa(n, pullback: Callable, vectors: jax.Array, stride: int, dense: int) -> jax.Array:
+    """`rayleigh_quotients` at the `measured_steps` (n < dense or n % stride == 0); zeros at every
+    other step (a `lax.cond`, whose untaken branch costs nothing); shape (0,) when `stride` is 0."""
     if stride == 0:
         return jnp.zeros((0,), vectors.dtype)
     skip = lambda: jnp.zeros(vectors.shape[:1], vectors.dtype)  # noqa: E731
-    return jax.lax.cond(n % stride == 0, rayleigh_quotients, lambda *_: skip(), pullback, vectors)
+    measure = (n < dense) | (n % stride == 0)
+    return jax.lax.cond(measure, rayleigh_quotients, lambda *_: skip(), pullback, vectors)
 
 
 def train_run(
@@ -84,10 +94,12 @@ def train_run(
     on_step: Callable | None = None,
     kappa_vectors: jax.Array | None = None,
     kappa_stride: int = 0,
+    kappa_dense: int = 0,
 ) -> Trajectories:
     """One run: record f(theta(n)) and L(theta(n)) for n = 0..steps, parameters at checkpoints,
-    and kappa_a(n) (`rayleigh_quotients` of the rows of `kappa_vectors`, (K, N)) at every
-    `kappa_stride`-th step, sharing the step's forward pass (`kappa_stride` 0: off).
+    and kappa_a(n) (`rayleigh_quotients` of the rows of `kappa_vectors`, (K, N)) at the
+    `measured_steps(steps, kappa_stride, kappa_dense)`, sharing the step's forward pass
+    (`kappa_stride` 0: off).
 
     `on_step(n)`, if given, is traced into every step (progress reports; it returns nothing).
     """
@@ -102,7 +114,7 @@ def train_run(
         f, pullback = jax.vjp(lambda q: apply_fn(q, x), p)
         loss, residual = jax.value_and_grad(mse_loss)(f, y)
         (grads,) = pullback(residual)
-        kappa = measured_kappa(n, pullback, kappa_vectors, kappa_stride)
+        kappa = measured_kappa(n, pullback, kappa_vectors, kappa_stride, kappa_dense)
         saved = jax.lax.cond(
             jnp.isin(n, checkpoints),
             save_checkpoint,
@@ -119,7 +131,7 @@ def train_run(
     )
     carry = (params, optimiser.init(params), saved)
     (_, _, saved), (f, loss, kappa) = jax.lax.scan(step, carry, jnp.arange(steps + 1))
-    kappa = kappa[::kappa_stride] if kappa_stride else kappa[:0]
+    kappa = kappa[measured_steps(steps, kappa_stride, kappa_dense)]
     return Trajectories(f=f, loss=loss, checkpoints=saved, kappa=kappa)
 
 
@@ -159,6 +171,7 @@ def run_all(
     progress,
     kappa_vectors,
     kappa_stride: int,
+    kappa_dense: int = 0,
 ):
     """`train_run` for every run: one `vmap`, or with `chunk` > 0 a `lax.map` over chunks of
     `chunk` runs (vmapped inside a chunk, the remainder as a last, shorter chunk), so that on a
@@ -177,7 +190,9 @@ def run_all(
             on_step = partial(report_progress, progress, chunk=index, chunks=chunks, steps=steps)
 
         def run(p, e, b, v):
-            return train_run(apply_fn, p, e, b, x, y, steps, checkpoints, on_step, v, kappa_stride)
+            return train_run(
+                apply_fn, p, e, b, x, y, steps, checkpoints, on_step, v, kappa_stride, kappa_dense
+            )
 
         return jax.vmap(run)(p, eta, beta, vectors)
 
@@ -193,7 +208,7 @@ def run_all(
     return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out, tail)
 
 
-_compiled_sweep = jax.jit(run_all, static_argnums=(0, 6, 8, 9, 11))
+_compiled_sweep = jax.jit(run_all, static_argnums=(0, 6, 8, 9, 11, 12))
 
 
 def train_sweep(
@@ -209,12 +224,15 @@ def train_sweep(
     progress: Callable | None = None,
     kappa_vectors=None,
     kappa_stride: int = 0,
+    kappa_dense: int = 0,
 ) -> Trajectories:
     """All runs in one compiled program: `vmap` of `train_run` over (params, eta, beta, v_a), in
     chunks of `chunk` runs where `chunk` > 0; `progress` as in `run_all` (default: silent);
-    kappa_a(n) of the rows of `kappa_vectors` (run, K, N) every `kappa_stride` steps (0: off).
+    kappa_a(n) of the rows of `kappa_vectors` (run, K, N) at every step n < `kappa_dense` and
+    every `kappa_stride` steps (stride 0: off).
 
-    The program is cached per (apply_fn, steps, chunk, progress, kappa_stride) and shapes, so
+    The program is cached per (apply_fn, steps, chunk, progress, kappa_stride, kappa_dense) and
+    shapes, so
     repeated calls do not recompile.
     """
     checkpoints = jnp.asarray(sorted(checkpoints))
@@ -234,6 +252,7 @@ def train_sweep(
         progress,
         jnp.asarray(kappa_vectors, dtype),
         kappa_stride,
+        kappa_dense,
     )
 
 
@@ -293,10 +312,11 @@ def sweep_dataset(
     progress: Callable | None = None,
     kappa_modes: int = 0,
     kappa_stride: int = 0,
+    kappa_dense: int = 0,
 ):
     """Train every run of one job (chunks of `chunk` runs, `progress` reports as in `run_all`),
-    measuring kappa_a(n) of the top `kappa_modes` initial eigenvectors every `kappa_stride`
-    steps (0: off), and return the stage's Dataset."""
+    measuring kappa_a(n) of the top `kappa_modes` initial eigenvectors at every step
+    n < `kappa_dense` and every `kappa_stride` steps (stride 0: off), and return the Dataset."""
     import xarray as xr
 
     params = init_params_for(model, runs, x)
@@ -306,7 +326,7 @@ def sweep_dataset(
     vectors = initial_eigenvectors(model, params, x, kappa_modes if kappa_stride else 0)
     traj = train_sweep(
         apply_fn, params, etas, betas, x, y, steps, checkpoints, chunk, progress,
-        vectors, kappa_stride,
+        vectors, kappa_stride, kappa_dense,
     )  # fmt: skip
     loss = np.asarray(traj.loss)
     run_coords = {  # long names and units: nncosmo.io.COORDINATE_ATTRS
@@ -336,7 +356,7 @@ def sweep_dataset(
                 {"long_name": "time tau = n sqrt(eta)", "units": "sqrt(eta) per step"},
             ),
             **params_to_variables(traj.checkpoints),
-            **kappa_variables(traj.kappa, kappa_stride),
+            **kappa_variables(traj.kappa, measured_steps(steps, kappa_stride, kappa_dense)),
         },
         coords={
             **run_coords,
@@ -369,15 +389,15 @@ def initial_eigenvectors(model, params, x, modes: int) -> np.ndarray:
     return np.swapaxes(vectors[..., :modes], -1, -2)
 
 
-def kappa_variables(kappa: np.ndarray, stride: int) -> dict:
+def kappa_variables(kappa: np.ndarray, steps: np.ndarray) -> dict:
     """The measured Rayleigh quotients as the variable `kappa(run, kappa_step, mode)` on the
-    coordinate `kappa_step` = 0, stride, 2 stride, ...; nothing when the stride is 0 (off)."""
+    coordinate `kappa_step` = `steps` (`measured_steps`); nothing when none is measured (off)."""
     import xarray as xr
 
-    if stride == 0:
+    if len(steps) == 0:
         return {}
     kappa = np.asarray(kappa)
-    coords = {"kappa_step": np.arange(kappa.shape[1]) * stride, "mode": np.arange(kappa.shape[2])}
+    coords = {"kappa_step": np.asarray(steps), "mode": np.arange(kappa.shape[2])}
     attrs = {
         "long_name": "Rayleigh quotient kappa_a(n) = v_a(0)^T Theta(n) v_a(0) / N",
         "units": "1",

@@ -1,10 +1,13 @@
-# Stage 5: Prony fits of (H, m^2) per mode and network-vs-field residuals, both dictionaries.
+# Stage 5: Prony fits of (H, m^2) per mode, network-vs-field residuals, NTK drift laws (training
+# file's kappa and f, data's y).
 
 
 rule duality:
     input:
         ntk=f"{RESULTS}/ntk/{{dataset}}/{{job}}.nc",
         cosmology=f"{RESULTS}/cosmology/{{dataset}}/{{job}}.nc",
+        train=f"{RESULTS}/train/{{dataset}}/{{job}}.nc",
+        data=f"{RESULTS}/data/{{dataset}}.nc",
     output:
         f"{RESULTS}/duality/{{dataset}}/{{job}}.nc",
     params:
