@@ -74,14 +74,22 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, provenance: dict | No
     return path
 
 
-def read_dataset(path: str | os.PathLike, variables: Iterable[str] = ()) -> xr.Dataset:
-    """Load a result dataset into memory; clear errors for corrupt files or missing variables."""
+def read_dataset(
+    path: str | os.PathLike, variables: Iterable[str] = (), lazy: bool = False
+) -> xr.Dataset:
+    """Load a result dataset into memory; clear errors for corrupt files or missing variables.
+
+    With `lazy`, the file stays open and a variable is read when (and as far as) it is indexed,
+    so a consumer can stream a large file (the NTK stage reads one run's parameters at a time).
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such result file; run the pipeline to build it.")
     try:
-        with xr.open_dataset(path, engine=ENGINE) as ds:
-            ds = ds.load()
+        ds = xr.open_dataset(path, engine=ENGINE)
+        if not lazy:
+            with ds:
+                ds = ds.load()
     except Exception as exc:  # h5py raises OSError, ValueError, KeyError... for damaged files
         raise CorruptDatasetError(
             f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}). "
