@@ -24,3 +24,18 @@ def finished_tiny_run(tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("finished") / "user")
     run_readme_command(workdir)
     return workdir
+
+
+@pytest.fixture(scope="session")
+def finished_split_tiny_run(tmp_path_factory):
+    """A user's directory after the README command ran the tiny preset with one training job per
+    (dataset, width, seed); shared by the split-run and SLURM tests, never modified."""
+    import yaml
+    from userdir import copy_workflow, run_readme_command
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("finished_split") / "user")
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["split_by"] = ["dataset", "width", "seed"]
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    run_readme_command(workdir)
+    return workdir

@@ -94,3 +94,27 @@ def test_overlap_drift_and_residual_modes():
     np.testing.assert_allclose(
         ntk.residual_modes(f, np.array([1.0, 1.0]), vecs), [[0, 1], [-0.5, 0]]
     )
+
+
+def test_ntk_stage_streams_runs_from_a_lazily_opened_training_file(rng, tmp_path):
+    """The NTK stage on a training file opened lazily gives, for every (run, checkpoint), the
+    independent J J^T of that run's saved parameters, and never loads a parameter variable whole
+    (it reads one run's hyperslab at a time)."""
+    from nncosmo import training
+    from nncosmo.io import read_dataset, write_dataset
+
+    x, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
+    model = mlp(8, 2, "erf")
+    runs = [{"eta": e, "beta": 0.5, "seed": s} for s, e in enumerate([0.1, 0.3, 0.2])]
+    job = training.sweep_dataset(model, runs, x, y, 10, [0, 4, 10], 100.0)
+    path = write_dataset(job, tmp_path / "w8.nc")
+    lazy = read_dataset(path, lazy=True)
+    ds = ntk.ntk_dataset(model, lazy, x, y, 2, "structured", 4)
+    for r in range(len(runs)):
+        for c in range(3):
+            params = training.variables_to_params(job, run=r, checkpoint=c)
+            reference = jacobian_ntk(model, params, jnp.asarray(x))
+            np.testing.assert_allclose(ds.ntk.isel(run=r, checkpoint=c), reference, rtol=1e-10)
+    params = [name for name in lazy.data_vars if name.startswith(training.PARAM_PREFIX)]
+    assert params and not any(lazy[name].variable._in_memory for name in params)
+    lazy.close()

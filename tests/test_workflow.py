@@ -273,10 +273,9 @@ def test_two_clean_runs_agree_within_tolerance(tiny_run, second_tiny_run):
 
 
 @pytest.fixture(scope="module")
-def split_tiny_run(tmp_path_factory):
-    """The tiny preset with one training job per (dataset, width, seed)."""
-    workdir = tmp_path_factory.mktemp("tiny_split")
-    return run_tiny_preset(workdir, split_by=["dataset", "width", "seed"]) / "results"
+def split_tiny_run(finished_split_tiny_run):
+    """The tiny preset with one training job per (dataset, width, seed) (conftest.py)."""
+    return finished_split_tiny_run / "results"
 
 
 # A split job vmaps fewer runs, so XLA picks other matmul kernels and float32 rounding differs

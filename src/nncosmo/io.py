@@ -78,14 +78,19 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, provenance: dict | No
 
 
 def read_dataset(
-    path: str | os.PathLike, variables: Iterable[str] = (), optional: Iterable[str] | None = None
+    path: str | os.PathLike,
+    variables: Iterable[str] = (),
+    optional: Iterable[str] | None = None,
+    lazy: bool = False,
 ) -> xr.Dataset:
     """Load a result dataset into memory; clear errors for corrupt files or missing variables.
 
     With `optional` given, only `variables` and those of `optional` that the file has are read
-    (the rest of a large file never is); without it, the whole file."""
+    (the rest of a large file never is); without it, the whole file. With `lazy`, the file stays
+    open and a variable is read when (and as far as) it is indexed, so a consumer can stream a
+    large file (the NTK stage reads one run's parameters at a time)."""
     variables = tuple(variables)
-    ds = _load(path, None if optional is None else [*variables, *optional])
+    ds = _load(path, None if optional is None else [*variables, *optional], lazy)
     missing = [v for v in variables if v not in ds.variables]
     if missing:
         raise MissingVariableError(
@@ -95,16 +100,18 @@ def read_dataset(
     return ds
 
 
-def _load(path: str | os.PathLike, keep: list[str] | None = None) -> xr.Dataset:
-    """The dataset at `path` in memory (only the data variables in `keep`, when given)."""
+def _load(path: str | os.PathLike, keep: list[str] | None = None, lazy: bool = False) -> xr.Dataset:
+    """The dataset at `path` (only the data variables in `keep`, when given): in memory, or
+    opened lazily."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such result file; run the pipeline to build it.")
     try:
-        with xr.open_dataset(path, engine=ENGINE) as ds:
-            if keep is not None:
-                ds = ds[[v for v in keep if v in ds.data_vars]]
-            ds = ds.load()
+        opened = xr.open_dataset(path, engine=ENGINE)
+        ds = opened if keep is None else opened[[v for v in keep if v in opened.data_vars]]
+        if not lazy:
+            with opened:
+                ds = ds.load()
     except Exception as exc:  # h5py raises OSError, ValueError, KeyError... for damaged files
         raise CorruptDatasetError(
             f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}). "

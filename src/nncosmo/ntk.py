@@ -102,9 +102,24 @@ def residual_modes(f: np.ndarray, y: np.ndarray, vectors: np.ndarray) -> np.ndar
     return (np.asarray(f, np.float64) - np.asarray(y, np.float64)) @ vectors
 
 
-def kernels_at_checkpoints(ntk_fn: Callable, params, x) -> np.ndarray:
-    """Theta for every (run, checkpoint) of a sweep in one call: vmap over both axes."""
-    return np.asarray(jax.jit(jax.vmap(jax.vmap(ntk_fn, (0, None)), (0, None)))(params, x))
+def kernels_by_run(ntk_fn: Callable, train, x) -> np.ndarray:
+    """Theta(run, checkpoint, sample, sample_), one run at a time (vmapped over its checkpoints).
+
+    Only that run's parameters are read from `train` (`variables_to_params(train, run=r)`; a
+    lazily opened file reads just their hyperslab) and held, so a job's memory is bounded by one
+    run's checkpoints whatever the number of runs in its training file.
+    """
+    from nncosmo.training import variables_to_params
+
+    per_checkpoint = jax.jit(jax.vmap(ntk_fn, (0, None)))
+    return np.stack(
+        [
+            np.asarray(
+                per_checkpoint(jax.tree.map(jnp.asarray, variables_to_params(train, run=r)), x)
+            )
+            for r in range(train.sizes["run"])
+        ]
+    )
 
 
 def batched_eigenmodes(kernels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,14 +136,14 @@ def batched_eigenmodes(kernels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def ntk_dataset(
     model, train, x: np.ndarray, y: np.ndarray, modes: int, method: str, chunk_size: int
 ):
-    """NTK stage: kernels, eigenpairs, mean-field overlap, drift and residual modes u_a(n)."""
+    """NTK stage: kernels, eigenpairs, mean-field overlap, drift and residual modes u_a(n).
+
+    `train` may be opened lazily (`read_dataset(..., lazy=True)`): kernels stream run by run.
+    """
     import xarray as xr
 
-    from nncosmo.training import variables_to_params
-
     ntk_fn = ntk_function(model, method, chunk_size)
-    params = jax.tree.map(jax.numpy.asarray, variables_to_params(train))
-    kernels = kernels_at_checkpoints(ntk_fn, params, jax.numpy.asarray(x, model.dtype))
+    kernels = kernels_by_run(ntk_fn, train, jnp.asarray(x, model.dtype))
     kernels = 0.5 * (kernels + np.swapaxes(kernels, -1, -2))  # exact symmetry before eigh
     lam, vec = batched_eigenmodes(kernels)
     f = train["f"].values

@@ -11,6 +11,8 @@ rule ntk:
         code=CODE["ntk.py"],
         ntk=config["ntk"],
         model=config["model"],
+    resources:
+        gpu=config["gpus_per_job"],  # cluster profiles turn it into a GPU request (--gpus)
     log:
         f"{RESULTS}/logs/ntk/{{dataset}}/{{job}}.log",
     benchmark:

@@ -14,6 +14,8 @@ rule train:
         training=config["training"],
         width=lambda wc: job_width(wc.job),
         runs=lambda wc: job_runs(config, wc.dataset, wc.job),
+    resources:
+        gpu=config["gpus_per_job"],  # cluster profiles turn it into a GPU request (--gpus)
     log:
         f"{RESULTS}/logs/train/{{dataset}}/{{job}}.log",
     benchmark:
