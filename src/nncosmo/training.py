@@ -7,6 +7,10 @@ which is exactly `optax.sgd(eta, momentum=beta)`. The whole (eta, beta, seed) gr
 runs as one compiled program: `vmap` over runs of a `scan` over steps (on a CPU, optionally a
 `lax.map` over chunks of runs, each chunk vmapped: `training.chunk_runs`).
 
+A schedule (docs/physics.md §10) is data, not code: per run the arrays eta_n, beta_n of every
+step, a Nesterov switch, and a Friedmann switch under which beta_n comes from the run's own
+energy density (`Schedule`), so runs of different schedules share the one program.
+
 Inside the scan, every `training.kappa_stride`-th step also measures the Rayleigh quotients
     kappa_a(n) = v_a^T Theta(n) v_a / N = ||J(theta_n)^T v_a||^2 / N     (docs/physics.md §7.9)
 of the top eigenvectors v_a of the run's NTK at initialisation, by the pullback of the step's own
@@ -24,6 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from nncosmo import theory
+
 
 class Trajectories(NamedTuple):
     """What one sweep records: outputs and loss every step, parameters at checkpoints, the
@@ -33,6 +39,7 @@ class Trajectories(NamedTuple):
     loss: jax.Array  # (run, step)
     checkpoints: dict  # pytree of (run, checkpoint, *param_shape)
     kappa: jax.Array  # (run, kappa_step, mode)
+    beta: jax.Array  # (run, step): the momentum beta_n each step used
 
 
 def mse_loss(f: jax.Array, y: jax.Array) -> jax.Array:
@@ -43,6 +50,56 @@ def mse_loss(f: jax.Array, y: jax.Array) -> jax.Array:
 def heavy_ball(eta, beta) -> optax.GradientTransformation:
     """Heavy-ball momentum theta <- theta - eta g + beta (theta - theta_prev), from rest."""
     return optax.sgd(learning_rate=eta, momentum=beta, nesterov=False)
+
+
+class Schedule(NamedTuple):
+    """One run's schedule as data (docs/physics.md §10): eta_n and beta_n for n = 0..steps;
+    `nesterov` switches optax's Nesterov update on; where `friedmann` is on, beta_n is not read
+    but made from the state, exp(-3 H sqrt(eta_n)), H^2 = (rho_phi / planck_mass^2 + vacuum) / 3."""
+
+    eta: jax.Array  # (steps + 1,)
+    beta: jax.Array  # (steps + 1,)
+    nesterov: jax.Array  # bool
+    friedmann: jax.Array  # bool
+    vacuum: jax.Array  # Lambda
+    planck_mass: jax.Array  # field normalisation M: phi = u / M
+
+
+def batched_schedules(
+    etas, betas, steps: int, dtype, nesterov=None, friedmann=None, vacuum=None, planck_mass=None
+) -> Schedule:
+    """Schedules (run, ...) from etas, betas of shape (run,) (constant) or (run, steps + 1)
+    (per step) and per-run switches (default: off, Lambda 0, M 1)."""
+    per_step = lambda a: jnp.broadcast_to(  # noqa: E731
+        jnp.asarray(a, dtype).reshape(len(a), -1), (len(a), steps + 1)
+    )
+    runs = len(etas)
+    switch = lambda a, default: jnp.full(runs, default) if a is None else jnp.asarray(a)  # noqa: E731
+    return Schedule(
+        per_step(etas), per_step(betas), switch(nesterov, False), switch(friedmann, False),
+        switch(vacuum, 0.0).astype(dtype), switch(planck_mass, 1.0).astype(dtype),
+    )  # fmt: skip
+
+
+def field_energy(f, f_prev, grads, eta, samples: int):
+    """rho_phi = |Delta r|^2 / (2 eta) + (N/2) |grad L|^2 = sum_a (Delta u_a^2 / (2 eta)
+    + kappa_a u_a^2 / 2) (docs/physics.md §10): kinetic from the last step's change of the
+    residual, potential r^T Theta r / (2N) from the gradient, no NTK needed."""
+    squares = sum(jnp.sum(g**2) for g in jax.tree.leaves(grads))
+    return 0.5 * jnp.sum((f - f_prev) ** 2) / eta + 0.5 * samples * squares
+
+
+def scheduled_update(schedule: Schedule, n, grads, opt_state, params, rho):
+    """optax.sgd(eta_n, momentum=beta_n) at step n, Nesterov's (`nesterov=True`) where the run's
+    switch is on (both share the trace, so the switch is data); beta_n from the Friedmann rate of
+    `rho` where `friedmann` is on. Returns the updates, the state and the beta_n used."""
+    eta = schedule.eta[n]
+    own = theory.friedmann_momentum(rho / schedule.planck_mass**2, schedule.vacuum, eta, jnp)
+    beta = jnp.where(schedule.friedmann, own.astype(eta.dtype), schedule.beta[n])
+    heavy, state = heavy_ball(eta, beta).update(grads, opt_state, params)
+    ahead, _ = optax.sgd(eta, momentum=beta, nesterov=True).update(grads, opt_state, params)
+    updates = jax.tree.map(lambda a, h: jnp.where(schedule.nesterov, a, h), ahead, heavy)
+    return updates, state, beta
 
 
 def checkpoint_slot(step: jax.Array, checkpoints: jax.Array) -> jax.Array:
@@ -75,8 +132,7 @@ def measured_kappa(n, pullback: Callable, vectors: jax.Array, stride: int) -> ja
 def train_run(
     apply_fn: Callable,
     params,
-    eta,
-    beta,
+    schedule: Schedule,
     x,
     y,
     steps: int,
@@ -85,20 +141,19 @@ def train_run(
     kappa_vectors: jax.Array | None = None,
     kappa_stride: int = 0,
 ) -> Trajectories:
-    """One run: record f(theta(n)) and L(theta(n)) for n = 0..steps, parameters at checkpoints,
-    and kappa_a(n) (`rayleigh_quotients` of the rows of `kappa_vectors`, (K, N)) at every
+    """One run under its `schedule`: record f(theta(n)), L(theta(n)) and the beta_n used for
+    n = 0..steps, parameters at checkpoints, and kappa_a(n) (`rayleigh_quotients` of the rows of `kappa_vectors`, (K, N)) at every
     `kappa_stride`-th step, sharing the step's forward pass (`kappa_stride` 0: off).
 
     `on_step(n)`, if given, is traced into every step (progress reports; it returns nothing).
     """
-    optimiser = heavy_ball(eta, beta)
     if kappa_vectors is None:
         kappa_vectors = jnp.zeros((0, x.shape[0]), x.dtype)
 
     def step(carry, n):
         if on_step is not None:
             on_step(n)
-        p, opt_state, saved = carry
+        p, opt_state, saved, f_prev = carry
         f, pullback = jax.vjp(lambda q: apply_fn(q, x), p)
         loss, residual = jax.value_and_grad(mse_loss)(f, y)
         (grads,) = pullback(residual)
@@ -111,16 +166,18 @@ def train_run(
             p,
             checkpoint_slot(n, checkpoints),
         )
-        updates, opt_state = optimiser.update(grads, opt_state, p)
-        return (optax.apply_updates(p, updates), opt_state, saved), (f, loss, kappa)
+        rho = field_energy(f, f_prev, grads, schedule.eta[n], x.shape[0])
+        updates, opt_state, beta = scheduled_update(schedule, n, grads, opt_state, p, rho)
+        carry = (optax.apply_updates(p, updates), opt_state, saved, f)
+        return carry, (f, loss, kappa, beta)
 
     saved = jax.tree.map(
         lambda leaf: jnp.zeros((len(checkpoints), *leaf.shape), leaf.dtype), params
     )
-    carry = (params, optimiser.init(params), saved)
-    (_, _, saved), (f, loss, kappa) = jax.lax.scan(step, carry, jnp.arange(steps + 1))
+    carry = (params, heavy_ball(0.0, 0.0).init(params), saved, apply_fn(params, x))
+    (_, _, saved, _), (f, loss, kappa, beta) = jax.lax.scan(step, carry, jnp.arange(steps + 1))
     kappa = kappa[::kappa_stride] if kappa_stride else kappa[:0]
-    return Trajectories(f=f, loss=loss, checkpoints=saved, kappa=kappa)
+    return Trajectories(f=f, loss=loss, checkpoints=saved, kappa=kappa, beta=beta)
 
 
 PROGRESS_REPORTS = 10
@@ -149,8 +206,7 @@ def report_progress(callback: Callable, n, chunk, chunks: int, steps: int) -> No
 def run_all(
     apply_fn,
     params,
-    etas,
-    betas,
+    schedules: Schedule,
     x,
     y,
     steps: int,
@@ -168,18 +224,18 @@ def run_all(
     `progress(n, chunk, steps, chunks)`, if not None, is called on the host at PROGRESS_REPORTS
     evenly spaced steps of the job; its arguments are not batched, so it runs once per chunk.
     """
-    runs, columns = len(etas), (params, etas, betas, kappa_vectors)
+    runs, columns = len(schedules.eta), (params, schedules, kappa_vectors)
     chunks = chunk_count(runs, chunk)
 
-    def sweep(index, p, eta, beta, vectors):
+    def sweep(index, p, schedule, vectors):
         on_step = None
         if progress is not None:
             on_step = partial(report_progress, progress, chunk=index, chunks=chunks, steps=steps)
 
-        def run(p, e, b, v):
-            return train_run(apply_fn, p, e, b, x, y, steps, checkpoints, on_step, v, kappa_stride)
+        def run(p, s, v):
+            return train_run(apply_fn, p, s, x, y, steps, checkpoints, on_step, v, kappa_stride)
 
-        return jax.vmap(run)(p, eta, beta, vectors)
+        return jax.vmap(run)(p, schedule, vectors)
 
     if chunks == 1:
         return sweep(0, *columns)
@@ -193,7 +249,7 @@ def run_all(
     return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out, tail)
 
 
-_compiled_sweep = jax.jit(run_all, static_argnums=(0, 6, 8, 9, 11))
+_compiled_sweep = jax.jit(run_all, static_argnums=(0, 5, 7, 8, 10))
 
 
 def train_sweep(
@@ -209,10 +265,16 @@ def train_sweep(
     progress: Callable | None = None,
     kappa_vectors=None,
     kappa_stride: int = 0,
+    nesterov=None,
+    friedmann=None,
+    vacuum=None,
+    planck_mass=None,
 ) -> Trajectories:
-    """All runs in one compiled program: `vmap` of `train_run` over (params, eta, beta, v_a), in
+    """All runs in one compiled program: `vmap` of `train_run` over (params, schedule, v_a), in
     chunks of `chunk` runs where `chunk` > 0; `progress` as in `run_all` (default: silent);
     kappa_a(n) of the rows of `kappa_vectors` (run, K, N) every `kappa_stride` steps (0: off).
+    etas, betas are (run,) (constant) or (run, steps + 1) (per step); the per-run switches
+    nesterov, friedmann, vacuum, planck_mass as in `Schedule` (`batched_schedules`).
 
     The program is cached per (apply_fn, steps, chunk, progress, kappa_stride) and shapes, so
     repeated calls do not recompile.
@@ -221,11 +283,11 @@ def train_sweep(
     dtype = jax.tree.leaves(params)[0].dtype
     if kappa_vectors is None:
         kappa_vectors = np.zeros((len(etas), 0, np.shape(x)[0]))
+    switches = (nesterov, friedmann, vacuum, planck_mass)
     return _compiled_sweep(
         apply_fn,
         params,
-        jnp.asarray(etas, dtype),
-        jnp.asarray(betas, dtype),
+        batched_schedules(etas, betas, steps, dtype, *switches),
         jnp.asarray(x, dtype),
         jnp.asarray(y, dtype),
         steps,
