@@ -268,7 +268,18 @@ def field_dataset(ntk, rtol: float, atol: float):
         coords={
             "dictionary": list(DICTIONARIES),
             **{
-                c: ntk[c] for c in ("run", "eta", "beta", "seed", "diverged", "step", "mode", "tau")
+                c: ntk[c]
+                for c in (
+                    "run",
+                    "eta",
+                    "beta",
+                    "seed",
+                    "schedule",
+                    "diverged",
+                    "step",
+                    "mode",
+                    "tau",
+                )
             },
         },
         attrs={

@@ -27,10 +27,11 @@ class MissingVariableError(KeyError):
 # Long name and units of every coordinate the stages share, filled in by `write_dataset`
 # wherever a coordinate has none of its own (the coordinates travel from stage to stage).
 COORDINATE_ATTRS = {
-    "run": {"long_name": "run index (one eta, beta, seed)", "units": "1"},
+    "run": {"long_name": "run index (one eta, beta, seed, schedule)", "units": "1"},
     "eta": {"long_name": "learning rate eta", "units": "1"},
-    "beta": {"long_name": "momentum beta", "units": "1"},
+    "beta": {"long_name": "momentum beta (NaN: the schedule sets beta_n)", "units": "1"},
     "seed": {"long_name": "initialisation seed", "units": "1"},
+    "schedule": {"long_name": "schedule: expansion history and its parameters", "units": "1"},
     "diverged": {"long_name": "loss non-finite or grew by divergence_factor", "units": "1"},
     "step": {"long_name": "training step n", "units": "step"},
     "checkpoint": {"long_name": "training step of a parameter checkpoint", "units": "step"},

@@ -211,6 +211,12 @@ def mode_solution(tau, u0, du0, H, m2):
 SCHEDULES = ("constant", "power_law", "nesterov", "friedmann")
 
 
+def schedule_label(spec: dict) -> str:
+    """A schedule as the run coordinate `schedule` names it: its kind and parameters,
+    e.g. "power_law p=0.5 tau0=1 hubble_step=0" or "constant"."""
+    return " ".join([spec["kind"], *(f"{k}={v:g}" for k, v in spec.items() if k != "kind")])
+
+
 def lattice_time(etas):
     """tau_n = sum_{k<n} sqrt(eta_k), n = 0..S-1 for etas (..., S): step k takes sqrt(eta_k).
 
@@ -301,7 +307,9 @@ def effective_momentum(etas, betas, kappa, nesterov=False):
     with np.errstate(divide="ignore", invalid="ignore"):
         carried = np.where(beta_prev > 0, betas**2 / beta_prev, 0.0)
         b = np.where(
-            beta_prev > 0, (etas / eta_prev) * carried * (1 - eta_prev * kappa), etas * betas**2 * kappa
+            beta_prev > 0,
+            (etas / eta_prev) * carried * (1 - eta_prev * kappa),
+            etas * betas**2 * kappa,
         )
         c = etas * kappa * np.where(beta_prev > 0, 1 + betas - carried, 1 + betas + betas**2)
     b[0], c[0] = betas[0], (etas * kappa * (1 + betas))[0]

@@ -142,8 +142,9 @@ def train_run(
     kappa_stride: int = 0,
 ) -> Trajectories:
     """One run under its `schedule`: record f(theta(n)), L(theta(n)) and the beta_n used for
-    n = 0..steps, parameters at checkpoints, and kappa_a(n) (`rayleigh_quotients` of the rows of `kappa_vectors`, (K, N)) at every
-    `kappa_stride`-th step, sharing the step's forward pass (`kappa_stride` 0: off).
+    n = 0..steps, parameters at checkpoints, and kappa_a(n) (`rayleigh_quotients` of the rows
+    of `kappa_vectors`, (K, N)) at every `kappa_stride`-th step, sharing the step's forward
+    pass (`kappa_stride` 0: off).
 
     `on_step(n)`, if given, is traced into every step (progress reports; it returns nothing).
     """
@@ -356,30 +357,31 @@ def sweep_dataset(
     kappa_modes: int = 0,
     kappa_stride: int = 0,
 ):
-    """Train every run of one job (chunks of `chunk` runs, `progress` reports as in `run_all`),
+    """Train every run of one job, each under its schedule (`run_schedule`; the dataset keeps
+    the eta_n, beta_n used), in chunks of `chunk` runs, `progress` reports as in `run_all`,
     measuring kappa_a(n) of the top `kappa_modes` initial eigenvectors every `kappa_stride`
     steps (0: off), and return the stage's Dataset."""
     import xarray as xr
 
     params = init_params_for(model, runs, x)
-    etas = [r["eta"] for r in runs]
-    betas = [r["beta"] for r in runs]
+    schedules = [run_schedule(r, steps) for r in runs]
+    etas, betas, *switches = (np.asarray(column) for column in zip(*schedules, strict=True))
     apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
     vectors = initial_eigenvectors(model, params, x, kappa_modes if kappa_stride else 0)
     traj = train_sweep(
         apply_fn, params, etas, betas, x, y, steps, checkpoints, chunk, progress,
-        vectors, kappa_stride,
+        vectors, kappa_stride, *switches,
     )  # fmt: skip
     loss = np.asarray(traj.loss)
     run_coords = {  # long names and units: nncosmo.io.COORDINATE_ATTRS
         "run": np.arange(len(runs)),
-        "eta": ("run", np.asarray(etas)),
-        "beta": ("run", np.asarray(betas)),
+        "eta": ("run", np.asarray([r["eta"] for r in runs], float)),
+        "beta": ("run", np.asarray([np.nan if r["beta"] is None else r["beta"] for r in runs])),
         "seed": ("run", np.asarray([r["seed"] for r in runs])),
+        "schedule": ("run", np.asarray([theory.schedule_label(run_spec(r)) for r in runs])),
         "diverged": ("run", diverged(loss, divergence_factor)),
     }
     step = np.arange(steps + 1)
-    tau = np.sqrt(np.asarray(etas))[:, None] * step[None, :]
     return xr.Dataset(
         {
             "f": (
@@ -394,8 +396,18 @@ def sweep_dataset(
             ),
             "tau": (
                 ("run", "step"),
-                tau,
-                {"long_name": "time tau = n sqrt(eta)", "units": "sqrt(eta) per step"},
+                theory.lattice_time(etas),
+                {"long_name": "time tau_n = sum_{k<n} sqrt(eta_k)", "units": "sqrt(eta) per step"},
+            ),
+            "eta_n": (
+                ("run", "step"),
+                etas,
+                {"long_name": "learning rate eta_n of the update at step n", "units": "1"},
+            ),
+            "beta_n": (
+                ("run", "step"),
+                np.asarray(traj.beta),
+                {"long_name": "momentum beta_n the update at step n used", "units": "1"},
             ),
             **params_to_variables(traj.checkpoints),
             **kappa_variables(traj.kappa, kappa_stride),
@@ -416,6 +428,30 @@ def sweep_dataset(
             "steps": steps,
         },
     )
+
+
+def run_spec(run: dict) -> dict:
+    """A run's schedule (`nncosmo.config.schedule_spec`); constant when the run names none."""
+    return run.get("schedule", {"kind": "constant"})
+
+
+def run_schedule(run: dict, steps: int) -> tuple:
+    """(eta_n, beta_n for n = 0..steps, nesterov, friedmann, Lambda, M) of one run's schedule
+    (docs/physics.md §10); a friedmann run's Lambda = 3 H^2 of its beta's exact de Sitter H, so
+    beta_n -> beta as rho_phi -> 0."""
+    spec, eta, beta = run_spec(run), run["eta"], run["beta"]
+    kind, etas = spec["kind"], np.full(steps + 1, eta, float)
+    if kind == "power_law":
+        etas, betas = theory.power_law_schedule(
+            eta, spec["p"], spec["tau0"], steps, spec.get("hubble_step", 0.0)
+        )
+    elif kind == "nesterov":
+        betas = theory.nesterov_momentum(steps)
+    else:
+        betas = np.full(steps + 1, beta, float)
+    friedmann = kind == "friedmann"
+    vacuum = theory.cosmological_constant(theory.hubble_exact(eta, beta)) if friedmann else 0.0
+    return etas, betas, kind == "nesterov", friedmann, vacuum, spec.get("planck_mass", 1.0)
 
 
 def initial_eigenvectors(model, params, x, modes: int) -> np.ndarray:
