@@ -12,6 +12,7 @@ from scipy import special
 from test_config import ROOT, dry_run
 
 from nncosmo import theory, training
+from nncosmo.config import check_config, job_runs, validate_config
 from nncosmo.cosmology import Expansion, integrate_flrw
 from nncosmo.models import build_model, init_params
 
@@ -234,3 +235,18 @@ def test_bad_schedules_stop_the_dry_run_naming_the_key(tmp_path, schedule, shown
     assert proc.returncode != 0
     assert f"config key {shown}" in output and "nothing has run" in output, output
     assert "Job stats" not in output
+
+
+def test_runs_of_different_schedules_are_different_runs_of_one_job():
+    """The run identity includes the schedule: a friedmann and a constant sweep with the same
+    (eta, beta, seed) give two runs of one job; a power law's runs carry no beta."""
+    config = yaml.safe_load((ROOT / "workflow/presets/tiny.yaml").read_text())
+    base = {"datasets": ["teacher"], "widths": [32], "eta": [0.1], "seeds": [0]}
+    config["sweeps"]["self"] = {**base, "beta": [0.9], "schedule": SPECS["friedmann"]}
+    config["sweeps"]["era"] = {**base, "schedule": SPECS["power_law"]}
+    validate_config(config, str(ROOT / "workflow/schemas/config.schema.yaml"))
+    check_config(config)
+    runs = [r for r in job_runs(config, "teacher", "w32") if r["eta"] == 0.1 and r["seed"] == 0]
+    kinds = {(r["beta"], r["schedule"]["kind"]) for r in runs}
+    assert {(0.9, "constant"), (0.9, "friedmann"), (None, "power_law")} <= kinds
+    assert len(runs) == len(kinds)
