@@ -80,8 +80,14 @@ class Results:
         return {w: self.select(stage, dataset, w, runs) for w in self.width_sweep["widths"]}
 
     def all_runs(self, stage: str) -> list[xr.Dataset]:
-        """Every job of the figures' data set."""
-        return [ds for (d, _), ds in sorted(getattr(self, stage).items()) if d == self.dataset]
+        """Every job of the figures' data set, its constant-schedule runs (F1-F6 are de Sitter;
+        other schedules, docs/physics.md §10, have no single (eta, beta) image)."""
+        jobs = sorted(getattr(self, stage).items())
+        return [
+            ds.isel(run=ds.schedule.values == "constant")
+            for (d, _), ds in jobs
+            if d == self.dataset
+        ]
 
 
 def loglog_slope(x, y):
