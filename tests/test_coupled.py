@@ -58,6 +58,7 @@ def _ntk_dataset(kernels, residuals, checkpoints):
             "eta": ("run", [ETA]),
             "beta": ("run", [BETA]),
             "seed": ("run", [0]),
+            "schedule": ("run", ["constant"]),
             "diverged": ("run", [False]),
             "step": steps,
             "checkpoint": checkpoints,

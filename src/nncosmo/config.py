@@ -116,7 +116,7 @@ def _allowed(error) -> str:
 
 def check_config(config: dict) -> None:
     """Cross-field checks: checkpoints <= steps, known data sets, figure sweeps that train
-    figures.dataset and span a trend, a reference run that exists."""
+    figures.dataset and span a trend, a reference run that exists, valid schedules."""
     steps = config["training"]["steps"]
     for c in config["training"]["checkpoints"]:
         if c > steps:
@@ -133,6 +133,7 @@ def check_config(config: dict) -> None:
             if ds not in known:
                 _fail(f"sweeps.{name}.datasets", ds, f"must be one of the datasets {sorted(known)}")
     check_figure_sweeps(config)
+    check_schedules(config)
     ref = config["figures"]["reference"]
     grid = config["sweeps"][config["figures"]["grid_sweep"]]
     if not any(run_matches(r, ref) for r in sweep_runs(grid)):
@@ -222,32 +223,82 @@ def check_figure_sweeps(config: dict) -> None:
             _fail(f"sweeps.{name}.{axis}", values, f"figures.{key} needs at least 2 {needed}")
 
 
+def check_schedules(config: dict) -> None:
+    """Schedules the schema cannot check: an unknown kind or a power law with p <= 0 or
+    tau0 <= 0 (also when the schema was bypassed), and F1-F6's sweeps, whose figures compare with
+    de Sitter, keep the constant schedule."""
+    for name, sweep in config["sweeps"].items():
+        schedule, key = sweep.get("schedule", {"kind": "constant"}), f"sweeps.{name}.schedule"
+        if schedule.get("kind") not in SCHEDULE_KEYS:
+            _fail(f"{key}.kind", schedule.get("kind"), f"must be one of {list(SCHEDULE_KEYS)}")
+        for param in ("p", "tau0") if schedule["kind"] == "power_law" else ():
+            if not schedule.get(param, 0) > 0:
+                _fail(f"{key}.{param}", schedule.get(param), "a power law needs it > 0")
+    for figure_key in FIGURE_SWEEP_AXES:
+        name = config["figures"][figure_key]
+        kind = schedule_spec(config["sweeps"][name])["kind"]
+        if kind != "constant":
+            _fail(
+                f"sweeps.{name}.schedule.kind",
+                kind,
+                f"figures.{figure_key} (F1-F6: de Sitter) needs the constant schedule",
+            )
+
+
 def run_matches(run: dict, ref: dict) -> bool:
     """Whether a run has the reference (eta, beta)."""
     return run["eta"] == ref["eta"] and run["beta"] == ref["beta"]
 
 
+# Keys of each schedule kind with their defaults (workflow/schemas: $defs.schedule).
+SCHEDULE_KEYS = {
+    "constant": {},
+    "power_law": {"p": None, "tau0": None, "hubble_step": 0.0},
+    "nesterov": {},
+    "friedmann": {"planck_mass": 1.0},
+}
+# Schedules that set beta_n themselves: their sweeps take no beta (the run's beta is None).
+OWN_MOMENTUM = ("power_law", "nesterov")
+
+
+def schedule_spec(sweep: dict) -> dict:
+    """A sweep's schedule with every key of its kind, defaults filled (default: constant)."""
+    given = sweep.get("schedule", {"kind": "constant"})
+    keys = SCHEDULE_KEYS[given["kind"]]
+    return {"kind": given["kind"], **{k: given.get(k, v) for k, v in keys.items()}}
+
+
 def sweep_runs(sweep: dict) -> list[dict]:
-    """The (eta, beta, seed) product of one sweep."""
+    """The (eta, beta, seed) product of one sweep, each run with the sweep's schedule (beta None
+    where the schedule sets beta_n itself)."""
+    schedule = schedule_spec(sweep)
+    betas = [None] if schedule["kind"] in OWN_MOMENTUM else sweep["beta"]
     return [
-        {"eta": e, "beta": b, "seed": s}
-        for e, b, s in itertools.product(sweep["eta"], sweep["beta"], sweep["seeds"])
+        {"eta": e, "beta": b, "seed": s, "schedule": schedule}
+        for e, b, s in itertools.product(sweep["eta"], betas, sweep["seeds"])
     ]
 
 
+def run_key(run: dict) -> tuple:
+    """A run's identity (eta, beta, seed, schedule) as a sortable, hashable tuple."""
+    beta = -1.0 if run["beta"] is None else run["beta"]
+    return run["eta"], beta, run["seed"], tuple(run["schedule"].items())
+
+
 def runs_for(config: dict, dataset: str, width: int) -> list[dict]:
-    """Union of the runs that any sweep asks for, without duplicates, sorted by (eta, beta, seed).
+    """Union of the runs that any sweep asks for, without duplicates, sorted by (eta, beta,
+    seed, schedule) (`run_key`).
 
     Sorted, so the list (a Snakemake param: a change reruns the job) does not depend on the
     order in which config files were merged.
     """
     runs = {
-        (r["eta"], r["beta"], r["seed"])
+        run_key(r): r
         for sweep in config["sweeps"].values()
         if dataset in sweep["datasets"] and width in sweep["widths"]
         for r in sweep_runs(sweep)
     }
-    return [{"eta": e, "beta": b, "seed": s} for e, b, s in sorted(runs)]
+    return [runs[key] for key in sorted(runs)]
 
 
 def widths_for(config: dict, dataset: str) -> list[int]:
@@ -319,7 +370,8 @@ def n_params(model: dict, features: int, width: int) -> int:
 def training_file_bytes(config: dict, dataset: str, job: str) -> int:
     """Array bytes of one training file (nncosmo.training.sweep_dataset), exact for a teacher:
     runs x [dtype bytes x (checkpoints x params + (steps + 1) x (samples + 1)) (parameters, f,
-    loss) + 8 (steps + 1) (tau) + 33 (run, eta, beta, seed, diverged)]
+    loss) + (16 + dtype bytes) (steps + 1) (tau, eta_n, beta_n) + 33 (run, eta, beta, seed,
+    diverged) + 4 x the longest schedule label (schedule)]
     + 8 (steps + 1 + checkpoints + samples) (coordinates), and with kappa_stride s > 0
     runs x dtype bytes x kappa_steps x kappa_modes + 8 (kappa_steps + kappa_modes) (kappa),
     kappa_steps = #{n <= steps: n < kappa_dense_steps or n % s == 0}. HDF5 adds some 30 kB per
@@ -329,7 +381,10 @@ def training_file_bytes(config: dict, dataset: str, job: str) -> int:
     checkpoints = len(training["checkpoints"])
     params = n_params(config["model"], n_features(spec), job_width(job))
     per_run = ITEMSIZE[training["dtype"]] * (checkpoints * params + steps * (samples + 1))
-    per_run += 8 * steps + 33
+    per_run += (8 + ITEMSIZE[training["dtype"]]) * steps + 8 * steps + 33  # eta_n, beta_n, tau
+    runs = job_runs(config, dataset, job)
+    labels = [theory.schedule_label(r.get("schedule", {"kind": "constant"})) for r in runs]
+    per_run += 4 * max(map(len, labels))  # the schedule label, fixed-width unicode
     coordinates = steps + checkpoints + samples
     if training.get("kappa_stride", 0):
         stride, dense = training["kappa_stride"], training.get("kappa_dense_steps", 0)
@@ -337,7 +392,7 @@ def training_file_bytes(config: dict, dataset: str, job: str) -> int:
         modes = training["kappa_modes"]
         per_run += ITEMSIZE[training["dtype"]] * kappa_steps * modes
         coordinates += kappa_steps + modes
-    return len(job_runs(config, dataset, job)) * per_run + 8 * coordinates
+    return len(runs) * per_run + 8 * coordinates
 
 
 def disk_estimate(config: dict) -> int:

@@ -378,6 +378,7 @@ def _as_dataset(ntk, fields, params, kappa_matrix, mass_matrix, source, toleranc
                     "eta",
                     "beta",
                     "seed",
+                    "schedule",
                     "diverged",
                     "step",
                     "mode",

@@ -385,7 +385,10 @@ def duality_dataset(ntk, cosmo, rel_floor: float, train=None, y=None):
             "kappa": var(("run", "checkpoint", "mode"), kappa, "lambda_a(n) / N", "1/tau^2"),
             **drift_variables(train, y, exact["H"][:, 0]),
         },
-        coords={c: ntk[c] for c in ("run", "eta", "beta", "seed", "diverged", "mode", "checkpoint")}
+        coords={
+            c: ntk[c]
+            for c in ("run", "eta", "beta", "seed", "schedule", "diverged", "mode", "checkpoint")
+        }
         | {"dictionary": cosmo.dictionary},
         attrs={**ntk.attrs, "fit_rel_floor": rel_floor},
     )

@@ -27,10 +27,11 @@ class MissingVariableError(KeyError):
 # Long name and units of every coordinate the stages share, filled in by `write_dataset`
 # wherever a coordinate has none of its own (the coordinates travel from stage to stage).
 COORDINATE_ATTRS = {
-    "run": {"long_name": "run index (one eta, beta, seed)", "units": "1"},
+    "run": {"long_name": "run index (one eta, beta, seed, schedule)", "units": "1"},
     "eta": {"long_name": "learning rate eta", "units": "1"},
-    "beta": {"long_name": "momentum beta", "units": "1"},
+    "beta": {"long_name": "momentum beta (NaN: the schedule sets beta_n)", "units": "1"},
     "seed": {"long_name": "initialisation seed", "units": "1"},
+    "schedule": {"long_name": "schedule: expansion history and its parameters", "units": "1"},
     "diverged": {"long_name": "loss non-finite or grew by divergence_factor", "units": "1"},
     "step": {"long_name": "training step n", "units": "step"},
     "checkpoint": {"long_name": "training step of a parameter checkpoint", "units": "step"},
@@ -132,7 +133,8 @@ def job_key(path: str | os.PathLike) -> tuple[str, int]:
 
 
 def merge_runs(parts: list[xr.Dataset]) -> xr.Dataset:
-    """The runs of several jobs of one (dataset, width) as one dataset, sorted by (eta, beta, seed).
+    """The runs of several jobs of one (dataset, width) as one dataset, sorted by (eta, beta, seed,
+    schedule) (a NaN beta, set by the schedule, last).
 
     Attributes (provenance included) are those of the first part.
     """
@@ -144,7 +146,7 @@ def merge_runs(parts: list[xr.Dataset]) -> xr.Dataset:
         compat="override",
         combine_attrs="override",
     )
-    order = np.lexsort((ds.seed.values, ds.beta.values, ds.eta.values))
+    order = np.lexsort((ds.schedule.values, ds.seed.values, ds.beta.values, ds.eta.values))
     run = ("run", np.arange(ds.sizes["run"]), ds.run.attrs)
     return ds.isel(run=order).assign_coords(run=run)
 

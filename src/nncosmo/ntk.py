@@ -192,7 +192,17 @@ def ntk_dataset(
         coords={
             **{
                 c: train[c]
-                for c in ("run", "eta", "beta", "seed", "diverged", "step", "checkpoint", "sample")
+                for c in (
+                    "run",
+                    "eta",
+                    "beta",
+                    "seed",
+                    "schedule",
+                    "diverged",
+                    "step",
+                    "checkpoint",
+                    "sample",
+                )
             },
             "sample_": np.arange(x.shape[0]),
             "eigen": np.arange(x.shape[0]),

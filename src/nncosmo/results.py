@@ -18,7 +18,7 @@ from nncosmo.config import run_matches, sweep_runs
 from nncosmo.duality import prony_fit
 from nncosmo.infinite import infinite_width_dictionary
 from nncosmo.io import load_stage, read_dataset
-from nncosmo.theory import REGIMES, cosmological_constant, regime
+from nncosmo.theory import REGIMES, cosmological_constant, regime, schedule_label
 
 STAGES = ("ntk", "cosmology", "duality")
 MIN_SLOPE_POINTS = 3  # a fitted slope through fewer points cannot fail its power law
@@ -61,10 +61,15 @@ class Results:
         return cls(*(load_stage(named(s)) for s in STAGES), data, config, simulate)
 
     def select(self, stage: str, dataset: str, width: int, runs: list[dict]) -> xr.Dataset:
-        """The runs of one job that match `runs` (eta, beta, seed), in that order."""
+        """The runs of one job that match `runs` (eta, beta, seed, schedule), in that order."""
         ds = getattr(self, stage)[(dataset, width)]
-        keys = list(zip(ds.eta.values, ds.beta.values, ds.seed.values, strict=True))
-        index = [keys.index((r["eta"], r["beta"], r["seed"])) for r in runs]
+        betas = [None if np.isnan(b) else b for b in ds.beta.values]
+        columns = (ds.eta.values, betas, ds.seed.values, ds.schedule.values)
+        keys = list(zip(*columns, strict=True))
+        index = [
+            keys.index((r["eta"], r["beta"], r["seed"], schedule_label(r["schedule"])))
+            for r in runs
+        ]
         return ds.isel(run=index)
 
     def grid_runs(self, stage: str) -> xr.Dataset:
@@ -88,8 +93,14 @@ class Results:
         return {w: self.select(stage, dataset, w, runs) for w in self.width_sweep["widths"]}
 
     def all_runs(self, stage: str) -> list[xr.Dataset]:
-        """Every job of the figures' data set."""
-        return [ds for (d, _), ds in sorted(getattr(self, stage).items()) if d == self.dataset]
+        """Every job of the figures' data set, its constant-schedule runs (F1-F6 are de Sitter;
+        other schedules, docs/physics.md §11, have no single (eta, beta) image)."""
+        jobs = sorted(getattr(self, stage).items())
+        return [
+            ds.isel(run=ds.schedule.values == "constant")
+            for (d, _), ds in jobs
+            if d == self.dataset
+        ]
 
 
 def loglog_slope(x, y):

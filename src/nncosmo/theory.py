@@ -1,6 +1,7 @@
-"""The theory of the duality (docs/physics.md §1, §2, §4, §5): recursion (D), both dictionaries,
-the regimes and the closed-form mode solution. Pure numpy, float64; every stage that needs a
-dictionary, a regime or a bound imports it from here.
+"""The theory of the duality (docs/physics.md §1, §2, §4, §5, §10-§12): recursion (D), both
+dictionaries, the regimes, the closed-form mode solution, and schedules (step-dependent eta_n,
+beta_n) with their recursion and per-step FLRW image. Pure numpy, float64; every stage that needs
+a dictionary, a regime or a bound imports it from here.
 
 Full-batch heavy-ball momentum (learning rate eta, momentum beta, start from rest) in the
 constant-NTK regime gives decoupled residual modes obeying the recursion
@@ -255,3 +256,134 @@ def lattice_phase(H, m2, dt):
     lattice resolves the mass only for real part < pi (the Nyquist bound of the step)."""
     omega2 = np.asarray(m2, dtype=float) - 2.25 * np.asarray(H, dtype=float) ** 2
     return np.sqrt(omega2.astype(complex)) * dt
+
+
+# Schedules: step-dependent (eta_n, beta_n) as expansion histories (docs/physics.md §11).
+SCHEDULES = ("constant", "power_law", "nesterov", "friedmann")
+
+
+def schedule_label(spec: dict) -> str:
+    """A schedule as the run coordinate `schedule` names it: its kind and parameters,
+    e.g. "power_law p=0.5 tau0=1 hubble_step=0" or "constant"."""
+    return " ".join([spec["kind"], *(f"{k}={v:g}" for k, v in spec.items() if k != "kind")])
+
+
+def lattice_time(etas):
+    """tau_n = sum_{k<n} sqrt(eta_k), n = 0..S-1 for etas (..., S): step k takes sqrt(eta_k).
+
+    Summed as sqrt(eta_max) sum sqrt(eta_k / eta_max), so a constant eta gives n sqrt(eta) to
+    the bit."""
+    etas = np.asarray(etas, dtype=float)
+    top = etas.max(axis=-1, keepdims=True)
+    steps = np.sqrt(etas / top)
+    counts = np.concatenate([np.zeros_like(steps[..., :1]), np.cumsum(steps, -1)[..., :-1]], -1)
+    return np.sqrt(top) * counts
+
+
+def power_law_schedule(eta, p, tau0, steps, hubble_step=0.0):
+    """(eta_n, beta_n), n = 0..steps, whose heavy ball is the power law H = p / (tau0 + tau).
+
+    Time step sqrt(eta_n) = sqrt(eta) s_n, s_n = min(1, hubble_step (tau0 + tau_n) / (p sqrt(eta)))
+    (hubble_step 0: eta_n = eta): H sqrt(eta_n) <= hubble_step resolves the early era.
+    The velocity (Delta u / sqrt(eta)) loses the factor (a(tau_n) / a(tau_{n+1}))^3 =
+    ((tau0 + tau_n) / (tau0 + tau_{n+1}))^(3p) per step (a^3 u' conserved for m = 0), and
+    optax's momentum acts on that velocity as beta_n sqrt(eta_n / eta_{n-1}), so
+        beta_n = ((tau0 + tau_n) / (tau0 + tau_{n+1}))^(3p) sqrt(eta_{n-1} / eta_n).
+    """
+    scale = np.ones(steps + 2)
+    if hubble_step:
+        tau, limit = 0.0, hubble_step / (p * np.sqrt(eta))
+        for n in range(steps + 2):
+            scale[n] = min(1.0, limit * (tau0 + tau))
+            tau += np.sqrt(eta) * scale[n]
+    etas = eta * scale**2
+    tau = tau0 + lattice_time(etas)
+    dilution = (tau[:-1] / tau[1:]) ** (3 * p)
+    previous = np.concatenate([scale[:1], scale[:-2]])
+    return etas[:-1], dilution * previous / scale[:-1]
+
+
+def nesterov_momentum(steps):
+    """beta_n = n / (n + 3), n = 0..steps (Su, Boyd & Candes 2014: continuum friction 3/t)."""
+    n = np.arange(steps + 1, dtype=float)
+    return n / (n + 3)
+
+
+def friedmann_momentum(rho, vacuum, eta, xp=np):
+    """beta_n = exp(-3 H sqrt(eta)), H^2 = (rho + Lambda) / 3: the exact dictionary (§5) read
+    backwards for the Friedmann rate of the energy density rho (M_p = 1); `xp` np or jnp."""
+    return xp.exp(-xp.sqrt(3 * (rho + vacuum) * eta))
+
+
+def mode_energy(u, u_prev, kappa, eta):
+    """rho = sum_a [(u_a(n) - u_a(n-1))^2 / (2 eta) + kappa_a u_a(n)^2 / 2] over the last axis:
+    the modes' kinetic and potential energy, = |Delta r|^2 / (2 eta) + r^T Theta r / (2N)."""
+    return np.sum(0.5 * (u - u_prev) ** 2 / eta + 0.5 * kappa * u**2, axis=-1)
+
+
+def scheduled_recursion(u0, kappa, etas, betas, nesterov=False):
+    """Mode u_a of optax.sgd(eta_n, momentum=beta_n, nesterov) on a quadratic, from rest:
+
+        t(n+1) = kappa u(n) + beta_n t(n),   t(0) = 0,
+        u(n+1) = u(n) - eta_n t(n+1)                            (heavy ball),
+        u(n+1) = u(n) - eta_n [kappa u(n) + beta_n t(n+1)]      (nesterov).
+
+    etas, betas (steps, ...) index the step first and broadcast with u0 and kappa.  Returns
+    float64 u(n), n = 0..steps (docs/physics.md §11; constant (eta, beta): recursion (D))."""
+    etas, betas = np.asarray(etas, dtype=float), np.asarray(betas, dtype=float)
+    shape = np.broadcast_shapes(np.shape(u0), np.shape(kappa), etas.shape[1:], betas.shape[1:])
+    out = np.empty((len(etas) + 1, *shape))
+    out[0], trace = u0, np.zeros(shape)
+    for n, (eta, beta) in enumerate(zip(etas, betas, strict=True)):
+        trace = kappa * out[n] + beta * trace
+        step = kappa * out[n] + beta * trace if nesterov else trace
+        out[n + 1] = out[n] - eta * step
+    return out
+
+
+def effective_momentum(etas, betas, kappa, nesterov=False):
+    """(b_n, c_n) of the scheduled recursion written as (D): u(n+1) = u(n) + b_n (u(n) - u(n-1))
+    - c_n u(n) (docs/physics.md §11); etas, betas (steps, ...), step first.
+
+    Heavy ball: b_n = beta_n eta_n / eta_{n-1}, c_n = eta_n kappa.  Nesterov, beta_{n-1} > 0:
+    b_n = (eta_n / eta_{n-1}) (beta_n^2 / beta_{n-1}) (1 - eta_{n-1} kappa),
+    c_n = eta_n kappa (1 + beta_n - beta_n^2 / beta_{n-1}); after beta_{n-1} = 0 (t(n) = kappa
+    u(n-1)): b_n = eta_n beta_n^2 kappa, c_n = eta_n kappa (1 + beta_n + beta_n^2).  At n = 0
+    (u(-1) = u(0)) b_0 multiplies zero: b_0 = beta_0, c_0 = eta_0 kappa (1 + beta_0) (nesterov)."""
+    etas, betas = np.asarray(etas, dtype=float), np.asarray(betas, dtype=float)
+    eta_prev = np.concatenate([etas[:1], etas[:-1]])
+    beta_prev = np.concatenate([np.zeros_like(betas[:1]), betas[:-1]])
+    if not nesterov:
+        return betas * etas / eta_prev, etas * kappa
+    with np.errstate(divide="ignore", invalid="ignore"):
+        carried = np.where(beta_prev > 0, betas**2 / beta_prev, 0.0)
+        b = np.where(
+            beta_prev > 0,
+            (etas / eta_prev) * carried * (1 - eta_prev * kappa),
+            etas * betas**2 * kappa,
+        )
+        c = etas * kappa * np.where(beta_prev > 0, 1 + betas - carried, 1 + betas + betas**2)
+    b[0], c[0] = betas[0], (etas * kappa * (1 + betas))[0]
+    return b, c
+
+
+def scheduled_dictionary(etas, betas, kappa, nesterov=False):
+    """Per-step exact image of the scheduled recursion (docs/physics.md §11): time step
+    dtau_n = sqrt(eta_n), tau_n (`lattice_time`), velocity momentum a_n = b_n sqrt(eta_{n-1} /
+    eta_n), 3H(tau_n) = -ln a_n / dtau_n and m_n^2 = ln r+ ln r- / eta_n of r^2 - (1 + a_n - c_n)
+    r + a_n ((b_n, c_n): `effective_momentum`): the exact dictionary of the lattice frozen at
+    step n.  Arrays (steps, ...), step first; NaN where step n has no real image."""
+    etas = np.asarray(etas, dtype=float)
+    b, c = effective_momentum(etas, betas, kappa, nesterov)
+    eta_prev = np.concatenate([etas[:1], etas[:-1]])
+    a = b * np.sqrt(eta_prev / etas)
+    image = exact_dictionary(etas, a, c / etas)
+    tau = np.moveaxis(lattice_time(np.moveaxis(etas, 0, -1)), -1, 0)
+    return {"dtau": np.sqrt(etas), "tau": tau, "H": image["H"], "m2": image["m2"], "a": a}
+
+
+def nesterov_friction(eta, kappa):
+    """Mode-dependent constant friction of Nesterov's image, 3H_a - 3/tau = -ln(1 - eta kappa_a)
+    / sqrt(eta): the momentum (1 - eta kappa_a) beta_n on top of coasting (docs/physics.md §11)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.log1p(-np.asarray(eta, dtype=float) * kappa) / np.sqrt(eta)

@@ -7,6 +7,10 @@ which is exactly `optax.sgd(eta, momentum=beta)`. The whole (eta, beta, seed) gr
 runs as one compiled program: `vmap` over runs of a `scan` over steps (on a CPU, optionally a
 `lax.map` over chunks of runs, each chunk vmapped: `training.chunk_runs`).
 
+A schedule (docs/physics.md §11) is data, not code: per run the arrays eta_n, beta_n of every
+step, a Nesterov switch, and a Friedmann switch under which beta_n comes from the run's own
+energy density (`Schedule`), so runs of different schedules share the one program.
+
 Inside the scan, every step n < `training.kappa_dense_steps` and every `training.kappa_stride`-th
 step (`measured_steps`: dense early, where the NTK drifts most, sparse late) also measures the
 Rayleigh quotients
@@ -26,15 +30,18 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from nncosmo import theory
+
 
 class Trajectories(NamedTuple):
     """What one sweep records: outputs and loss every step, parameters at checkpoints, the
-    Rayleigh quotients kappa at the `measured_steps` (no kappa_step when the stride s is 0)."""
+    Rayleigh quotients kappa at steps 0, s, 2s, ... (no kappa_step when the stride s is 0)."""
 
     f: jax.Array  # (run, step, sample)
     loss: jax.Array  # (run, step)
     checkpoints: dict  # pytree of (run, checkpoint, *param_shape)
     kappa: jax.Array  # (run, kappa_step, mode)
+    beta: jax.Array  # (run, step): the momentum beta_n each step used
 
 
 def mse_loss(f: jax.Array, y: jax.Array) -> jax.Array:
@@ -45,6 +52,56 @@ def mse_loss(f: jax.Array, y: jax.Array) -> jax.Array:
 def heavy_ball(eta, beta) -> optax.GradientTransformation:
     """Heavy-ball momentum theta <- theta - eta g + beta (theta - theta_prev), from rest."""
     return optax.sgd(learning_rate=eta, momentum=beta, nesterov=False)
+
+
+class Schedule(NamedTuple):
+    """One run's schedule as data (docs/physics.md §11): eta_n and beta_n for n = 0..steps;
+    `nesterov` switches optax's Nesterov update on; where `friedmann` is on, beta_n is not read
+    but made from the state, exp(-3 H sqrt(eta_n)), H^2 = (rho_phi / planck_mass^2 + vacuum) / 3."""
+
+    eta: jax.Array  # (steps + 1,)
+    beta: jax.Array  # (steps + 1,)
+    nesterov: jax.Array  # bool
+    friedmann: jax.Array  # bool
+    vacuum: jax.Array  # Lambda
+    planck_mass: jax.Array  # field normalisation M: phi = u / M
+
+
+def batched_schedules(
+    etas, betas, steps: int, dtype, nesterov=None, friedmann=None, vacuum=None, planck_mass=None
+) -> Schedule:
+    """Schedules (run, ...) from etas, betas of shape (run,) (constant) or (run, steps + 1)
+    (per step) and per-run switches (default: off, Lambda 0, M 1)."""
+    per_step = lambda a: jnp.broadcast_to(  # noqa: E731
+        jnp.asarray(a, dtype).reshape(len(a), -1), (len(a), steps + 1)
+    )
+    runs = len(etas)
+    switch = lambda a, default: jnp.full(runs, default) if a is None else jnp.asarray(a)  # noqa: E731
+    return Schedule(
+        per_step(etas), per_step(betas), switch(nesterov, False), switch(friedmann, False),
+        switch(vacuum, 0.0).astype(dtype), switch(planck_mass, 1.0).astype(dtype),
+    )  # fmt: skip
+
+
+def field_energy(f, f_prev, grads, eta, samples: int):
+    """rho_phi = |Delta r|^2 / (2 eta) + (N/2) |grad L|^2 = sum_a (Delta u_a^2 / (2 eta)
+    + kappa_a u_a^2 / 2) (docs/physics.md §11): kinetic from the last step's change of the
+    residual, potential r^T Theta r / (2N) from the gradient, no NTK needed."""
+    squares = sum(jnp.sum(g**2) for g in jax.tree.leaves(grads))
+    return 0.5 * jnp.sum((f - f_prev) ** 2) / eta + 0.5 * samples * squares
+
+
+def scheduled_update(schedule: Schedule, n, grads, opt_state, params, rho):
+    """optax.sgd(eta_n, momentum=beta_n) at step n, Nesterov's (`nesterov=True`) where the run's
+    switch is on (both share the trace, so the switch is data); beta_n from the Friedmann rate of
+    `rho` where `friedmann` is on. Returns the updates, the state and the beta_n used."""
+    eta = schedule.eta[n]
+    own = theory.friedmann_momentum(rho / schedule.planck_mass**2, schedule.vacuum, eta, jnp)
+    beta = jnp.where(schedule.friedmann, own.astype(eta.dtype), schedule.beta[n])
+    heavy, state = heavy_ball(eta, beta).update(grads, opt_state, params)
+    ahead, _ = optax.sgd(eta, momentum=beta, nesterov=True).update(grads, opt_state, params)
+    updates = jax.tree.map(lambda a, h: jnp.where(schedule.nesterov, a, h), ahead, heavy)
+    return updates, state, beta
 
 
 def checkpoint_slot(step: jax.Array, checkpoints: jax.Array) -> jax.Array:
@@ -85,8 +142,7 @@ def measured_kappa(n, pullback: Callable, vectors: jax.Array, stride: int, dense
 def train_run(
     apply_fn: Callable,
     params,
-    eta,
-    beta,
+    schedule: Schedule,
     x,
     y,
     steps: int,
@@ -96,21 +152,20 @@ def train_run(
     kappa_stride: int = 0,
     kappa_dense: int = 0,
 ) -> Trajectories:
-    """One run: record f(theta(n)) and L(theta(n)) for n = 0..steps, parameters at checkpoints,
-    and kappa_a(n) (`rayleigh_quotients` of the rows of `kappa_vectors`, (K, N)) at the
-    `measured_steps(steps, kappa_stride, kappa_dense)`, sharing the step's forward pass
-    (`kappa_stride` 0: off).
+    """One run under its `schedule`: record f(theta(n)), L(theta(n)) and the beta_n used for
+    n = 0..steps, parameters at checkpoints, and kappa_a(n) (`rayleigh_quotients` of the rows
+    of `kappa_vectors`, (K, N)) at the `measured_steps(steps, kappa_stride, kappa_dense)`,
+    sharing the step's forward pass (`kappa_stride` 0: off).
 
     `on_step(n)`, if given, is traced into every step (progress reports; it returns nothing).
     """
-    optimiser = heavy_ball(eta, beta)
     if kappa_vectors is None:
         kappa_vectors = jnp.zeros((0, x.shape[0]), x.dtype)
 
     def step(carry, n):
         if on_step is not None:
             on_step(n)
-        p, opt_state, saved = carry
+        p, opt_state, saved, f_prev = carry
         f, pullback = jax.vjp(lambda q: apply_fn(q, x), p)
         loss, residual = jax.value_and_grad(mse_loss)(f, y)
         (grads,) = pullback(residual)
@@ -123,16 +178,18 @@ def train_run(
             p,
             checkpoint_slot(n, checkpoints),
         )
-        updates, opt_state = optimiser.update(grads, opt_state, p)
-        return (optax.apply_updates(p, updates), opt_state, saved), (f, loss, kappa)
+        rho = field_energy(f, f_prev, grads, schedule.eta[n], x.shape[0])
+        updates, opt_state, beta = scheduled_update(schedule, n, grads, opt_state, p, rho)
+        carry = (optax.apply_updates(p, updates), opt_state, saved, f)
+        return carry, (f, loss, kappa, beta)
 
     saved = jax.tree.map(
         lambda leaf: jnp.zeros((len(checkpoints), *leaf.shape), leaf.dtype), params
     )
-    carry = (params, optimiser.init(params), saved)
-    (_, _, saved), (f, loss, kappa) = jax.lax.scan(step, carry, jnp.arange(steps + 1))
+    carry = (params, heavy_ball(0.0, 0.0).init(params), saved, apply_fn(params, x))
+    (_, _, saved, _), (f, loss, kappa, beta) = jax.lax.scan(step, carry, jnp.arange(steps + 1))
     kappa = kappa[measured_steps(steps, kappa_stride, kappa_dense)]
-    return Trajectories(f=f, loss=loss, checkpoints=saved, kappa=kappa)
+    return Trajectories(f=f, loss=loss, checkpoints=saved, kappa=kappa, beta=beta)
 
 
 PROGRESS_REPORTS = 10
@@ -161,8 +218,7 @@ def report_progress(callback: Callable, n, chunk, chunks: int, steps: int) -> No
 def run_all(
     apply_fn,
     params,
-    etas,
-    betas,
+    schedules: Schedule,
     x,
     y,
     steps: int,
@@ -171,7 +227,7 @@ def run_all(
     progress,
     kappa_vectors,
     kappa_stride: int,
-    kappa_dense: int = 0,
+    kappa_dense: int,
 ):
     """`train_run` for every run: one `vmap`, or with `chunk` > 0 a `lax.map` over chunks of
     `chunk` runs (vmapped inside a chunk, the remainder as a last, shorter chunk), so that on a
@@ -181,20 +237,20 @@ def run_all(
     `progress(n, chunk, steps, chunks)`, if not None, is called on the host at PROGRESS_REPORTS
     evenly spaced steps of the job; its arguments are not batched, so it runs once per chunk.
     """
-    runs, columns = len(etas), (params, etas, betas, kappa_vectors)
+    runs, columns = len(schedules.eta), (params, schedules, kappa_vectors)
     chunks = chunk_count(runs, chunk)
 
-    def sweep(index, p, eta, beta, vectors):
+    def sweep(index, p, schedule, vectors):
         on_step = None
         if progress is not None:
             on_step = partial(report_progress, progress, chunk=index, chunks=chunks, steps=steps)
 
-        def run(p, e, b, v):
+        def run(p, s, v):
             return train_run(
-                apply_fn, p, e, b, x, y, steps, checkpoints, on_step, v, kappa_stride, kappa_dense
+                apply_fn, p, s, x, y, steps, checkpoints, on_step, v, kappa_stride, kappa_dense
             )
 
-        return jax.vmap(run)(p, eta, beta, vectors)
+        return jax.vmap(run)(p, schedule, vectors)
 
     if chunks == 1:
         return sweep(0, *columns)
@@ -208,7 +264,7 @@ def run_all(
     return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out, tail)
 
 
-_compiled_sweep = jax.jit(run_all, static_argnums=(0, 6, 8, 9, 11, 12))
+_compiled_sweep = jax.jit(run_all, static_argnums=(0, 5, 7, 8, 10, 11))
 
 
 def train_sweep(
@@ -225,11 +281,17 @@ def train_sweep(
     kappa_vectors=None,
     kappa_stride: int = 0,
     kappa_dense: int = 0,
+    nesterov=None,
+    friedmann=None,
+    vacuum=None,
+    planck_mass=None,
 ) -> Trajectories:
-    """All runs in one compiled program: `vmap` of `train_run` over (params, eta, beta, v_a), in
+    """All runs in one compiled program: `vmap` of `train_run` over (params, schedule, v_a), in
     chunks of `chunk` runs where `chunk` > 0; `progress` as in `run_all` (default: silent);
     kappa_a(n) of the rows of `kappa_vectors` (run, K, N) at every step n < `kappa_dense` and
     every `kappa_stride` steps (stride 0: off).
+    etas, betas are (run,) (constant) or (run, steps + 1) (per step); the per-run switches
+    nesterov, friedmann, vacuum, planck_mass as in `Schedule` (`batched_schedules`).
 
     The program is cached per (apply_fn, steps, chunk, progress, kappa_stride, kappa_dense) and
     shapes, so
@@ -239,11 +301,11 @@ def train_sweep(
     dtype = jax.tree.leaves(params)[0].dtype
     if kappa_vectors is None:
         kappa_vectors = np.zeros((len(etas), 0, np.shape(x)[0]))
+    switches = (nesterov, friedmann, vacuum, planck_mass)
     return _compiled_sweep(
         apply_fn,
         params,
-        jnp.asarray(etas, dtype),
-        jnp.asarray(betas, dtype),
+        batched_schedules(etas, betas, steps, dtype, *switches),
         jnp.asarray(x, dtype),
         jnp.asarray(y, dtype),
         steps,
@@ -314,30 +376,31 @@ def sweep_dataset(
     kappa_stride: int = 0,
     kappa_dense: int = 0,
 ):
-    """Train every run of one job (chunks of `chunk` runs, `progress` reports as in `run_all`),
+    """Train every run of one job, each under its schedule (`run_schedule`; the dataset keeps
+    the eta_n, beta_n used), in chunks of `chunk` runs, `progress` reports as in `run_all`,
     measuring kappa_a(n) of the top `kappa_modes` initial eigenvectors at every step
     n < `kappa_dense` and every `kappa_stride` steps (stride 0: off), and return the Dataset."""
     import xarray as xr
 
     params = init_params_for(model, runs, x)
-    etas = [r["eta"] for r in runs]
-    betas = [r["beta"] for r in runs]
+    schedules = [run_schedule(r, steps) for r in runs]
+    etas, betas, *switches = (np.asarray(column) for column in zip(*schedules, strict=True))
     apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
     vectors = initial_eigenvectors(model, params, x, kappa_modes if kappa_stride else 0)
     traj = train_sweep(
         apply_fn, params, etas, betas, x, y, steps, checkpoints, chunk, progress,
-        vectors, kappa_stride, kappa_dense,
+        vectors, kappa_stride, kappa_dense, *switches,
     )  # fmt: skip
     loss = np.asarray(traj.loss)
     run_coords = {  # long names and units: nncosmo.io.COORDINATE_ATTRS
         "run": np.arange(len(runs)),
-        "eta": ("run", np.asarray(etas)),
-        "beta": ("run", np.asarray(betas)),
+        "eta": ("run", np.asarray([r["eta"] for r in runs], float)),
+        "beta": ("run", np.asarray([np.nan if r["beta"] is None else r["beta"] for r in runs])),
         "seed": ("run", np.asarray([r["seed"] for r in runs])),
+        "schedule": ("run", np.asarray([theory.schedule_label(run_spec(r)) for r in runs])),
         "diverged": ("run", diverged(loss, divergence_factor)),
     }
     step = np.arange(steps + 1)
-    tau = np.sqrt(np.asarray(etas))[:, None] * step[None, :]
     return xr.Dataset(
         {
             "f": (
@@ -352,8 +415,18 @@ def sweep_dataset(
             ),
             "tau": (
                 ("run", "step"),
-                tau,
-                {"long_name": "time tau = n sqrt(eta)", "units": "sqrt(eta) per step"},
+                theory.lattice_time(etas),
+                {"long_name": "time tau_n = sum_{k<n} sqrt(eta_k)", "units": "sqrt(eta) per step"},
+            ),
+            "eta_n": (
+                ("run", "step"),
+                etas,
+                {"long_name": "learning rate eta_n of the update at step n", "units": "1"},
+            ),
+            "beta_n": (
+                ("run", "step"),
+                np.asarray(traj.beta),
+                {"long_name": "momentum beta_n the update at step n used", "units": "1"},
             ),
             **params_to_variables(traj.checkpoints),
             **kappa_variables(traj.kappa, measured_steps(steps, kappa_stride, kappa_dense)),
@@ -374,6 +447,30 @@ def sweep_dataset(
             "steps": steps,
         },
     )
+
+
+def run_spec(run: dict) -> dict:
+    """A run's schedule (`nncosmo.config.schedule_spec`); constant when the run names none."""
+    return run.get("schedule", {"kind": "constant"})
+
+
+def run_schedule(run: dict, steps: int) -> tuple:
+    """(eta_n, beta_n for n = 0..steps, nesterov, friedmann, Lambda, M) of one run's schedule
+    (docs/physics.md §11); a friedmann run's Lambda = 3 H^2 of its beta's exact de Sitter H, so
+    beta_n -> beta as rho_phi -> 0."""
+    spec, eta, beta = run_spec(run), run["eta"], run["beta"]
+    kind, etas = spec["kind"], np.full(steps + 1, eta, float)
+    if kind == "power_law":
+        etas, betas = theory.power_law_schedule(
+            eta, spec["p"], spec["tau0"], steps, spec.get("hubble_step", 0.0)
+        )
+    elif kind == "nesterov":
+        betas = theory.nesterov_momentum(steps)
+    else:
+        betas = np.full(steps + 1, beta, float)
+    friedmann = kind == "friedmann"
+    vacuum = theory.cosmological_constant(theory.hubble_exact(eta, beta)) if friedmann else 0.0
+    return etas, betas, kind == "nesterov", friedmann, vacuum, spec.get("planck_mass", 1.0)
 
 
 def initial_eigenvectors(model, params, x, modes: int) -> np.ndarray:
