@@ -281,6 +281,7 @@ def mixing_sweep(seeds: int, coupled: float, adiabatic: float, width: int = 256)
     norm = errors[None] * factor[:, None, None]  # (run, dictionary, mode)
     coords = {"eta": ("run", [0.1] * seeds), "beta": ("run", [0.9] * seeds)}
     coords |= {"seed": ("run", np.arange(seeds)), "mode": [0, 1, 2]}
+    coords |= {"schedule": ("run", ["constant"] * seeds)}
     coords |= {"dictionary": ["exact", "coupled", "adiabatic"]}
     duality = xr.Dataset({"residual_norm": (("run", "dictionary", "mode"), norm)}, coords)
     return Results({}, {}, {("digits", width): duality}, {}, config)
