@@ -112,9 +112,9 @@ def integrate_flrw(
     delta0, ddelta0, k, pert_mass2 have shape (K,). A time-dependent mass is a
     diffrax.LinearInterpolation instead (values (T_m,) for mass2, (T_m, K) for pert_mass2, on
     the same knots; so is a tabulated H, expansion.H0); the steps then land on its knots. `kind`
-    and `max_steps` are static; all else, tolerances included, may be traced (jit, vmap; ts of equal length). Returns "phi", "dphi",
-    "a", "H" of shape (T,) and "delta", "ddelta" of shape (T, K), solved with Dopri8 under a PID
-    step-size controller.
+    and `max_steps` are static; all else, tolerances included, may be traced (jit, vmap; ts of
+    equal length). Returns "phi", "dphi", "a", "H" of shape (T,) and "delta", "ddelta" of shape
+    (T, K), solved with Dopri8 under a PID step-size controller.
     """
     if not jax.config.jax_enable_x64:
         raise ValueError(
