@@ -30,7 +30,9 @@ too), --chunks B1,B2 (also `train_sweep(..., chunk=B)`, the lax.map over chunks 
 runs that `training.chunk_runs` selects; part B), --loop-single
 (also the per-run Python loop; slow), --interleaved STEPS (only the four scan variants of part
 A and the --chunks variants, round-robin, STEPS steps, problem --shape WIDTH,RUNS (512,16): a
-fairer A/B under varying load).
+fairer A/B under varying load), --schedules STEPS (only `train_sweep` under each schedule kind
+of docs/physics.md §10 against constant momentum, and all kinds mixed in one job, round-robin at
+--shape, --repeats rounds: a schedule may cost at most 10 %).
 """
 
 from __future__ import annotations
@@ -54,9 +56,11 @@ from nncosmo import data as nc_data  # noqa: E402
 from nncosmo.config import runs_for, widths_for  # noqa: E402
 from nncosmo.models import build_model, init_params  # noqa: E402
 from nncosmo.training import (  # noqa: E402
+    Schedule,
     checkpoint_slot,
     heavy_ball,
     mse_loss,
+    run_schedule,
     save_checkpoint,
     train_run,
     train_sweep,
@@ -101,10 +105,21 @@ def train_run_variant(apply_fn, params, eta, beta, x, y, steps, checkpoints, rec
     return out, saved
 
 
+def constant_schedule(eta, beta, steps):
+    """The `Schedule` of constant momentum (eta, beta), as `train_sweep` builds it."""
+    off = jnp.zeros((), bool)
+    per_step = (jnp.full(steps + 1, v) for v in (eta, beta))
+    return Schedule(*per_step, off, off, jnp.zeros_like(eta), jnp.ones_like(eta))
+
+
 def compiled_sweep(variant: str):
     """jit(vmap(...)) as `train_sweep` builds it, for one variant; built once, reused."""
     if variant == "sweep":
-        fn = train_run
+
+        def fn(apply_fn, params, eta, beta, x, y, steps, checkpoints):
+            schedule = constant_schedule(eta, beta, steps)
+            return train_run(apply_fn, params, schedule, x, y, steps, checkpoints)
+
     else:
         record_f, ckpt = {"no_f": (False, True), "no_ckpt": (True, False), "bare": (False, False)}[
             variant
@@ -342,6 +357,60 @@ def interleaved(config, args):
         )
 
 
+SCHEDULE_SPECS = {
+    "constant": {"kind": "constant"},
+    "power_law": {"kind": "power_law", "p": 0.5, "tau0": 1.0, "hubble_step": 0.2},
+    "nesterov": {"kind": "nesterov"},
+    "friedmann": {"kind": "friedmann", "planck_mass": 1.0},
+}
+
+
+def schedule_columns(kinds, n_runs, steps):
+    """Runs (eta 0.1, beta 0.9, seeds 0..) cycling through `kinds`, and the arrays and switches
+    `train_sweep` takes for them (`nncosmo.training.run_schedule`)."""
+    runs = [
+        {"eta": 0.1, "beta": 0.9, "seed": i, "schedule": SCHEDULE_SPECS[kinds[i % len(kinds)]]}
+        for i in range(n_runs)
+    ]
+    columns = [np.asarray(c) for c in zip(*(run_schedule(r, steps) for r in runs), strict=True)]
+    return runs, columns
+
+
+def schedules(config, args):
+    """`train_sweep` under each schedule kind, and all kinds mixed in one job, against constant
+    momentum at the same shape (--shape), round-robin over --repeats rounds."""
+    width, n_runs = args.shape
+    depth, steps = 2, args.schedules
+    variants = {kind: [kind] for kind in SCHEDULE_SPECS} | {"mixed": list(SCHEDULE_SPECS)}
+    ckpts, fns = [0, steps // 4, steps // 2, steps], {}
+    for name, kinds in variants.items():
+        runs, (etas, betas, *switches) = schedule_columns(kinds, n_runs, steps)
+        _, params, _, _, x, y, apply_fn = problem(config["datasets"]["teacher"], width, depth, runs)
+        fns[name] = functools.partial(
+            train_sweep, apply_fn, params, etas, betas, x, y, steps, ckpts, 0, None, None, 0,
+            *switches,
+        )  # fmt: skip
+    times = {v: [] for v in fns}
+    for fn in fns.values():  # compile
+        _timing.block(fn())
+    for _ in range(args.repeats):
+        for v, fn in fns.items():
+            t0 = time.perf_counter()
+            _timing.block(fn())
+            times[v].append(time.perf_counter() - t0)
+    print(
+        f"\n== schedules, {n_runs} runs, width {width}, depth {depth}, {steps} steps, "
+        f"{args.repeats} rounds (chunk 0: one vmap)"
+    )
+    base = np.median(times["constant"])
+    for v in fns:
+        med = np.median(times[v])
+        print(
+            f"  {v:10s} median {1e3 * med:9.1f} ms  min {1e3 * min(times[v]):9.1f}  max "
+            f"{1e3 * max(times[v]):9.1f}   vs constant: {100 * (med / base - 1):+5.1f} %"
+        )
+
+
 def part_b(config, args, peak):
     depth = config["model"]["depth"]
     steps = args.preset_steps or config["training"]["steps"]
@@ -421,6 +490,13 @@ def main():
         metavar="WIDTH,RUNS",
         help="problem of --interleaved (default 512,16)",
     )
+    parser.add_argument(
+        "--schedules",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="only time train_sweep under each schedule kind against constant momentum",
+    )
     parser.add_argument("--loop-single", action="store_true", help="also the per-run loop")
     args = parser.parse_args()
     with open(os.path.join(ROOT, "config.yaml")) as fh:
@@ -429,6 +505,9 @@ def main():
     t0 = time.perf_counter()
     if args.interleaved:
         interleaved(config, args)
+        return
+    if args.schedules:
+        schedules(config, args)
         return
     peak, best = matmul_peak()
     print(

@@ -85,6 +85,7 @@ def synthetic_width_sweep(widths, deviation, slope, spread, seeds=4):
     exact = infinite_width_dictionary(config["model"], x, 0.1, 0.9)
     kappa, m2 = exact["kappa"][0], exact["m2"][0]
     run = {"eta": ("run", [0.1] * seeds), "beta": ("run", [0.9] * seeds)}
+    run |= {"schedule": ("run", ["constant"] * seeds)}
     ntk, duality = {}, {}
     for w in widths:
         factor = 1 + deviation + slope / w + np.linspace(-spread, spread, seeds)
@@ -201,7 +202,8 @@ def synthetic_seed_sweep(widths, seeds, slope=-1.0):
     rng = np.random.default_rng(4)
     config = toy_width_config(widths, seeds, {"use_bias": True})
     coords = {"eta": ("run", [0.1] * seeds), "beta": ("run", [0.9] * seeds)}
-    coords |= {"seed": ("run", np.arange(seeds)), "mode": [0], "dictionary": ["exact"]}
+    coords |= {"seed": ("run", np.arange(seeds)), "schedule": ("run", ["constant"] * seeds)}
+    coords |= {"mode": [0], "dictionary": ["exact"]}
     ntk, duality = {}, {}
     for w in widths:
         error = w**slope * (1 + 0.2 * rng.standard_normal((4, seeds)))

@@ -107,6 +107,7 @@ def test_split_jobs_load_as_one_dataset(tmp_path):
             "eta": ("run", eta),
             "beta": ("run", np.full(4, 0.9)),
             "seed": ("run", seed),
+            "schedule": ("run", ["constant"] * 4),
             "x": ("sample", rng.normal(size=3)),
         },
         coords={"run": np.arange(4)},

@@ -109,7 +109,8 @@ def job_key(path: str | os.PathLike) -> tuple[str, int]:
 
 
 def merge_runs(parts: list[xr.Dataset]) -> xr.Dataset:
-    """The runs of several jobs of one (dataset, width) as one dataset, sorted by (eta, beta, seed).
+    """The runs of several jobs of one (dataset, width) as one dataset, sorted by (eta, beta, seed,
+    schedule) (a NaN beta, set by the schedule, last).
 
     Attributes (provenance included) are those of the first part.
     """
@@ -121,7 +122,7 @@ def merge_runs(parts: list[xr.Dataset]) -> xr.Dataset:
         compat="override",
         combine_attrs="override",
     )
-    order = np.lexsort((ds.seed.values, ds.beta.values, ds.eta.values))
+    order = np.lexsort((ds.schedule.values, ds.seed.values, ds.beta.values, ds.eta.values))
     run = ("run", np.arange(ds.sizes["run"]), ds.run.attrs)
     return ds.isel(run=order).assign_coords(run=run)
 
