@@ -115,6 +115,9 @@ def test_beta_zero_is_rejected_with_the_reason(config, key, value):
         ("figures.grid_sweep", "nope", "figures.grid_sweep"),
         ("figures.reference", {"eta": 9.0, "beta": 0.9}, "figures.reference"),
         ("ntk.modes", 1000, "ntk.modes"),
+        ("figures.histories", ["grid", "nope"], "figures.histories"),
+        ("sweeps.history_nesterov.eta", [0.01, 0.02], "one run per history"),
+        ("duality.hubble_window", 399, "duality.hubble_window"),
     ],
 )
 def test_cross_checks_name_key_and_value(config, key, value, fragment):

@@ -388,18 +388,17 @@ def image_fields(tau, etas, betas, kappa, u, nesterov, rtol: float, atol: float)
     return np.where(before | ~valid[:, None, None], np.nan, fields), hubble
 
 
-def _continuum_history(ts, m2, u0, expansion, kind, rtol, atol):
-    """One run's continuum history from rest: mode 0 as the background phi, modes a > 0 as k = 0
-    perturbations with masses m2 (K,); returns the fields (T, K) and H (T,)."""
-    rest = jnp.zeros_like(u0[1:])
+def _continuum_history(ts, m2, u0, du0, expansion, kind, rtol, atol):
+    """One run's continuum history: mode 0 as the background phi, modes a > 0 as k = 0
+    perturbations, masses m2 (K,), initial data u0, du0 (K,); returns fields (T, K) and H (T,)."""
     out = integrate_flrw(
         ts,
         u0[0],
-        0.0,
+        du0[0],
         m2[0],
         u0[1:],
-        rest,
-        rest,
+        du0[1:],
+        jnp.zeros_like(u0[1:]),
         m2[1:],
         kind=kind,
         expansion=expansion,
@@ -410,13 +409,14 @@ def _continuum_history(ts, m2, u0, expansion, kind, rtol, atol):
 
 
 _continuum_histories = jax.jit(
-    jax.vmap(_continuum_history, in_axes=(0, 0, 0, 0, None, None, None)), static_argnums=4
+    jax.vmap(_continuum_history, in_axes=(0, 0, 0, 0, 0, None, None, None)), static_argnums=5
 )
 
 
-def continuum_fields(kind: str, specs, tau, eta, beta, kappa0, u0, rtol: float, atol: float):
+def continuum_fields(kind: str, specs, tau, eta, beta, kappa0, u0, du0, rtol: float, atol: float):
     """Continuum-dictionary fields (run, step, mode) and H (run, step) of runs of one schedule
-    kind (docs/physics.md §11), m_a^2 = kappa_a(0), from rest: power_law integrates H = p / t at
+    kind (docs/physics.md §11), m_a^2 = kappa_a(0), from the network's initial data u0 and the
+    velocity du0 of its first step's exact image (both (run, K)): power_law integrates H = p / t at
     t = tau0 + tau; friedmann integrates every mode gravitating ("friedmann_modes") in Planck
     units phi_a = u_a / M (M = planck_mass), Lambda = 3 H^2 of the exact de Sitter H of beta, as
     the training schedule sets it (`training.run_schedule`); fields returned in units of u."""
@@ -430,7 +430,14 @@ def continuum_fields(kind: str, specs, tau, eta, beta, kappa0, u0, rtol: float, 
         expansion = Expansion(Lambda=vacuum)
     expansion = Expansion(*(np.broadcast_to(v, scale.shape) for v in expansion))
     fields, hubble = _continuum_histories(
-        ts, kappa0, u0 / scale[:, None], Expansion(*map(_f64, expansion)), kind, rtol, atol
+        ts,
+        kappa0,
+        u0 / scale[:, None],
+        du0 / scale[:, None],
+        Expansion(*map(_f64, expansion)),
+        kind,
+        rtol,
+        atol,
     )
     return np.asarray(fields) * scale[:, None, None], np.asarray(hubble)
 
@@ -453,6 +460,8 @@ def with_histories(ds, ntk, kappa, rtol: float, atol: float):
         field[0, scheduled], hubble[scheduled] = image_fields(
             *columns, kappa[scheduled], u[scheduled], kinds[scheduled] == "nesterov", rtol, atol
         )
+    etas, betas = ntk.eta_n.values[:, :1], ntk.beta_n.values[:, :1]
+    du0 = theory.rest_initial_velocity(etas, betas, kappa[:, 0], u[:, 0])
     for kind in ("power_law", "friedmann"):
         runs = np.flatnonzero(kinds == kind)
         if runs.size:
@@ -464,6 +473,7 @@ def with_histories(ds, ntk, kappa, rtol: float, atol: float):
                 ntk.beta.values[runs],
                 kappa[runs, 0],
                 u[runs, 0],
+                du0[runs],
                 rtol,
                 atol,
             )
