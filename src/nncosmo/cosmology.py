@@ -390,16 +390,17 @@ def image_fields(tau, etas, betas, kappa, u, nesterov, rtol: float, atol: float)
 
 def _continuum_history(ts, m2, u0, du0, expansion, kind, rtol, atol):
     """One run's continuum history: mode 0 as the background phi, modes a > 0 as k = 0
-    perturbations, masses m2 (K,), initial data u0, du0 (K,); returns fields (T, K) and H (T,)."""
+    perturbations, masses m2 (T, K) tabulated at ts (linear in between), initial data u0, du0
+    (K,); returns the fields (T, K) and H (T,)."""
     out = integrate_flrw(
         ts,
         u0[0],
         du0[0],
-        m2[0],
+        diffrax.LinearInterpolation(ts, m2[:, 0]),
         u0[1:],
         du0[1:],
         jnp.zeros_like(u0[1:]),
-        m2[1:],
+        diffrax.LinearInterpolation(ts, m2[:, 1:]),
         kind=kind,
         expansion=expansion,
         rtol=rtol,
@@ -413,10 +414,11 @@ _continuum_histories = jax.jit(
 )
 
 
-def continuum_fields(kind: str, specs, tau, eta, beta, kappa0, u0, du0, rtol: float, atol: float):
+def continuum_fields(kind: str, specs, tau, eta, beta, kappa, u0, du0, rtol: float, atol: float):
     """Continuum-dictionary fields (run, step, mode) and H (run, step) of runs of one schedule
-    kind (docs/physics.md §11), m_a^2 = kappa_a(0), from the network's initial data u0 and the
-    velocity du0 of its first step's exact image (both (run, K)): power_law integrates H = p / t at
+    kind (docs/physics.md §11), m_a^2 = kappa_a(n) (run, step, mode: the NTK drift, as the
+    adiabatic dictionary), from the network's initial data u0 and the velocity du0 of its first
+    step's exact image (both (run, K)): power_law integrates H = p / t at
     t = tau0 + tau; friedmann integrates every mode gravitating ("friedmann_modes") in Planck
     units phi_a = u_a / M (M = planck_mass), Lambda = 3 H^2 of the exact de Sitter H of beta, as
     the training schedule sets it (`training.run_schedule`); fields returned in units of u."""
@@ -431,7 +433,7 @@ def continuum_fields(kind: str, specs, tau, eta, beta, kappa0, u0, du0, rtol: fl
     expansion = Expansion(*(np.broadcast_to(v, scale.shape) for v in expansion))
     fields, hubble = _continuum_histories(
         ts,
-        kappa0,
+        kappa,
         u0 / scale[:, None],
         du0 / scale[:, None],
         Expansion(*map(_f64, expansion)),
@@ -471,7 +473,7 @@ def with_histories(ds, ntk, kappa, rtol: float, atol: float):
                 ntk.tau.values[runs],
                 ntk.eta.values[runs],
                 ntk.beta.values[runs],
-                kappa[runs, 0],
+                kappa[runs],
                 u[runs, 0],
                 du0[runs],
                 rtol,
