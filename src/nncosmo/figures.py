@@ -534,7 +534,9 @@ def _window_hubble(ax, dual, cosmo) -> None:
             lw=0.8,
             label="windowed fit" if code == 0 else "windowed fit (unresolved)",
         )
-    ax.set_yscale("log")
+    history = cosmo.history_hubble.values
+    if np.nanmax(history) > 3 * np.nanmin(history):  # a varying history: log scale
+        ax.set_yscale("log")
     ax.set_xlabel("τ = Σ √η_n")
 
 
