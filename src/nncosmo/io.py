@@ -42,6 +42,8 @@ COORDINATE_ATTRS = {
     "eigen": {"long_name": "NTK eigenpair index a (descending eigenvalue)", "units": "1"},
     "mode": {"long_name": "residual mode index a (descending NTK eigenvalue)", "units": "1"},
     "dictionary": {"long_name": "neural network to cosmology dictionary", "units": "1"},
+    "history": {"long_name": "field of a run's history: exact image or continuum", "units": "1"},
+    "window": {"long_name": "sliding Prony window index (windowed H of u_0)", "units": "1"},
 }
 
 
