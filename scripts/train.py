@@ -1,4 +1,4 @@
-"""Rule train: every (eta, beta, seed) run of one job in one vmapped scan."""
+"""Rule train: every (eta, beta, seed, schedule) run of one job in one vmapped scan."""
 
 import time
 

@@ -1,6 +1,7 @@
-"""The theory of the duality (docs/physics.md §1, §2, §4, §5): recursion (D), both dictionaries,
-the regimes and the closed-form mode solution. Pure numpy, float64; every stage that needs a
-dictionary, a regime or a bound imports it from here.
+"""The theory of the duality (docs/physics.md §1, §2, §4, §5, §10): recursion (D), both
+dictionaries, the regimes, the closed-form mode solution, and schedules (step-dependent eta_n,
+beta_n) with their recursion and per-step FLRW image. Pure numpy, float64; every stage that needs
+a dictionary, a regime or a bound imports it from here.
 
 Full-batch heavy-ball momentum (learning rate eta, momentum beta, start from rest) in the
 constant-NTK regime gives decoupled residual modes obeying the recursion
