@@ -1,6 +1,6 @@
 """Rule duality: Prony fits of (H, m^2) per mode, network-vs-field residuals, NTK drift laws."""
 
-from nncosmo.duality import duality_dataset
+from nncosmo.duality import duality_dataset, with_hubble_windows
 from nncosmo.io import read_dataset, write_dataset
 from nncosmo.provenance import provenance, stage_logger
 
@@ -8,10 +8,20 @@ from nncosmo.provenance import provenance, stage_logger
 def main(smk) -> None:
     log = stage_logger(smk.log[0], "duality")
     ntk = read_dataset(smk.input.ntk, ["u", "eigenvalue", "residual_norm"])
-    cosmo = read_dataset(smk.input.cosmology, ["field"])
+    cosmo = read_dataset(smk.input.cosmology, ["field", "history_hubble"])
     train = read_dataset(smk.input.train, ["f"], optional=["kappa"])
     y = read_dataset(smk.input.data, ["y"]).y.values
-    ds = duality_dataset(ntk, cosmo, smk.params.duality["fit_rel_floor"], train, y)
+    cfg = smk.params.duality
+    ds = duality_dataset(ntk, cosmo, cfg["fit_rel_floor"], train, y)
+    ds = with_hubble_windows(
+        ds,
+        ntk,
+        cosmo,
+        cfg["hubble_window"],
+        cfg["hubble_window_stride"],
+        cfg["hubble_window_variation"],
+        cfg["fit_rel_floor"],
+    )
     log.info(
         "fits ok for %d of %d (run, mode) pairs",
         int((ds.fit_status == 0).sum()),

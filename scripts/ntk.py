@@ -16,7 +16,7 @@ jax.config.update("jax_enable_x64", True)
 def main(smk) -> None:
     log = stage_logger(smk.log[0], "ntk")
     data = read_dataset(smk.input.data, ["x", "y"])
-    train = read_dataset(smk.input.train, ["f", "loss", "tau"], lazy=True)  # streamed by run
+    train = read_dataset(smk.input.train, ["f", "loss", "tau", "eta_n", "beta_n"], lazy=True)
     cfg = smk.params.ntk
     model = build_model(smk.params.model, int(train.attrs["width"]), np.dtype(train.attrs["dtype"]))
     start = time.perf_counter()

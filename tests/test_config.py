@@ -17,6 +17,7 @@ from nncosmo.config import (
     job_runs,
     job_width,
     jobs,
+    run_key,
     runs_for,
     training_file_bytes,
     validate_config,
@@ -120,6 +121,9 @@ def test_beta_zero_is_rejected_with_the_reason(config, key, value):
         ("figures.grid_sweep", "nope", "figures.grid_sweep"),
         ("figures.reference", {"eta": 9.0, "beta": 0.9}, "figures.reference"),
         ("ntk.modes", 1000, "ntk.modes"),
+        ("figures.histories", ["nope"], "figures.histories"),
+        ("sweeps.history_nesterov.eta", [0.01, 0.02], "one run per history"),
+        ("duality.hubble_window", 399, "duality.hubble_window"),
     ],
 )
 def test_cross_checks_name_key_and_value(config, key, value, fragment):
@@ -213,15 +217,15 @@ def test_malformed_overlay_location_is_shown_with_verbose(tmp_path):
 
 def test_sweeps_union_without_duplicates(config):
     runs = runs_for(config, "teacher", 1024)
-    keys = [(r["eta"], r["beta"], r["seed"]) for r in runs]
-    assert len(keys) == len(set(keys))
+    assert len(runs) == len({run_key(r) for r in runs})
+    keys = {(r["eta"], r["beta"], r["seed"], r["schedule"]["kind"]) for r in runs}
     expected = {
-        (e, b, seed)
+        (e, b, seed, sweep.get("schedule", {"kind": "constant"})["kind"])
         for sweep in config["sweeps"].values()
         if "teacher" in sweep["datasets"] and 1024 in sweep["widths"]
-        for e, b, seed in itertools.product(sweep["eta"], sweep["beta"], sweep["seeds"])
+        for e, b, seed in itertools.product(sweep["eta"], sweep.get("beta", [None]), sweep["seeds"])
     }
-    assert set(keys) == expected  # the union of the sweeps' runs, shared runs once
+    assert keys == expected  # the union of the sweeps' runs, shared runs once
     assert ("digits", "w1024") in jobs(config) and ("teacher", "w128") in jobs(config)
 
 
@@ -245,8 +249,7 @@ def test_split_jobs_partition_the_runs(config, split_by):
             assert len({r[axis] for r in runs}) == 1, (job, axis)
         by_width.setdefault((dataset, job_width(job)), []).extend(runs)
     for (dataset, width), runs in by_width.items():
-        key = lambda r: (r["eta"], r["beta"], r["seed"])  # noqa: E731
-        assert sorted(runs, key=key) == runs_for(config, dataset, width)
+        assert sorted(runs, key=run_key) == runs_for(config, dataset, width)
     width_sweep = config["sweeps"]["width"]
     assert sum(d == "digits" for d, _ in jobs(config)) == len(width_sweep["widths"]) * len(
         width_sweep["seeds"]

@@ -28,7 +28,7 @@ DOCUMENTED = {
     "data": ["x", "y"],
     "train": ["f", "loss", "tau", "diverged"],
     "ntk": ["ntk", "eigenvalue", "eigenvector", "overlap_uniform", "drift", "u", "residual_norm"],
-    "cosmology": ["field", "hubble", "mass2"],
+    "cosmology": ["field", "hubble", "mass2", "history_field", "history_hubble"],
     "duality": [
         "H_fit",
         "H_fit_err",
@@ -43,6 +43,8 @@ DOCUMENTED = {
         "kinetic",
         "drift_unexplained",
         "drift_unexplained_out",
+        "H_window",
+        "window_status",
     ],
     "simulate": ["phi_network", "phi_target", "a", "H", "beta", "eta", "loss_scale", "kappa"],
 }
@@ -169,7 +171,7 @@ def test_end_to_end_claims_are_well_formed(tiny_run):
     for verdict in ("pass", "fail", "untestable"):
         assert doc[verdict] == sum(c["verdict"] == verdict for c in doc["claims"])
     figures = {c["figure"] for c in doc["claims"]}
-    assert figures == {"F1", "F2", "F3", "F4", "F5", "F6", "F8"}
+    assert figures == {"F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8"}
     for claim in doc["claims"]:
         assert {"id", "statement", "measured", "tolerance", "verdict", "reason"} <= claim.keys()
         if claim["verdict"] == "untestable":

@@ -29,13 +29,16 @@ from nncosmo.results import (
     continuum_h_error,
     de_sitter_recovery,
     decay_exponent,
+    equation_of_state,
     extrapolate_in_inverse_width,
     first_zero_crossing,
     good_fits,
+    history_background_error,
     infinite_width_ratios,
     lambda_slopes,
     loglog_slope,
     mixing_errors,
+    nesterov_envelope,
     positive_seeds,
     seed_mean,
     seed_mean_and_error,
@@ -44,6 +47,7 @@ from nncosmo.results import (
     simulation_error,
     stability_table,
     width_values,
+    window_hubble_errors,
 )
 
 VERDICTS = ("pass", "fail", "untestable")
@@ -209,6 +213,42 @@ CLAIMS = {
         "target {target}: (H, m^2) of a Prony fit to the network's phi against the target's, "
         "worst of |H_fit / H - 1| and |m2_fit / m^2 - 1|",
         Tolerance(high=0.01),
+    ),
+    "F7-background": Spec(
+        "F7",
+        "every expansion history ({histories}): network u_0 and the exact image of its "
+        "schedule agree in sup-norm / |u_0(0)| (worst history reported)",
+        Tolerance(high=0.01),
+    ),
+    "F7-H": Spec(
+        "F7",
+        "every history: the windowed Prony H(tau) of u_0 within 5 % of the history's H averaged "
+        "over the window, on every resolved window (worst |relative error| reported)",
+        Tolerance(high=0.05),
+    ),
+    "F7-Nesterov": Spec(
+        "F7",
+        "{history}: network u_0 and its exact image (coasting plus the constant friction "
+        "-ln(1 - eta kappa_0)/sqrt(eta)) agree in sup-norm / |u_0(0)|",
+        Tolerance(high=0.01),
+    ),
+    "F7-Nesterov-envelope": Spec(
+        "F7",
+        "{history}: with the constant friction divided out, the envelope of u_0 decays as "
+        "tau^(-3/2) (fitted log-log exponent of its peaks)",
+        Tolerance(-1.6, -1.4),
+    ),
+    "F7-Friedmann": Spec(
+        "F7",
+        "{history}: network u_0 and the coupled field + Friedmann integration (all modes "
+        "gravitating, same initial data) agree in sup-norm / |u_0(0)|",
+        Tolerance(high=0.01),
+    ),
+    "F7-Friedmann-w": Spec(
+        "F7",
+        "{history}: oscillation-averaged equation of state w = <p>/<rho> of the network's modes "
+        "(second half of the run) is matter-like",
+        Tolerance(-0.05, 0.05),
     ),
 }
 MIN_DRIFT_STEPS = 6  # measured kappa steps: the three-parameter relaxation keeps 3 to fail with
@@ -637,6 +677,72 @@ def power_law_claims(name: str, ds) -> list[Claim]:
     ]
 
 
+def _history_of_kind(results: Results, runs: dict, kind: str) -> str | None:
+    """The first F7 history whose schedule is `kind` (None when there is none)."""
+    labels = {name: str(ds.schedule.values) for name, ds in runs.items()}
+    return next((name for name, label in labels.items() if label.split()[0] == kind), None)
+
+
+def history_claims(results: Results) -> list[Claim]:
+    """F7: every history against its exact image and windowed H; Nesterov's image and envelope
+    law; Friedmann against the coupled integration and its equation of state."""
+    ntk, cosmo = results.history_runs("ntk"), results.history_runs("cosmology")
+    duality = results.history_runs("duality")
+    exact = {n: history_background_error(ntk[n], cosmo[n], "exact") for n in ntk}
+    windows = {n: window_hubble_errors(duality[n])[1] for n in ntk}
+    worst_window = {n: _nan_or(np.nanmax, np.abs(v)) for n, v in windows.items()}
+    resolved = sum(v.size for v in windows.values())
+    claims = [
+        make_claim(
+            "F7-background",
+            _nan_or(np.nanmax, list(exact.values())),
+            details={"per_history": exact},
+            histories=", ".join(ntk),
+        ),
+        make_claim(
+            "F7-H",
+            _nan_or(np.nanmax, list(worst_window.values())),
+            untestable=too_few(resolved, 1, "resolved windows"),
+            details={
+                "per_history": worst_window,
+                "windows": {n: v.size for n, v in windows.items()},
+            },
+        ),
+    ]
+    nesterov = _history_of_kind(results, ntk, "nesterov")
+    friedmann = _history_of_kind(results, ntk, "friedmann")
+    none = "no figures.histories sweep has a {} schedule"
+    if nesterov is None:
+        claims += [
+            make_claim(c, np.nan, untestable=none.format("nesterov"), history="-")
+            for c in ("F7-Nesterov", "F7-Nesterov-envelope")
+        ]
+    else:
+        env = nesterov_envelope(ntk[nesterov], results.config["duality"]["fit_rel_floor"])
+        claims += [
+            make_claim("F7-Nesterov", exact[nesterov], history=nesterov),
+            make_claim(
+                "F7-Nesterov-envelope",
+                env["slope"],
+                history=nesterov,
+                untestable=too_few(env["tau"].size, MIN_SLOPE_POINTS, "envelope peaks"),
+                details={k: np.asarray(v).tolist() for k, v in env.items()},
+            ),
+        ]
+    if friedmann is None:
+        claims += [
+            make_claim(c, np.nan, untestable=none.format("friedmann"), history="-")
+            for c in ("F7-Friedmann", "F7-Friedmann-w")
+        ]
+    else:
+        coupled = history_background_error(ntk[friedmann], cosmo[friedmann], "continuum")
+        claims += [
+            make_claim("F7-Friedmann", coupled, history=friedmann),
+            make_claim("F7-Friedmann-w", equation_of_state(ntk[friedmann]), history=friedmann),
+        ]
+    return claims
+
+
 CLAIM_SETS = (
     background_claims,
     ntk_claims,
@@ -647,6 +753,7 @@ CLAIM_SETS = (
     infinite_width_claims,
     stability_claims,
     simulation_claims,
+    history_claims,
 )
 
 

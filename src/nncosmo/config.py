@@ -134,6 +134,7 @@ def check_config(config: dict) -> None:
                 _fail(f"sweeps.{name}.datasets", ds, f"must be one of the datasets {sorted(known)}")
     check_figure_sweeps(config)
     check_schedules(config)
+    check_history_sweeps(config)
     ref = config["figures"]["reference"]
     grid = config["sweeps"][config["figures"]["grid_sweep"]]
     if not any(run_matches(r, ref) for r in sweep_runs(grid)):
@@ -243,6 +244,27 @@ def check_schedules(config: dict) -> None:
                 kind,
                 f"figures.{figure_key} (F1-F6: de Sitter) needs the constant schedule",
             )
+
+
+def check_history_sweeps(config: dict) -> None:
+    """figures.histories (F7) names sweeps that train figures.dataset with exactly one run (one
+    width, eta, beta, seed), and duality.hubble_window fits into training.steps."""
+    dataset = config["figures"]["dataset"]
+    for name in config["figures"]["histories"]:
+        if name not in config["sweeps"]:
+            _fail(
+                "figures.histories", name, f"must name one of the sweeps {sorted(config['sweeps'])}"
+            )
+        sweep = config["sweeps"][name]
+        if dataset not in sweep["datasets"] or len(sweep["widths"]) != 1:
+            _fail(
+                f"sweeps.{name}", sweep, f"F7 needs one width training figures.dataset={dataset!r}"
+            )
+        if len(sweep_runs(sweep)) != 1:
+            _fail(f"sweeps.{name}", sweep, "F7 shows one run per history: one eta, beta and seed")
+    window, steps = config["duality"]["hubble_window"], config["training"]["steps"]
+    if window + 2 > steps:
+        _fail("duality.hubble_window", window, f"must be below training.steps={steps} - 1")
 
 
 def run_matches(run: dict, ref: dict) -> bool:

@@ -6,8 +6,10 @@ The background field, its K Fourier-mode perturbations and the scale factor solv
     dphi_k'' + 3 H dphi_k' + (k^2 / a^2 + M_k^2) dphi_k = 0,
     (ln a)' = H,
 
-with H(t) from one of three expansion histories (`kind`): "de_sitter" (H = H0), "power_law"
-(H = p / t, a ~ t^p) or "friedmann" (H = sqrt((rho_phi + Lambda) / 3)) (`integrate_flrw`).
+with H(t) from one of the expansion histories (`kind`): "de_sitter" (H = H0), "power_law"
+(H = p / t, a ~ t^p), "friedmann" (H = sqrt((rho_phi + Lambda) / 3)), "friedmann_modes" (the
+same with every perturbation gravitating, rho = rho_phi + sum_k rho_k) or "tabulated" (H0 a
+diffrax.LinearInterpolation of H(t): an expansion history given step by step) (`integrate_flrw`).
 
 The cosmology stage's fields are de Sitter fields in the K-mode form phi'' + 3H phi' + M^2(t) phi
 = 0, phi in R^K, M^2 a (possibly time-dependent) mass matrix (`integrate_coupled`, docs/physics.md
@@ -31,41 +33,65 @@ from jax import Array
 
 from nncosmo import theory
 
-KINDS = ("de_sitter", "power_law", "friedmann")
+KINDS = ("de_sitter", "power_law", "friedmann", "friedmann_modes", "tabulated")
 
 
 class Expansion(NamedTuple):
-    """Parameters of the expansion history: H0 (de Sitter), p (power law), Lambda (Friedmann)."""
+    """Parameters of the expansion history: H0 (de Sitter; tabulated: a LinearInterpolation of
+    H(t)), p (power law), Lambda (Friedmann)."""
 
     H0: float | Array = 0.0
     p: float | Array = 0.0
     Lambda: float | Array = 0.0
 
 
-def hubble(kind: str, expansion: Expansion, t, phi, dphi, mass2) -> Array:
-    """H = H0 (de_sitter), p / t (power_law) or sqrt((phi'^2/2 + m^2 phi^2/2 + Lambda) / 3)."""
+def hubble(kind: str, expansion: Expansion, t, phi, dphi, mass2, modes=0.0) -> Array:
+    """H = H0 (de_sitter), p / t (power_law), H0(t) (tabulated) or sqrt((rho + Lambda) / 3) with
+    rho = phi'^2/2 + m^2 phi^2/2 (friedmann), plus `modes`, the perturbations' energy density
+    sum_k (d_k'^2 + omega_k^2 d_k^2) / 2 (friedmann_modes)."""
     if kind == "de_sitter":
         return expansion.H0 * jnp.ones_like(t)
     if kind == "power_law":
         return expansion.p / t
-    if kind == "friedmann":
-        rho = 0.5 * dphi**2 + 0.5 * mass2 * phi**2
+    if kind == "tabulated":
+        return expansion.H0.evaluate(t)
+    if kind in ("friedmann", "friedmann_modes"):
+        rho = 0.5 * dphi**2 + 0.5 * mass2 * phi**2 + (modes if kind == "friedmann_modes" else 0)
         return jnp.sqrt((rho + expansion.Lambda) / 3.0)
     raise ValueError(f"unknown expansion kind {kind!r}; expected one of {KINDS}")
+
+
+def mass_at(mass2, t):
+    """m^2(t): a constant, or a diffrax.LinearInterpolation of tabulated masses (time-dependent)."""
+    return mass2.evaluate(t) if isinstance(mass2, diffrax.LinearInterpolation) else mass2
 
 
 def _vector_field(t, y, args):
     """(ln a, phi, phi', d, d')' = (H, phi', -3H phi' - m^2 phi, d', -3H d' - (k^2/a^2 + M^2) d)."""
     kind, expansion, mass2, k, pert_mass2 = args
+    mass2, pert_mass2 = mass_at(mass2, t), mass_at(pert_mass2, t)
     ln_a, phi, dphi, delta, ddelta = y
-    h = hubble(kind, expansion, t, phi, dphi, mass2)
     omega2 = k**2 * jnp.exp(-2.0 * ln_a) + pert_mass2
+    modes = 0.5 * jnp.sum(ddelta**2 + omega2 * delta**2, axis=-1)
+    h = hubble(kind, expansion, t, phi, dphi, mass2, modes)
     return (h, dphi, -3.0 * h * dphi - mass2 * phi, ddelta, -3.0 * h * ddelta - omega2 * delta)
 
 
 def _f64(x) -> Array:
     """x as a float64 JAX array."""
     return jnp.asarray(x, dtype=jnp.float64)
+
+
+def _as_mass(mass2):
+    """A constant (mass, H) as float64; an interpolated one as given."""
+    return mass2 if isinstance(mass2, diffrax.LinearInterpolation) else _f64(mass2)
+
+
+def _step_controller(rtol, atol, *tables):
+    """PID step-size control; steps land on the knots of an interpolated mass or H (its kinks)."""
+    pid = diffrax.PIDController(rtol=rtol, atol=atol)
+    knots = [m.ts for m in tables if isinstance(m, diffrax.LinearInterpolation)]
+    return diffrax.ClipStepSizeController(pid, step_ts=knots[0]) if knots else pid
 
 
 def integrate_flrw(
@@ -88,11 +114,12 @@ def integrate_flrw(
     """Solve phi'' + 3H phi' + m^2 phi = 0, d'' + 3H d' + (k^2/a^2 + M^2) d = 0, (ln a)' = H.
 
     `ts` (T,) are the save times, ts[0] the initial time; phi0, dphi0, mass2 and a0 are scalars;
-    delta0, ddelta0, k, pert_mass2 have shape (K,) (time-dependent masses in de Sitter space:
-    `integrate_coupled`). `kind` and `max_steps` are static; all else,
-    tolerances included, may be traced (jit, vmap; ts of equal length). Returns "phi", "dphi",
-    "a", "H" of shape (T,) and "delta", "ddelta" of shape (T, K), solved with Dopri8 under a PID
-    step-size controller.
+    delta0, ddelta0, k, pert_mass2 have shape (K,). A time-dependent mass is a
+    diffrax.LinearInterpolation instead (values (T_m,) for mass2, (T_m, K) for pert_mass2, on
+    the same knots; so is a tabulated H, expansion.H0); the steps then land on its knots. `kind`
+    and `max_steps` are static; all else, tolerances included, may be traced (jit, vmap; ts of
+    equal length). Returns "phi", "dphi", "a", "H" of shape (T,) and "delta", "ddelta" of shape
+    (T, K), solved with Dopri8 under a PID step-size controller.
     """
     if not jax.config.jax_enable_x64:
         raise ValueError(
@@ -101,11 +128,12 @@ def integrate_flrw(
         )
     if kind not in KINDS:
         raise ValueError(f"unknown expansion kind {kind!r}; expected one of {KINDS}")
-    ts, k, rtol, atol, mass2, pert_mass2 = map(_f64, (ts, k, rtol, atol, mass2, pert_mass2))
+    ts, k, rtol, atol = map(_f64, (ts, k, rtol, atol))
+    mass2, pert_mass2 = _as_mass(mass2), _as_mass(pert_mass2)
     if kind == "power_law":
         ts = eqx.error_if(ts, ts[0] <= 0.0, "power_law expansion needs t0 = ts[0] > 0")
     y0 = (jnp.log(_f64(a0)), *map(_f64, (phi0, dphi0, delta0, ddelta0)))
-    expansion = Expansion(*map(_f64, expansion))
+    expansion = Expansion(*map(_as_mass, expansion))
     # First step: 1% of the span. diffrax's automatic choice (dt0=None) is so short for an
     # 8th-order method at these tolerances that its error estimate is pure round-off, which then
     # steers all later steps: vmapped and single runs would differ by ~1e-10 instead of ~1e-14.
@@ -118,11 +146,12 @@ def integrate_flrw(
         y0=y0,
         args=(kind, expansion, mass2, k, pert_mass2),
         saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        stepsize_controller=_step_controller(rtol, atol, mass2, pert_mass2, expansion.H0),
         max_steps=max_steps,
     )
     ln_a, phi, dphi, delta, ddelta = sol.ys
-    h = hubble(kind, expansion, ts, phi, dphi, mass2)
+    args = (kind, expansion, mass2, k, pert_mass2)
+    h = jax.vmap(lambda t, *y: _vector_field(t, y, args)[0])(ts, *sol.ys)
     return {"phi": phi, "dphi": dphi, "a": jnp.exp(ln_a), "H": h, "delta": delta, "ddelta": ddelta}
 
 
@@ -336,7 +365,7 @@ def _as_dataset(ntk, fields, params, kappa_matrix, mass_matrix, source, toleranc
     dims, pair = ("dictionary", "run"), ("run", "checkpoint", "mode", "mode_")
     diverged = ntk.diverged.values
     var = lambda d, v, name, units: (d, v, {"long_name": name, "units": units})  # noqa: E731
-    return xr.Dataset(
+    de_sitter = xr.Dataset(
         {
             "field": var(
                 (*dims, "step", "mode"),
@@ -395,4 +424,205 @@ def _as_dataset(ntk, fields, params, kappa_matrix, mass_matrix, source, toleranc
             "adiabatic_kappa_source": source,
             "note": "NaN where a run diverged or a dictionary has no real (H, M^2) image",
         },
+    )
+    return with_histories(de_sitter, ntk, checkpoint_kappa(ntk), *tolerances)
+
+
+# Expansion histories (docs/physics.md §13): the field of each scheduled run's own history.
+HISTORIES = ("exact", "continuum")
+
+
+def step_image(tau, etas, betas, kappa, u, nesterov: bool) -> dict:
+    """One run's per-step exact image (`theory.scheduled_dictionary`) as tables for diffrax.
+
+    tau, etas, betas (S + 1,), kappa and u (S + 1, K). The knot tau_n carries step n's H_a and
+    m_a^2 (the centre of the stencil u(n - 1), u(n), u(n + 1) that step n closes; tau_S holds
+    step S - 1's), linear in between: exact up to O((dtau d/dtau)^2). n0 is the first step from
+    which every step has a real image (Nesterov: 1, beta_0 = 0); earlier knots hold step n0's
+    values; the field starts at tau_n0 from u_a(n0) with the velocity of step n0's image through
+    u_a(n0 - 1) (`theory.lattice_velocity`; from rest at n0 = 0); n0 = S where none exists."""
+    image = theory.scheduled_dictionary(etas[:-1, None], betas[:-1, None], kappa[:-1], nesterov)
+    h, m2, dtau = image["H"], image["m2"], image["dtau"][:, 0]
+    bad = ~(np.isfinite(h) & np.isfinite(m2)).all(-1)
+    n0 = int(np.flatnonzero(bad)[-1] + 1) if bad.any() else 0
+    first = min(n0, len(h) - 1)
+    early = np.arange(len(h))[:, None] < n0
+    h, m2 = np.where(early, h[first], h), np.where(early, m2[first], m2)
+    held = lambda a: np.concatenate([a, a[-1:]])  # noqa: E731
+    return {
+        "knots": tau,
+        "H": held(h),
+        "m2": held(m2),
+        "n0": n0,
+        "u0": u[first],
+        "du0": theory.lattice_velocity(
+            u[max(first - 1, 0)], u[first], dtau[first], h[first], m2[first]
+        ),
+    }
+
+
+def _image_mode(ts, knots, h, m2, u0, du0, rtol, atol):
+    """One mode under its tabulated image: u'' + 3 H(t) u' + m^2(t) u = 0 (no perturbations)."""
+    none = jnp.zeros(0)
+    out = integrate_flrw(
+        ts,
+        u0,
+        du0,
+        diffrax.LinearInterpolation(knots, m2),
+        none,
+        none,
+        none,
+        none,
+        kind="tabulated",
+        expansion=Expansion(H0=diffrax.LinearInterpolation(knots, h)),
+        rtol=rtol,
+        atol=atol,
+    )
+    return out["phi"]
+
+
+_image_modes = jax.jit(jax.vmap(_image_mode, in_axes=(0, 0, 0, 0, 0, 0, None, None)))
+
+
+def image_fields(tau, etas, betas, kappa, u, nesterov, rtol: float, atol: float) -> np.ndarray:
+    """The exact-image field (run, step, mode) of scheduled runs: every mode u_a of every run
+    integrated in one vmapped diffrax call under its own tabulated H_a, m_a^2 (`step_image`;
+    Nesterov's H differs per mode), from tau_n0 on; NaN before n0 and for runs without an image.
+    tau, etas, betas (R, S + 1), kappa and u (R, S + 1, K), nesterov (R,) bool."""
+    runs, points, modes = u.shape
+    images = [step_image(*a) for a in zip(tau, etas, betas, kappa, u, nesterov, strict=True)]
+    starts = np.array([im["n0"] for im in images])
+    valid = (starts < points - 1) & np.isfinite(u).all((1, 2))
+    per_mode = lambda key: np.stack([np.moveaxis(im[key], -1, 0) for im in images])  # noqa: E731
+    table = {key: per_mode(key) for key in ("H", "m2", "u0", "du0")}
+    table = {k: np.where(valid.reshape(-1, *[1] * (v.ndim - 1)), v, 0.0) for k, v in table.items()}
+    knots = np.stack([im["knots"] for im in images])
+    ts = np.maximum(tau, tau[np.arange(runs), np.minimum(starts, points - 1)][:, None])
+    flat = lambda a: np.repeat(a, modes, axis=0)  # noqa: E731
+    fields = _image_modes(
+        flat(ts),
+        flat(knots),
+        table["H"].reshape(runs * modes, -1),
+        table["m2"].reshape(runs * modes, -1),
+        table["u0"].reshape(-1),
+        table["du0"].reshape(-1),
+        rtol,
+        atol,
+    )
+    fields = np.moveaxis(np.asarray(fields).reshape(runs, modes, points), 1, 2)
+    before = np.arange(points)[None, :, None] < starts[:, None, None]
+    hubble = np.where(before[..., 0] | ~valid[:, None], np.nan, table["H"][:, 0])
+    return np.where(before | ~valid[:, None, None], np.nan, fields), hubble
+
+
+def _continuum_history(ts, m2, u0, du0, expansion, kind, rtol, atol):
+    """One run's continuum history: mode 0 as the background phi, modes a > 0 as k = 0
+    perturbations, masses m2 (T, K) tabulated at ts (linear in between), initial data u0, du0
+    (K,); returns the fields (T, K) and H (T,)."""
+    out = integrate_flrw(
+        ts,
+        u0[0],
+        du0[0],
+        diffrax.LinearInterpolation(ts, m2[:, 0]),
+        u0[1:],
+        du0[1:],
+        jnp.zeros_like(u0[1:]),
+        diffrax.LinearInterpolation(ts, m2[:, 1:]),
+        kind=kind,
+        expansion=expansion,
+        rtol=rtol,
+        atol=atol,
+    )
+    return jnp.concatenate([out["phi"][:, None], out["delta"]], axis=1), out["H"]
+
+
+_continuum_histories = jax.jit(
+    jax.vmap(_continuum_history, in_axes=(0, 0, 0, 0, 0, None, None, None)), static_argnums=5
+)
+
+
+def continuum_fields(kind: str, specs, tau, eta, beta, kappa, u0, du0, rtol: float, atol: float):
+    """Continuum-dictionary fields (run, step, mode) and H (run, step) of runs of one schedule
+    kind (docs/physics.md §13), m_a^2 = kappa_a(n) (run, step, mode: the NTK drift, as the
+    adiabatic dictionary), from the network's initial data u0 and the velocity du0 of its first
+    step's exact image (both (run, K)): power_law integrates H = p / t at
+    t = tau0 + tau; friedmann integrates every mode gravitating ("friedmann_modes") in Planck
+    units phi_a = u_a / M (M = planck_mass), Lambda = 3 H^2 of the exact de Sitter H of beta, as
+    the training schedule sets it (`training.run_schedule`); fields returned in units of u."""
+    params = lambda key: np.array([s[key] for s in specs])  # noqa: E731
+    if kind == "power_law":
+        ts, scale = params("tau0")[:, None] + tau, np.ones(len(specs))
+        expansion = Expansion(p=params("p"))
+    else:
+        ts, scale = tau, params("planck_mass")
+        vacuum = theory.cosmological_constant(theory.hubble_exact(eta, beta))
+        expansion = Expansion(Lambda=vacuum)
+    expansion = Expansion(*(np.broadcast_to(v, scale.shape) for v in expansion))
+    fields, hubble = _continuum_histories(
+        ts,
+        kappa,
+        u0 / scale[:, None],
+        du0 / scale[:, None],
+        Expansion(*map(_f64, expansion)),
+        kind,
+        rtol,
+        atol,
+    )
+    return np.asarray(fields) * scale[:, None, None], np.asarray(hubble)
+
+
+def with_histories(ds, ntk, kappa, rtol: float, atol: float):
+    """The cosmology dataset `ds` with each run's history (docs/physics.md §13): history_field
+    (history, run, step, mode) and the history's H(tau) (run, step). Constant runs copy their de
+    Sitter fields and exact H; scheduled runs get the exact image (`image_fields`) and, for
+    power_law and friedmann, the continuum history (`continuum_fields`; Nesterov's constant
+    friction per mode has no closed form: NaN), and their de Sitter `field` becomes NaN."""
+    specs = [theory.parse_schedule_label(label) for label in ntk.schedule.values]
+    kinds = np.array([s["kind"] for s in specs])
+    scheduled = np.flatnonzero(kinds != "constant")
+    field = ds.field.sel(dictionary=list(HISTORIES)).values.copy()
+    hubble = np.repeat(ds.hubble.sel(dictionary="exact").values[:, None], ds.sizes["step"], 1)
+    field[:, scheduled], hubble[scheduled] = np.nan, np.nan
+    u = ntk.u.values
+    if scheduled.size:
+        columns = [ntk[v].values[scheduled] for v in ("tau", "eta_n", "beta_n")]
+        field[0, scheduled], hubble[scheduled] = image_fields(
+            *columns, kappa[scheduled], u[scheduled], kinds[scheduled] == "nesterov", rtol, atol
+        )
+    etas, betas = ntk.eta_n.values[:, :1], ntk.beta_n.values[:, :1]
+    du0 = theory.rest_initial_velocity(etas, betas, kappa[:, 0], u[:, 0])
+    for kind in ("power_law", "friedmann"):
+        runs = np.flatnonzero(kinds == kind)
+        if runs.size:
+            field[1, runs], hubble[runs] = continuum_fields(
+                kind,
+                [specs[r] for r in runs],
+                ntk.tau.values[runs],
+                ntk.eta.values[runs],
+                ntk.beta.values[runs],
+                kappa[runs],
+                u[runs, 0],
+                du0[runs],
+                rtol,
+                atol,
+            )
+    ds = ds.assign(field=ds.field.where(ds.run.copy(data=kinds == "constant")))
+    return ds.assign_coords(history=list(HISTORIES)).assign(
+        history_field=(
+            ("history", "run", "step", "mode"),
+            field,
+            {
+                "long_name": "field of the run's own expansion history, at tau_n",
+                "units": "same as u_a",
+            },
+        ),
+        history_hubble=(
+            ("run", "step"),
+            hubble,
+            {
+                "long_name": "the history's H(tau): exact de Sitter H (constant), p / (tau0 + tau) "
+                "(power_law), mode 0's exact image (nesterov), integrated Friedmann H (friedmann)",
+                "units": "1/tau",
+            },
+        ),
     )

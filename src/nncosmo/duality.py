@@ -392,3 +392,66 @@ def duality_dataset(ntk, cosmo, rel_floor: float, train=None, y=None):
         | {"dictionary": cosmo.dictionary},
         attrs={**ntk.attrs, "fit_rel_floor": rel_floor},
     )
+
+
+WINDOW_STATUS = ("ok", "no_real_image", "below_floor", "unresolved")
+
+
+def windowed_hubble(u, tau, etas, window: int, stride: int, rel_floor: float) -> dict:
+    """H(tau) of one trajectory from sliding Prony fits (`prony_fit`) over rows [s, s + window),
+    s = 1, 1 + stride, ...: the local friction 3 H sqrt(eta) = -ln(-c2) of the window, with eta_n
+    at the window's centre. A window is `below_floor` where max |u| over it is below
+    rel_floor * max |u| (or u is not finite) and `no_real_image` where the fit has none; its H
+    is NaN then (`with_hubble_windows` marks the `unresolved` ones). Returns per window: start,
+    centre tau, H, H_err, status (WINDOW_STATUS codes)."""
+    u = np.asarray(u, dtype=float)
+    starts = np.arange(1, len(u) - window, stride)
+    out = {"start": starts, "tau": tau[starts + window // 2]}
+    out |= {k: np.full(len(starts), np.nan) for k in ("H", "H_err")}
+    out["status"] = np.zeros(len(starts), np.int8)
+    scale = np.nanmax(np.abs(u)) if np.isfinite(u).any() else np.nan
+    for i, s in enumerate(starts):
+        rows = u[s - 1 : s + window + 1]
+        if not (np.isfinite(rows).all() and np.abs(rows).max() >= rel_floor * scale):
+            out["status"][i] = WINDOW_STATUS.index("below_floor")
+            continue
+        fit = prony_fit(u, etas[s + window // 2], start=s, stop=s + window)
+        out["status"][i] = WINDOW_STATUS.index("ok" if fit["ok"] else "no_real_image")
+        out["H"][i], out["H_err"][i] = fit["H"], fit["H_err"]
+    return out
+
+
+def with_hubble_windows(ds, ntk, cosmo, window: int, stride: int, variation: float, rel_floor):
+    """The duality dataset `ds` with mode 0's windowed H(tau) (`windowed_hubble`) per run and the
+    history's H averaged over the same rows (cosmology's history_hubble). A window where the
+    history's H varies by more than `variation` x its mean (max - min) is `unresolved` (a
+    two-coefficient fit averages it; docs/figures.md F7-H) but its H is kept."""
+    u, tau, etas = ntk.u.values[..., 0], ntk.tau.values, ntk.eta_n.values
+    history = cosmo.history_hubble.values
+    fits = [windowed_hubble(*a, window, stride, rel_floor) for a in zip(u, tau, etas, strict=True)]
+    rows = fits[0]["start"][:, None] + np.arange(window)
+    with np.errstate(invalid="ignore"):
+        mean = history[:, rows].mean(-1)
+        spread = (history[:, rows].max(-1) - history[:, rows].min(-1)) / mean
+    status = np.stack([f["status"] for f in fits])
+    unresolved = (status == 0) & ~(spread <= variation)
+    status[unresolved] = WINDOW_STATUS.index("unresolved")
+    rw = ("run", "window")
+    stack = lambda key: np.stack([f[key] for f in fits])  # noqa: E731
+    attrs = lambda name, units: {"long_name": name, "units": units}  # noqa: E731
+    return ds.assign_coords(window=np.arange(len(rows))).assign(
+        window_start=("window", fits[0]["start"], attrs("first Prony row of the window", "step")),
+        window_tau=(rw, stack("tau"), attrs("tau at the window's centre", "sqrt(eta) per step")),
+        H_window=(rw, stack("H"), attrs("windowed Prony H of mode 0", "1/tau")),
+        H_window_err=(rw, stack("H_err"), attrs("standard error of H_window", "1/tau")),
+        H_window_history=(rw, mean, attrs("history's H averaged over the window", "1/tau")),
+        window_status=(
+            rw,
+            status,
+            attrs("windowed H fit status", "1")
+            | {
+                "flag_values": np.arange(len(WINDOW_STATUS), dtype=np.int8),
+                "flag_meanings": " ".join(WINDOW_STATUS),
+            },
+        ),
+    )

@@ -1,4 +1,4 @@
-"""Stage 6, figures F1-F6 of docs/figures.md: one function each, one shared style.
+"""Stage 6, figures F1-F7 of docs/figures.md: one function each, one shared style.
 
 Every function takes the `nncosmo.results.Results` of the pipeline and returns a matplotlib
 Figure; the numbers it annotates come from the same measurement functions as claims.json
@@ -36,11 +36,14 @@ from nncosmo.results import (  # noqa: E402
     bootstrap_over_seeds,
     de_sitter_recovery,
     decay_exponent,
+    equation_of_state,
     extrapolate_in_inverse_width,
+    history_background_error,
     infinite_width_ratios,
     initial_kappa,
     lambda_slopes,
     mixing_errors,
+    nesterov_envelope,
     positive_seeds,
     predicted_unstable,
     seed_mean_slope,
@@ -708,6 +711,88 @@ def figure_reverse(results: Results):
     return _finish(fig, title, legend_from=axes[0, 0])
 
 
+def _history_text(results: Results, ntk, cosmo) -> str:
+    """F7 panel text: sup errors of both history fields, and Nesterov's envelope exponent or
+    Friedmann's w (claims F7-*)."""
+    errors = {h: history_background_error(ntk, cosmo, h) for h in ("exact", "continuum")}
+    lines = [f"exact {_percent(errors['exact'], 2)}"]
+    if np.isfinite(errors["continuum"]):
+        lines.append(f"contin. {_percent(errors['continuum'], 2)}")
+    kind = str(ntk.schedule.values).split()[0]
+    if kind == "nesterov":
+        env = nesterov_envelope(ntk, results.config["duality"]["fit_rel_floor"])
+        lines.append(f"envelope τ^{env['slope']:.2f}")
+    if kind == "friedmann":
+        lines.append(f"w = {equation_of_state(ntk):+.3f}")
+    return "\n".join(lines)
+
+
+def _window_hubble(ax, dual, cosmo) -> None:
+    """F7 lower panel: the history's H(tau) and the windowed Prony H of u_0, resolved windows
+    filled, unresolved ones open (other statuses have no H)."""
+    tau, status = dual.window_tau.values, dual.window_status.values
+    ax.plot(cosmo.tau.values, cosmo.history_hubble.values, color=EXACT, lw=1.2, label="history H")
+    for code, fill in ((0, NETWORK), (3, "none")):
+        sel = status == code
+        ax.errorbar(
+            tau[sel],
+            dual.H_window.values[sel],
+            dual.H_window_err.values[sel],
+            fmt="o",
+            ms=3.5,
+            mfc=fill,
+            color=NETWORK,
+            lw=0.8,
+            label="windowed fit" if code == 0 else "windowed fit (unresolved)",
+        )
+    history = cosmo.history_hubble.values
+    if np.nanmax(history) > 3 * np.nanmin(history):  # a varying history: log scale
+        ax.set_yscale("log")
+    ax.set_xlabel("τ = Σ √η_n")
+
+
+def figure_histories(results: Results):
+    """F7: per expansion history (figures.histories), u_0(tau) against the history's exact image
+    and continuum field, and the windowed H(tau) of u_0 against the history's H."""
+    runs = {s: results.history_runs(s) for s in ("ntk", "cosmology", "duality")}
+    names = list(runs["ntk"])
+    fig, axes = plt.subplots(
+        2, len(names), figsize=(2.6 * len(names), 4.6), squeeze=False, sharex="col"
+    )
+    for j, name in enumerate(names):
+        ntk, cosmo, dual = (runs[s][name] for s in ("ntk", "cosmology", "duality"))
+        u, tau = ntk.u.sel(mode=0).values, ntk.tau.values
+        fields = {
+            h: cosmo.history_field.sel(history=h, mode=0).values for h in ("exact", "continuum")
+        }
+        fields = {h: f for h, f in fields.items() if np.isfinite(f).any()}
+        _overlay(axes[0, j], tau, u, fields, abs(u[0]))
+        axes[0, j].set_title(
+            f"{name.removeprefix('history_')}\n{ntk.schedule.values}", fontsize=7.5
+        )
+        axes[0, j].text(
+            0.97,
+            0.05,
+            _history_text(results, ntk, cosmo),
+            transform=axes[0, j].transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=7,
+        )
+        _window_hubble(axes[1, j], dual, cosmo)
+    axes[0, 0].set_ylabel("u₀ / |u₀(0)|")
+    axes[1, 0].set_ylabel("H (1/τ)")
+    handles = [h for ax in axes[:, 0] for h in ax.get_legend_handles_labels()[0]]
+    labels = [lab for ax in axes[:, 0] for lab in ax.get_legend_handles_labels()[1]]
+    fig.suptitle(
+        f"F7  Expansion histories: network u₀ against each history's field, and the "
+        f"windowed H(τ) of u₀ (width {results.grid_width})"
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    fig.legend(handles, labels, loc="upper center", ncol=5, bbox_to_anchor=(0.5, 0.945), fontsize=8)
+    return fig
+
+
 FIGURES = {
     "F1": figure_background,
     "F2": figure_ntk,
@@ -715,5 +800,6 @@ FIGURES = {
     "F4": figure_perturbations,
     "F5": figure_width,
     "F6": figure_phase_diagram,
+    "F7": figure_histories,
     "F8": figure_reverse,
 }

@@ -45,6 +45,8 @@ COORDINATE_ATTRS = {
     "dictionary": {"long_name": "neural network to cosmology dictionary", "units": "1"},
     "law": {"long_name": "candidate law of the NTK drift kappa_a(n)", "units": "1"},
     "drift_mode": {"long_name": "mode index a of a measured kappa_a(n)", "units": "1"},
+    "history": {"long_name": "field of a run's history: exact image or continuum", "units": "1"},
+    "window": {"long_name": "sliding Prony window index (windowed H of u_0)", "units": "1"},
 }
 
 

@@ -208,6 +208,8 @@ def ntk_dataset(
             "eigen": np.arange(x.shape[0]),
             "mode": np.arange(modes),
             "tau": train["tau"],
+            "eta_n": train["eta_n"],
+            "beta_n": train["beta_n"],
         },
         attrs={**train.attrs, "n_samples": x.shape[0], "ntk_method": method},
     )

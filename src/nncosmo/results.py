@@ -18,7 +18,13 @@ from nncosmo.config import run_matches, sweep_runs
 from nncosmo.duality import prony_fit
 from nncosmo.infinite import infinite_width_dictionary
 from nncosmo.io import load_stage, read_dataset
-from nncosmo.theory import REGIMES, cosmological_constant, regime, schedule_label
+from nncosmo.theory import (
+    REGIMES,
+    cosmological_constant,
+    nesterov_friction,
+    regime,
+    schedule_label,
+)
 
 STAGES = ("ntk", "cosmology", "duality")
 MIN_SLOPE_POINTS = 3  # a fitted slope through fewer points cannot fail its power law
@@ -91,6 +97,16 @@ class Results:
         """The width sweep's runs of `dataset`, keyed by width."""
         runs = sweep_runs(self.width_sweep)
         return {w: self.select(stage, dataset, w, runs) for w in self.width_sweep["widths"]}
+
+    def history_runs(self, stage: str) -> dict[str, xr.Dataset]:
+        """F7: the one run of each figures.histories sweep, keyed by sweep name."""
+        sweeps = self.config["sweeps"]
+        return {
+            name: self.select(
+                stage, self.dataset, sweeps[name]["widths"][0], sweep_runs(sweeps[name])
+            ).isel(run=0)
+            for name in self.config["figures"]["histories"]
+        }
 
     def all_runs(self, stage: str) -> list[xr.Dataset]:
         """Every job of the figures' data set, its constant-schedule runs (F1-F6 are de Sitter;
@@ -342,3 +358,67 @@ def de_sitter_recovery(ds: xr.Dataset) -> dict:
         "H_error": abs(fit["H"] / hubble - 1),
         "m2_error": abs(fit["m2"] / m2 - 1),
     }
+
+
+# F7: expansion histories (docs/figures.md F7).
+NESTEROV_MIN_PERIODS = 1  # the envelope law (m t)^(-3/2) is asymptotic: fit from m t >= 2 pi on
+
+
+def history_background_error(ntk, cosmology, history: str) -> float:
+    """sup_n |u_0(n) - phi_0(n)| / |u_0(0)| of one run against its history field, over the steps
+    where the field is defined; NaN where it is nowhere defined."""
+    u = ntk.u.sel(mode=0).values
+    phi = cosmology.history_field.sel(history=history, mode=0).values
+    with np.errstate(invalid="ignore"):
+        gap = np.abs(u - phi)
+    return float(np.nanmax(gap) / abs(u[0])) if np.isfinite(gap).any() else np.nan
+
+
+def window_hubble_errors(duality) -> tuple[np.ndarray, np.ndarray]:
+    """(tau, (H_window - H_history) / H_history) of one run's resolved windows (status ok)."""
+    ok = duality.window_status.values == 0
+    rel = duality.H_window.values / duality.H_window_history.values - 1
+    return duality.window_tau.values[ok], rel[ok]
+
+
+def nesterov_envelope(ntk, rel_floor: float) -> dict:
+    """Nesterov's u_0 with its constant friction divided out, v = u_0 exp(gamma tau / 2),
+    gamma = -ln(1 - eta kappa_0) / sqrt(eta) (`theory.nesterov_friction`): the peaks of |v|
+    from m tau >= 2 pi NESTEROV_MIN_PERIODS on while |u_0| >= rel_floor max |u_0|, and the
+    log-log slope of their heights against tau (coasting: -3/2)."""
+    from scipy.signal import find_peaks
+
+    eta = float(ntk.eta_n.values[0])
+    kappa = float(ntk.eigenvalue.isel(checkpoint=0, eigen=0)) / ntk.attrs["n_samples"]
+    tau, u = ntk.tau.values, ntk.u.sel(mode=0).values
+    v = np.abs(u * np.exp(0.5 * nesterov_friction(eta, kappa) * tau))
+    peaks, _ = find_peaks(v)
+    keep = (tau[peaks] * np.sqrt(kappa) >= 2 * np.pi * NESTEROV_MIN_PERIODS) & (
+        np.abs(u[peaks]) >= rel_floor * np.abs(u).max()
+    )
+    peaks = peaks[keep]
+    slope = loglog_slope(tau[peaks], v[peaks]) if peaks.size >= MIN_SLOPE_POINTS else np.nan
+    return {
+        "tau": tau[peaks],
+        "envelope": v[peaks],
+        "slope": float(slope),
+        "friction": float(nesterov_friction(eta, kappa)),
+    }
+
+
+def equation_of_state(ntk) -> float:
+    """w = <p> / <rho> of the network's K modes over the second half of the run, cut to whole
+    periods of mode 0: rho, p = sum_a u_a'^2 / 2 +- kappa_a u_a^2 / 2, u' the central difference
+    / sqrt(eta), kappa_a = lambda_a(0) / N (docs/physics.md §13; matter-like: w = 0)."""
+    eta = float(ntk.eta_n.values[0])
+    kappa = ntk.eigenvalue.isel(checkpoint=0).values[: ntk.sizes["mode"]] / ntk.attrs["n_samples"]
+    u = ntk.u.values
+    du = (u[2:] - u[:-2]) / (2 * np.sqrt(eta))
+    kinetic, potential = 0.5 * du**2, 0.5 * kappa * u[1:-1] ** 2
+    period = int(round(2 * np.pi / np.sqrt(kappa[0] * eta)))
+    start = len(du) // 2
+    stop = start + (len(du) - start) // period * period
+    if stop == start:
+        return np.nan
+    kinetic, potential = kinetic[start:stop].sum(), potential[start:stop].sum()
+    return float((kinetic - potential) / (kinetic + potential))

@@ -387,3 +387,22 @@ def nesterov_friction(eta, kappa):
     / sqrt(eta): the momentum (1 - eta kappa_a) beta_n on top of coasting (docs/physics.md §11)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return -np.log1p(-np.asarray(eta, dtype=float) * kappa) / np.sqrt(eta)
+
+
+def parse_schedule_label(label: str) -> dict:
+    """The schedule a `schedule_label` names, {"kind": kind, parameter: float} (parameters to the
+    6 significant digits the label keeps)."""
+    kind, *pairs = str(label).split()
+    return {"kind": kind, **{k: float(v) for k, v in (pair.split("=") for pair in pairs)}}
+
+
+def lattice_velocity(u_prev, u_now, dtau, H, m2):
+    """u'(tau_n) of the solution of u'' + 3H u' + m2 u = 0 through u(tau_n - dtau) = u_prev and
+    u(tau_n) = u_now (the exact image of one lattice step, docs/physics.md §13):
+        u' = -3H u_now / 2 + (u_now cosh(w dtau) - u_prev e^{-3H dtau / 2}) / (dtau sinhc(w dtau)),
+    w^2 = 9H^2/4 - m2 (complex w; even in w, so the double root needs no division by zero).
+    With u_prev = u_now it is `rest_initial_velocity`."""
+    H, m2, dtau = (np.asarray(a, dtype=float) for a in (H, m2, dtau))
+    w = np.sqrt((2.25 * H**2 - m2).astype(complex))
+    swing = u_now * np.cosh(w * dtau) - u_prev * np.exp(-1.5 * H * dtau)
+    return (-1.5 * H * u_now + swing / (dtau * _sinhc(w * dtau))).real

@@ -1,4 +1,4 @@
-# Stages 6 and 7: figures F1-F6 and F8 (PNG + PDF, with report captions) and the checked claims.
+# Stages 6 and 7: figures F1-F8 (PNG + PDF, with report captions) and the checked claims.
 
 FIGURE_STEMS = {
     "F1": "F1_background",
@@ -7,6 +7,7 @@ FIGURE_STEMS = {
     "F4": "F4_perturbations",
     "F5": "F5_width",
     "F6": "F6_phase_diagram",
+    "F7": "F7_histories",
     "F8": "F8_reverse",
 }
 FIGURES = [f"{RESULTS}/figures/{stem}.{ext}" for stem in FIGURE_STEMS.values()
