@@ -64,6 +64,8 @@ def _ntk_dataset(kernels, residuals, checkpoints):
             "checkpoint": checkpoints,
             "mode": np.arange(N),
             "tau": (("run", "step"), tau[None]),
+            "eta_n": (("run", "step"), np.full((1, len(steps)), ETA)),
+            "beta_n": (("run", "step"), np.full((1, len(steps)), BETA)),
         },
         attrs={"n_samples": N},
     )
