@@ -752,8 +752,8 @@ CLAIM_SETS = (
     width_claims,
     infinite_width_claims,
     stability_claims,
-    simulation_claims,
     history_claims,
+    simulation_claims,
 )
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from jax import Array
 
 from nncosmo import theory
+from nncosmo.io import RUN_COORDS
 
 KINDS = ("de_sitter", "power_law", "friedmann", "friedmann_modes", "tabulated")
 
@@ -400,21 +401,7 @@ def _as_dataset(ntk, fields, params, kappa_matrix, mass_matrix, source, toleranc
         },
         coords={
             "dictionary": list(DICTIONARIES),
-            **{
-                c: ntk[c]
-                for c in (
-                    "run",
-                    "eta",
-                    "beta",
-                    "seed",
-                    "schedule",
-                    "diverged",
-                    "step",
-                    "mode",
-                    "tau",
-                    "checkpoint",
-                )
-            },
+            **{c: ntk[c] for c in (*RUN_COORDS, "step", "mode", "tau", "checkpoint")},
             "mode_": ("mode_", ntk.mode.values),
         },
         attrs={

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from nncosmo.io import RUN_COORDS
 from nncosmo.theory import REGIMES, continuum_dictionary, exact_dictionary
 
 
@@ -385,10 +386,7 @@ def duality_dataset(ntk, cosmo, rel_floor: float, train=None, y=None):
             "kappa": var(("run", "checkpoint", "mode"), kappa, "lambda_a(n) / N", "1/tau^2"),
             **drift_variables(train, y, exact["H"][:, 0]),
         },
-        coords={
-            c: ntk[c]
-            for c in ("run", "eta", "beta", "seed", "schedule", "diverged", "mode", "checkpoint")
-        }
+        coords={c: ntk[c] for c in (*RUN_COORDS, "mode", "checkpoint")}
         | {"dictionary": cosmo.dictionary},
         attrs={**ntk.attrs, "fit_rel_floor": rel_floor},
     )

@@ -26,6 +26,9 @@ class MissingVariableError(KeyError):
 
 # Long name and units of every coordinate the stages share, filled in by `write_dataset`
 # wherever a coordinate has none of its own (the coordinates travel from stage to stage).
+# The coordinates that identify a run; every stage dataset carries them along the run dim.
+RUN_COORDS = ("run", "eta", "beta", "seed", "schedule", "diverged")
+
 COORDINATE_ATTRS = {
     "run": {"long_name": "run index (one eta, beta, seed, schedule)", "units": "1"},
     "eta": {"long_name": "learning rate eta", "units": "1"},

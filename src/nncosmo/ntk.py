@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nncosmo.io import RUN_COORDS
 from nncosmo.models import MLP
 
 
@@ -190,20 +191,7 @@ def ntk_dataset(
             ),
         },
         coords={
-            **{
-                c: train[c]
-                for c in (
-                    "run",
-                    "eta",
-                    "beta",
-                    "seed",
-                    "schedule",
-                    "diverged",
-                    "step",
-                    "checkpoint",
-                    "sample",
-                )
-            },
+            **{c: train[c] for c in (*RUN_COORDS, "step", "checkpoint", "sample")},
             "sample_": np.arange(x.shape[0]),
             "eigen": np.arange(x.shape[0]),
             "mode": np.arange(modes),
