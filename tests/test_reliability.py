@@ -206,7 +206,9 @@ def test_killed_run_completes_with_the_same_command(tmp_path, finished_tiny_run,
     output = run_readme_command(workdir)
 
     assert "removed the stale lock of a killed run" in output
-    assert ("stopped its" in output) == bool(orphans)
+    # An orphan may finish on its own before the rerun looks (the short simulate and data jobs
+    # do): the rerun stops what still runs, never anything when nothing was orphaned.
+    assert "stopped its" not in output or orphans
     assert locks.job_processes(workdir / ".snakemake") == []
     assert_same_results(workdir / "results", finished_tiny_run / "results")
     assert_manifest_is_true(workdir / "results")

@@ -42,7 +42,6 @@ DOCUMENTED = {
         "kappa_measured",
         "kinetic",
         "drift_unexplained",
-        "drift_unexplained_out",
         "H_window",
         "window_status",
     ],

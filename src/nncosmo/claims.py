@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from nncosmo.duality import DRIFT_LAWS
+from nncosmo.duality import DRIFT_LAWS, out_of_sample
 from nncosmo.results import (
     CONFIDENCE,
     MIN_DECAY_EXTREMA,
@@ -467,7 +467,7 @@ def drift_claims(results: Results) -> list[Claim]:
         return [make_claim("F4-redshift", np.nan, short, modes="K", points=0), *laws]
     modes, points = ref.sizes["drift_mode"], ref.sizes["kappa_step"]
     inside = ref.drift_unexplained.sel(law="redshift").values
-    out = grid.drift_unexplained_out.transpose("law", "run", "drift_mode").values
+    out = out_of_sample(grid)
     finite = np.isfinite(out).any(axis=(0, 2))
     cells = {
         (e, b) for e, b, ok in zip(grid.eta.values, grid.beta.values, finite, strict=True) if ok

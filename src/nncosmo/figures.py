@@ -28,6 +28,7 @@ from nncosmo.claims import (  # noqa: E402
     width_slope_shortfall,
 )
 from nncosmo.config import sweep_runs  # noqa: E402
+from nncosmo.duality import DRIFT_LAWS, out_of_sample  # noqa: E402
 from nncosmo.results import (  # noqa: E402
     MIN_SLOPE_POINTS,
     MIXING_RUNS,
@@ -443,8 +444,9 @@ def _drift_grid(ax, grid) -> None:
     out of sample (filled; parameters from the other (eta, beta)) and in-sample (open)."""
     order = np.lexsort((grid.eta.values, grid.beta.values))
     x = np.arange(len(order))
+    out_all = out_of_sample(grid)
     for k, (law, style) in enumerate(LAW_STYLE.items()):
-        out = grid.drift_unexplained_out.sel(law=law).max("drift_mode").values[order]
+        out = np.fmax.reduce(out_all[DRIFT_LAWS.index(law)], axis=-1)[order]
         inside = grid.drift_unexplained.sel(law=law).max("drift_mode").values[order]
         marker = {"marker": style["marker"], "color": style["color"], "ms": 5, "ls": "none"}
         ax.plot(x + 0.2 * (k - 1), out, **marker, label=law)

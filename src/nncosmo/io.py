@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from nncosmo.config import job_width
+from nncosmo.config import job_width, run_key
+from nncosmo.theory import parse_schedule_label
 
 ENGINE = "h5netcdf"
 
@@ -138,8 +139,9 @@ def job_key(path: str | os.PathLike) -> tuple[str, int]:
 
 
 def merge_runs(parts: list[xr.Dataset]) -> xr.Dataset:
-    """The runs of several jobs of one (dataset, width) as one dataset, sorted by (eta, beta, seed,
-    schedule) (a NaN beta, set by the schedule, last).
+    """The runs of several jobs of one (dataset, width) as one dataset, in the order of the
+    unsplit job (`config.run_key`: eta, beta with a NaN beta (set by the schedule) first, seed,
+    schedule).
 
     Attributes (provenance included) are those of the first part.
     """
@@ -151,7 +153,20 @@ def merge_runs(parts: list[xr.Dataset]) -> xr.Dataset:
         compat="override",
         combine_attrs="override",
     )
-    order = np.lexsort((ds.schedule.values, ds.seed.values, ds.beta.values, ds.eta.values))
+    keys = [
+        run_key(
+            {
+                "eta": float(eta),
+                "beta": None if np.isnan(beta) else float(beta),
+                "seed": int(seed),
+                "schedule": parse_schedule_label(label),
+            }
+        )
+        for eta, beta, seed, label in zip(
+            ds.eta.values, ds.beta.values, ds.seed.values, ds.schedule.values, strict=True
+        )
+    ]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
     run = ("run", np.arange(ds.sizes["run"]), ds.run.attrs)
     return ds.isel(run=order).assign_coords(run=run)
 
