@@ -10,6 +10,7 @@ from nncosmo.codedeps import code_digests
 from nncosmo.config import check_config, check_yaml_syntax, disk_note, jobs, validate_config
 from nncosmo.locks import clear_stale_lock, forget_owner, locked, record_owner
 from nncosmo.manifest import check_manifest, invocation
+from nncosmo.slurmlog import slurm_failure_reasons
 
 min_version("8.20")
 
@@ -58,6 +59,9 @@ onsuccess:
 
 onerror:
     forget_owner()
+    # why SLURM killed a job (memory, time, scancel), from its SLURM log (nncosmo.slurmlog)
+    for reason in slurm_failure_reasons(log):
+        print(f"nncosmo: {reason}", file=sys.stderr)
 
 
 wildcard_constraints:

@@ -61,6 +61,15 @@ def test_failed_write_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_temporary_files_of_a_killed_writer_are_removed(tmp_path):
+    killed = tmp_path / ".r.nc.0123abcd.tmp"  # what a writer killed mid-write leaves
+    killed.write_bytes(b"partial")
+    other = tmp_path / ".other.nc.0123abcd.tmp"  # another output's: not this write's business
+    other.write_bytes(b"partial")
+    write_dataset(small_dataset(), tmp_path / "r.nc")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, "r.nc"]
+
+
 def test_roundtrip_keeps_values_and_provenance(tmp_path):
     path = write_dataset(small_dataset(), tmp_path / "r.nc", {"seed": 3})
     back = read_dataset(path)

@@ -1,7 +1,9 @@
 """The SLURM profile on a real cluster: workflow/cluster/local-slurm.sh starts a one-node SLURM
 cluster on this machine, the tiny preset (one training job per seed) runs through
 `snakemake --workflow-profile profiles/slurm`, sacct shows every job as a completed SLURM job,
-the results equal the local run of the same preset, and stopping the cluster leaves nothing.
+the results equal the local run of the same preset, a training job killed with `scancel` is
+reported and redone by the same command, a job over its memory request fails with SLURM's reason
+in Snakemake's output, and stopping the cluster leaves nothing.
 
 Needs root and apt-get (it installs Debian's slurm and munge packages); CI has both. Elsewhere
 every test fails with one line saying why (a skip would read as a pass).
@@ -10,11 +12,14 @@ every test fails with one line saying why (a skip would read as a pass).
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 from userdir import README_COMMAND, ROOT, assert_same_results, copy_workflow
+
+from nncosmo.io import read_dataset
 
 CLUSTER = ROOT / "workflow" / "cluster" / "local-slurm.sh"
 CANNOT = (
@@ -94,35 +99,63 @@ def dry_run_rules(workdir: Path) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in rows if len(r) == 2 and r[1].isdigit() and r[0] != "total"}
 
 
-@pytest.fixture(scope="module")
-def slurm_run(tmp_path_factory):
-    """Start the cluster, run the tiny preset split by seed through profiles/slurm; yields the
-    workdir, the planned rules, Snakemake's output and the daemons' PIDs; stops the cluster."""
-    started = cluster("start")
-    assert started.returncode == 0, started.stdout + started.stderr
-    workdir = copy_workflow(tmp_path_factory.mktemp("slurm") / "user")
+def user_dir(tmp_path_factory, name: str, **changes) -> Path:
+    """A user's directory with the tiny preset, its config's top-level blocks updated."""
+    workdir = copy_workflow(tmp_path_factory.mktemp(name) / "user")
     config = yaml.safe_load((workdir / "config.yaml").read_text())
-    config["split_by"] = ["dataset", "width", "seed"]
+    for key, value in changes.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    try:
-        planned = dry_run_rules(workdir)
-        proc = subprocess.run(
-            [*SLURM_COMMAND, *FAST_CHECKS],
+    return workdir
+
+
+def start_slurm_command(workdir: Path, *args: str) -> subprocess.Popen:
+    """Start the README's SLURM command (fast first status check) with `args` in `workdir`;
+    its output goes to the file `proc.output`."""
+    out = workdir / f"{len(list(workdir.glob('*.out')))}.out"
+    with open(out, "w") as handle:
+        proc = subprocess.Popen(
+            [*SLURM_COMMAND, *FAST_CHECKS, *args],
             cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=1500,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONWARNINGS": "ignore"},
         )
-        output = proc.stdout + proc.stderr
-        assert proc.returncode == 0, output[-4000:]
-        yield workdir, planned, output, daemon_pids(started.stdout)
+    proc.output = out
+    return proc
+
+
+def run_slurm_command(workdir: Path, *args: str) -> tuple[int, str]:
+    """The README's SLURM command with `args` in `workdir`, run to its end: (exit code, output)."""
+    proc = start_slurm_command(workdir, *args)
+    proc.wait(timeout=1500)
+    return proc.returncode, proc.output.read_text()
+
+
+@pytest.fixture(scope="module")
+def running_cluster():
+    """Start the local cluster for this module's tests; yields the daemons' PIDs; stops it."""
+    started = cluster("start")
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield daemon_pids(started.stdout)
     finally:
         cluster("stop")
 
 
+@pytest.fixture(scope="module")
+def slurm_run(running_cluster, tmp_path_factory):
+    """The tiny preset split by seed, run through profiles/slurm; yields the workdir, the
+    planned rules and Snakemake's output."""
+    workdir = user_dir(tmp_path_factory, "slurm", split_by=["dataset", "width", "seed"])
+    planned = dry_run_rules(workdir)
+    returncode, output = run_slurm_command(workdir)
+    assert returncode == 0, output[-4000:]
+    return workdir, planned, output
+
+
 def test_every_job_ran_as_a_completed_slurm_job(slurm_run):
-    workdir, planned, output, _ = slurm_run
+    workdir, planned, output = slurm_run
     submitted = {
         line.split("SLURM jobid ")[1].split()[0]
         for line in output.splitlines()
@@ -144,8 +177,80 @@ def test_slurm_results_equal_the_local_run(slurm_run, finished_split_tiny_run):
     assert_same_results(workdir / "results", finished_split_tiny_run / "results")
 
 
-def test_stop_leaves_nothing_running(slurm_run):
-    *_, pids = slurm_run
+TRAIN_TARGET = "results/train/teacher/w32.nc"  # the tiny preset's one training job
+
+
+def squeue_job(comment_prefix: str) -> tuple[str, str] | None:
+    """(SLURM job id, state) of the queued or running job whose comment (the plugin's
+    rule_<rule>_wildcards_...) starts with `comment_prefix`, if there is one."""
+    out = subprocess.run(
+        ["squeue", "-h", "-o", "%i|%T|%k"], capture_output=True, text=True, check=True
+    ).stdout
+    rows = [line.split("|") for line in out.splitlines()]
+    return next(
+        ((job, state) for job, state, comment in rows if comment.startswith(comment_prefix)), None
+    )
+
+
+def wait_for_training_progress(proc: subprocess.Popen, log: Path) -> str:
+    """Wait until the training job's log shows its first progress report (the scan is running);
+    returns its SLURM job id."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.output.read_text()[-4000:]
+        job = squeue_job("rule_train")
+        if job and job[1] == "RUNNING" and log.exists() and "step " in log.read_text():
+            return job[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no training progress in {log} within 600 s")
+
+
+def test_scancel_is_reported_and_the_same_command_completes(running_cluster, tmp_path_factory):
+    # 40000 steps (~10 s of scan) so that the job is certainly mid-scan when it is cancelled
+    workdir = user_dir(
+        tmp_path_factory,
+        "scancel",
+        training={"steps": 40000, "checkpoints": [0, 30, 40000], "kappa_stride": 1000},
+    )
+    proc = start_slurm_command(workdir, TRAIN_TARGET)
+    job = wait_for_training_progress(proc, workdir / "results/logs/train/teacher/w32.log")
+    subprocess.run(["scancel", job], check=True)
+    proc.wait(timeout=600)
+    output = proc.output.read_text()
+    assert proc.returncode != 0, output[-4000:]
+    assert f"SLURM-job '{job}' failed, SLURM status is: 'CANCELLED'" in output, output[-4000:]
+    train_dir = workdir / TRAIN_TARGET.rsplit("/", 1)[0]
+    assert not list(train_dir.glob("*w32.nc*")), list(train_dir.iterdir())  # nothing accepted
+
+    returncode, output = run_slurm_command(workdir, TRAIN_TARGET)
+    assert returncode == 0, output[-4000:]
+    trained = read_dataset(workdir / TRAIN_TARGET, ["loss"])
+    assert trained.sizes["step"] == 40001  # the whole scan, not a partial one
+    assert not list(train_dir.glob(".*.tmp"))
+    states = {job_id: row["State"] for job_id, row in sacct_jobs(workdir).items()}
+    assert states[job].startswith("CANCELLED"), states
+    assert sorted(states.values()).count("COMPLETED") == len(states) - 1, states
+
+
+def test_a_job_over_its_memory_request_fails_with_slurms_reason(running_cluster, tmp_path_factory):
+    workdir = user_dir(tmp_path_factory, "memory")
+    # 60 MB: Python with Snakemake alone needs more; SLURM polls every job's RSS every 5 s
+    returncode, output = run_slurm_command(
+        workdir, "results/data/teacher.nc", "--set-resources", "data:mem_mb=60"
+    )
+    assert returncode != 0, output[-4000:]
+    (job,) = sacct_jobs(workdir)
+    assert f"SLURM-job '{job}' failed, SLURM status is: 'FAILED'" in output, output[-4000:]
+    # SLURM's reason, printed by the Snakefile's onerror handler (nncosmo.slurmlog)
+    reason = f"nncosmo: SLURM job {job}: slurmstepd"
+    assert f"StepId={job}.batch exceeded memory limit" in output.split(reason, 1)[-1], output[
+        -4000:
+    ]
+    assert not (workdir / "results/data/teacher.nc").exists()
+
+
+def test_stop_leaves_nothing_running(running_cluster, slurm_run):
+    pids = running_cluster
     assert len(pids) == 5, pids  # munged, mariadbd, slurmdbd, slurmctld, slurmd
     stopped = cluster("stop")
     assert stopped.returncode == 0, stopped.stderr

@@ -68,9 +68,13 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, provenance: dict | No
 
     The temporary file is created by the netCDF library like any new file, so the result gets
     the mode `open()` gives (0o666 & ~umask), and the coordinates get `COORDINATE_ATTRS`.
+    Temporary files of `path` left by a killed writer (SIGKILL, `scancel`) are removed first:
+    Snakemake runs one job per output, so no other writer of `path` can be alive.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     ds = with_coordinate_attrs(ds)
     if provenance is not None:
         ds.attrs["provenance"] = json.dumps(provenance, sort_keys=True, default=str)
