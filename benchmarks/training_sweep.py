@@ -211,14 +211,14 @@ def flops_per_step(n, d, width, depth):
     return 3 * forward
 
 
-def matmul_peak(repeats=20):
-    """float32 2048 x 2048 matmul GFLOP/s (median and best)."""
+def matmul_peak(repeats=20, size=2048):
+    """float32 size x size matmul GFLOP/s (median and best)."""
     k = jax.random.split(jax.random.key(0))
-    a = jax.random.normal(k[0], (2048, 2048), jnp.float32)
-    b = jax.random.normal(k[1], (2048, 2048), jnp.float32)
+    a = jax.random.normal(k[0], (size, size), jnp.float32)
+    b = jax.random.normal(k[1], (size, size), jnp.float32)
     mm = jax.jit(jnp.matmul)
     stats = _timing.time_fn(lambda: mm(a, b), repeats, warmup=2)
-    flop = 2 * 2048**3
+    flop = 2 * size**3
     return flop / stats["median_s"] / 1e9, flop / stats["min_s"] / 1e9
 
 
