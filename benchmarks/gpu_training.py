@@ -5,7 +5,7 @@ widths, and the GPU against these CPU cores per job.
 Run from the repository root (the script puts this checkout's src/ first on sys.path; it needs
 jax, flax, optax, xarray, numpy and yaml, not snakemake, h5netcdf, jsonschema or scikit-learn):
 
-    python benchmarks/gpu_training.py --rate-steps 20 --out /tmp/gpu         # GPU: whole preset
+    python benchmarks/gpu_training.py --rate-steps 20 --stand-in --out /tmp/gpu   # GPU: preset
     JAX_PLATFORMS=cpu python benchmarks/gpu_training.py --steps 20 --repeats 1 \\
         --jobs teacher/w128,teacher/w2048 --stand-in --out /tmp/cpu           # CPU: per-step rates
     python benchmarks/gpu_training.py --compare /tmp/cpu/training_cpu.json \\
@@ -16,8 +16,9 @@ width, so a job is every run of one (dataset, width), `w<width>`), timed after t
 are built (data in memory, initial parameters, schedules, initial NTK eigenvectors):
   sweep       `nncosmo.training.train_sweep` as the train stage calls it (the job's runs and
               schedules, the preset's chunk_runs, kappa_a(n) of kappa_modes eigenvectors at
-              kappa_stride / kappa_dense_steps, a silent progress callback): the first call
-              (trace + compile + run), then the median and min of --repeats warm calls.
+              kappa_stride / kappa_dense_steps, a silent progress callback unless --no-progress):
+              the first call (trace + compile + run), then the median and min of --repeats warm
+              calls.
   loop_runs   widths <= --loop-max-width (512): a Python loop over the job's runs of one jitted
               single-run `train_run` (the same program without the vmap, the same total work);
               first loop (incl. compile) and median / min of --repeats warm loops. Its ratio to
@@ -30,7 +31,7 @@ GFLOP/s count 3 x forward matmul FLOPs per run and step, forward = 2 N (d w + (d
 + w), as benchmarks/training_sweep.py does (kappa measurements, biases, erf and the update are
 not counted). The device's reference: a float32 size^2 matmul (--peak-size; default 2048 on a
 CPU as in training_sweep.py, 8192 on a GPU), float32 matmuls at JAX's default precision (on an
-H100 that lets XLA use TF32) unless --precision says otherwise.
+H100 XLA may then use TF32) unless --precision says otherwise.
 Per-step time = warm median / (steps + 1). On a CPU a short --steps gives this rate; since the
 preset measures kappa at every step n < kappa_dense_steps (25) and every 25th step after, a
 short run has a larger share of kappa steps (all of them at 20 steps), so the GPU run also times
@@ -57,6 +58,7 @@ import os
 import statistics
 import sys
 import time
+import traceback
 
 import jax
 import jax.numpy as jnp
@@ -139,13 +141,13 @@ def silent(*_):
     """Progress callback that reports nothing (the stage's logger, minus the logging)."""
 
 
-def time_sweep(inp: dict, steps: int, chunk: int, repeats: int) -> dict:
+def time_sweep(inp: dict, steps: int, chunk: int, repeats: int, progress) -> dict:
     """`train_sweep` of one job: first call and `repeats` warm calls."""
 
     def call():
         return train_sweep(
             inp["apply_fn"], inp["params"], inp["etas"], inp["betas"], inp["x"], inp["y"], steps,
-            inp["checkpoints"], chunk, silent, inp["vectors"], *inp["kappa"], *inp["switches"],
+            inp["checkpoints"], chunk, progress, inp["vectors"], *inp["kappa"], *inp["switches"],
         )  # fmt: skip
 
     return _timing.strip(_timing.time_fn(call, repeats, warmup=0))
@@ -214,13 +216,14 @@ def job_row(config, dataset, job, data, args, steps) -> dict:
     row.update({"data": source, "steps": steps, "gflop": flop / 1e9})
     row["setup_s"] = time.perf_counter() - t0
     say(f"  {dataset}/{job}: {runs} runs, N {n}, d {d} ({source}), {flop / 1e9:.1f} GFLOP")
-    row["sweep"] = time_sweep(inp, steps, config["training"]["chunk_runs"], args.repeats)
+    chunk, progress = config["training"]["chunk_runs"], None if args.no_progress else silent
+    row["sweep"] = time_sweep(inp, steps, chunk, args.repeats, progress)
     row["gflops"] = flop / row["sweep"]["median_s"] / 1e9
     row["step_ms"] = 1e3 * row["sweep"]["median_s"] / (steps + 1)
     say(f"    sweep       {_timing.fmt_ms(row['sweep'])}  {row['gflops']:.1f} GFLOP/s")
     if args.rate_steps:
         short = job_inputs(config, dataset, job, x, y, args.rate_steps)
-        stats = time_sweep(short, args.rate_steps, config["training"]["chunk_runs"], args.repeats)
+        stats = time_sweep(short, args.rate_steps, chunk, args.repeats, progress)
         row["rate"] = {"steps": args.rate_steps, "sweep": stats}
         row["rate"]["step_ms"] = 1e3 * stats["median_s"] / (args.rate_steps + 1)
         say(f"    sweep, {args.rate_steps} steps: {_timing.fmt_ms(stats)}")
@@ -256,8 +259,11 @@ def markdown(result: dict) -> str:
             f"{100 * r['gflops'] / result['peak_gflops']:.0f} | {ratio('loop_runs_ratio')} | "
             f"{ratio('loop_steps_ratio')} |"
         )
-    skipped = ", ".join(result["skipped"])
-    tail = f"\nskipped (budget): {skipped}\n" if skipped else "\n"
+    tail = "".join(
+        f"\n{label}: {'; '.join(result[key])}\n"
+        for key, label in (("skipped", "skipped (budget)"), ("failed", "failed"))
+        if result[key]
+    )
     return head + "\n".join(lines) + f"\n\ntotal wall time {result['wall_s']:.0f} s\n" + tail
 
 
@@ -324,6 +330,7 @@ def main() -> None:
     parser.add_argument(
         "--rate-steps", type=int, default=0, help="also time each sweep at this many steps"
     )
+    parser.add_argument("--no-progress", action="store_true", help="no progress callback")
     parser.add_argument("--peak-size", type=int, default=0, help="reference matmul size")
     parser.add_argument("--precision", default=None, help="jax_default_matmul_precision")
     parser.add_argument("--out", default=None, help="folder for the JSON and markdown results")
@@ -355,7 +362,7 @@ def main() -> None:
         "jax": jax.__version__, "precision": args.precision or "default",
         "peak_size": size, "peak_gflops": peak, "peak_best_gflops": best,
         "config": os.path.relpath(args.config, ROOT), "steps": steps, "repeats": args.repeats,
-        "host": _timing.cpu_model(), "jobs": [], "skipped": [], "wall_s": 0.0,
+        "host": _timing.cpu_model(), "jobs": [], "skipped": [], "failed": [], "wall_s": 0.0,
     }  # fmt: skip
     say(f"{len(todo)} jobs, {steps} steps, {args.repeats} warm repeats, budget {args.budget} s")
     for dataset, job in todo:
@@ -363,7 +370,12 @@ def main() -> None:
             result["skipped"].append(f"{dataset}/{job}")
             say(f"  {dataset}/{job}: skipped (budget of {args.budget} s spent)")
             continue
-        result["jobs"].append(job_row(config, dataset, job, data[dataset], args, steps))
+        try:
+            result["jobs"].append(job_row(config, dataset, job, data[dataset], args, steps))
+        except Exception as err:  # noqa: BLE001 - one failing job (memory...) must not end the run
+            traceback.print_exc()
+            result["failed"].append(f"{dataset}/{job}: {type(err).__name__}: {err}"[:500])
+            say(f"  {dataset}/{job}: FAILED ({type(err).__name__}); going on with the next job")
         result["wall_s"] = time.perf_counter() - start
         save(result, args.out)
     result["wall_s"] = time.perf_counter() - start
