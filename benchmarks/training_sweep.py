@@ -211,11 +211,11 @@ def flops_per_step(n, d, width, depth):
     return 3 * forward
 
 
-def matmul_peak(repeats=20, size=2048):
-    """float32 size x size matmul GFLOP/s (median and best)."""
+def matmul_peak(repeats=20, size=2048, dtype=jnp.float32):
+    """size x size matmul GFLOP/s (median and best), float32 unless `dtype` says otherwise."""
     k = jax.random.split(jax.random.key(0))
-    a = jax.random.normal(k[0], (size, size), jnp.float32)
-    b = jax.random.normal(k[1], (size, size), jnp.float32)
+    a = jax.random.normal(k[0], (size, size), dtype)
+    b = jax.random.normal(k[1], (size, size), dtype)
     mm = jax.jit(jnp.matmul)
     stats = _timing.time_fn(lambda: mm(a, b), repeats, warmup=2)
     flop = 2 * size**3
