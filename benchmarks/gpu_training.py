@@ -78,6 +78,7 @@ from nncosmo.training import (  # noqa: E402
     init_params_for,
     initial_eigenvectors,
     run_schedule,
+    schedule_branches,
     train_run,
     train_sweep,
 )
@@ -153,7 +154,7 @@ def time_sweep(inp: dict, steps: int, chunk: int, repeats: int, progress) -> dic
     return _timing.strip(_timing.time_fn(call, repeats, warmup=0))
 
 
-_single_run = jax.jit(train_run, static_argnums=(0, 5, 7, 9, 10))
+_single_run = jax.jit(train_run, static_argnums=(0, 5, 7, 9, 10, 11))
 
 
 def time_loop_runs(inp: dict, steps: int, repeats: int) -> dict:
@@ -162,24 +163,18 @@ def time_loop_runs(inp: dict, steps: int, repeats: int) -> dict:
         inp["etas"], inp["betas"], steps, inp["model"].dtype, *inp["switches"]
     )
     checkpoints, vectors = jnp.asarray(inp["checkpoints"]), jnp.asarray(inp["vectors"])
+    branches = schedule_branches(*inp["switches"][:2])  # as train_sweep traces them
     pick = lambda tree, r: jax.tree.map(lambda a: a[r], tree)  # noqa: E731
 
+    def run(r):
+        vector = vectors[r].astype(inp["model"].dtype)
+        return _single_run(
+            inp["apply_fn"], pick(inp["params"], r), pick(schedules, r), inp["x"], inp["y"],
+            steps, checkpoints, None, vector, *inp["kappa"], branches,
+        )  # fmt: skip
+
     def loop():
-        return [
-            _single_run(
-                inp["apply_fn"],
-                pick(inp["params"], r),
-                pick(schedules, r),
-                inp["x"],
-                inp["y"],
-                steps,
-                checkpoints,
-                None,
-                vectors[r].astype(inp["model"].dtype),
-                *inp["kappa"],
-            )  # fmt: skip
-            for r in range(len(inp["runs"]))
-        ]
+        return [run(r) for r in range(len(inp["runs"]))]
 
     return _timing.strip(_timing.time_fn(loop, repeats, warmup=0))
 

@@ -56,6 +56,7 @@ from nncosmo import data as nc_data  # noqa: E402
 from nncosmo.config import runs_for, widths_for  # noqa: E402
 from nncosmo.models import build_model, init_params  # noqa: E402
 from nncosmo.training import (  # noqa: E402
+    Branches,
     Schedule,
     checkpoint_slot,
     heavy_ball,
@@ -120,7 +121,9 @@ def compiled_sweep(variant: str):
 
         def fn(apply_fn, params, eta, beta, x, y, steps, checkpoints):
             schedule = constant_schedule(eta, beta, steps)
-            return train_run(apply_fn, params, schedule, x, y, steps, checkpoints)
+            constant = Branches(nesterov=False, friedmann=False)  # as train_sweep traces it
+            return train_run(apply_fn, params, schedule, x, y, steps, checkpoints, None, None,
+                             0, 0, constant)  # fmt: skip
 
     else:
         record_f, ckpt = {
