@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import os
 import sys
 import time
@@ -146,6 +147,13 @@ def matmul_bound(runs, n, width, repeats, iterations=20):
     w x w layer, batched over runs as in the vmapped sweep, chained inside a scan (so nothing is
     hoisted and buffers are reused, as in the sweep). The rate the sweep would reach if nothing
     but these matmuls cost time; values overflow along the chain, which does not change speed."""
+    chain, flop = matmul_chain(runs, n, width, iterations)
+    stats = _timing.time_fn(chain, repeats, warmup=1)
+    return flop / stats["median_s"] / 1e9
+
+
+def matmul_chain(runs, n, width, iterations=20):
+    """`matmul_bound`'s program, ready to call, and its FLOPs."""
     keys = jax.random.split(jax.random.key(1), 3)
     h, delta = (jax.random.normal(k, (runs, n, width), jnp.float32) for k in keys[:2])
     w = jax.random.normal(keys[2], (runs, width, width), jnp.float32)
@@ -159,8 +167,66 @@ def matmul_bound(runs, n, width, repeats, iterations=20):
         ), None
 
     chain = jax.jit(lambda c: jax.lax.scan(body, c, None, length=iterations)[0])
-    stats = _timing.time_fn(lambda: chain((h, w, delta)), repeats, warmup=1)
-    return 3 * 2 * runs * n * width**2 * iterations / stats["median_s"] / 1e9
+    return functools.partial(chain, (h, w, delta)), 3 * 2 * runs * n * width**2 * iterations
+
+
+def baseline_train_sweep(src: str):
+    """`train_sweep` of another checkout's `src/nncosmo/training.py` (e.g. the code before a
+    change), loaded as its own module next to this one's."""
+    path = os.path.join(src, "nncosmo", "training.py")
+    spec = importlib.util.spec_from_file_location("baseline_training", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.train_sweep
+
+
+def preset_interleaved(config, args):
+    """Part B's jobs (filtered by --widths), round-robin: `train_sweep` with chunk 0 and each
+    --chunks B, the same of --baseline-src, and the step's matmuls alone (the bound), one call
+    each per round over --preset-repeats rounds; % of bound per round, then median / min."""
+    depth, steps = config["model"]["depth"], args.preset_interleaved
+    ckpts = sorted(c for c in config["training"]["checkpoints"] if c <= steps)
+    sweeps = {"": train_sweep}
+    if args.baseline_src:
+        sweeps["base "] = baseline_train_sweep(args.baseline_src)
+    for dataset, spec in config["datasets"].items():
+        for width in widths_for(config, dataset):
+            if args.widths and width not in args.widths:
+                continue
+            runs = runs_for(config, dataset, width)
+            _, params, etas, betas, x, y, apply_fn = problem(spec, width, depth, runs)
+            flop = flops_per_step(*x.shape, width, depth) * len(runs) * (steps + 1)
+            fns = {
+                f"{label}chunk{b}": functools.partial(
+                    fn, apply_fn, params, etas, betas, x, y, steps, ckpts, b
+                )
+                for label, fn in sweeps.items()
+                for b in [0, *args.chunks]
+            }
+            chain, chain_flop = matmul_chain(len(runs), x.shape[0], width)
+            fns["bound"] = chain
+            times = {v: [] for v in fns}
+            for fn in fns.values():  # compile
+                _timing.block(fn())
+            for _ in range(args.preset_repeats):
+                for v, fn in fns.items():
+                    t0 = time.perf_counter()
+                    _timing.block(fn())
+                    times[v].append(time.perf_counter() - t0)
+            bound = chain_flop / np.asarray(times["bound"])  # FLOP/s of each round
+            print(
+                f"\n== {dataset}, width {width}: {len(runs)} runs, {steps} steps, "
+                f"{args.preset_repeats} rounds; bound median {np.median(bound) / 1e9:.1f} GFLOP/s"
+            )
+            for v in fns:
+                if v == "bound":
+                    continue
+                share = flop / np.asarray(times[v]) / bound  # of the same round's bound
+                print(
+                    f"  {v:12s} median {1e3 * np.median(times[v]):9.1f} ms  min "
+                    f"{1e3 * min(times[v]):9.1f}   % of bound (per round): median "
+                    f"{100 * np.median(share):5.1f}, max {100 * share.max():5.1f}"
+                )
 
 
 def step_fns(apply_fn):
@@ -512,6 +578,23 @@ def main():
         help="only time train_sweep with schedules against the unscheduled step",
     )
     parser.add_argument("--loop-single", action="store_true", help="also the per-run loop")
+    parser.add_argument(
+        "--preset-interleaved",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="only part B's jobs, round-robin against the bound (and --baseline-src)",
+    )
+    parser.add_argument(
+        "--widths",
+        type=lambda v: [int(w) for w in v.split(",") if w],
+        default=[],
+        metavar="W1,W2",
+        help="--preset-interleaved: only these widths",
+    )
+    parser.add_argument(
+        "--baseline-src", default="", help="--preset-interleaved: also this src/ folder's sweep"
+    )
     args = parser.parse_args()
     with open(os.path.join(ROOT, "config.yaml")) as fh:
         config = yaml.safe_load(fh)
@@ -522,6 +605,9 @@ def main():
         return
     if args.schedules:
         schedules(config, args)
+        return
+    if args.preset_interleaved:
+        preset_interleaved(config, args)
         return
     peak, best = matmul_peak()
     print(
