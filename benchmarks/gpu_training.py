@@ -43,11 +43,14 @@ Digits come from scikit-learn where it is installed; where not (the GPU machine)
 --stand-in, from a standard-normal stand-in of the same samples and 64 features
 (`nncosmo.config.DIGITS_PIXELS`, at least the pixels the real data keeps): costs depend only
 on the shapes. Every job's JSON row says which (`data`) and its d.
+The work runs in three phases, so that what matters most comes first: every job's sweep (the
+preset's time), then the loops (widths <= --loop-max-width), then the --rate-steps sweeps.
 Progress lines are flushed; the JSON (`training_<platform>.json`) and markdown table
-(`training_<platform>.md`) under --out are rewritten after every job, so a run cut short keeps
-the jobs it finished; jobs not started within --budget seconds (default 300) are skipped and
-listed as such. Options: --steps S (default: the preset's), --repeats N (3), --jobs
-DATASET/wWIDTH,... (default: all), --config YAML (default workflow/presets/workstation.yaml).
+(`training_<platform>.md`) under --out are rewritten after every task, so a run cut short keeps
+what it finished; tasks not started within --budget seconds (default 300) are skipped and
+listed as such, a task that fails is recorded and the run goes on. Options: --steps S
+(default: the preset's), --repeats N (3), --jobs DATASET/wWIDTH,... (default: all), --config
+YAML (default workflow/presets/workstation.yaml).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ import statistics
 import sys
 import time
 import traceback
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -142,8 +146,9 @@ def silent(*_):
     """Progress callback that reports nothing (the stage's logger, minus the logging)."""
 
 
-def time_sweep(inp: dict, steps: int, chunk: int, repeats: int, progress) -> dict:
+def time_sweep(inp: dict, steps: int, chunk: int, repeats: int, args) -> dict:
     """`train_sweep` of one job: first call and `repeats` warm calls."""
+    progress = None if args.no_progress else silent
 
     def call():
         return train_sweep(
@@ -200,8 +205,8 @@ def device_memory_peak_gib() -> float | None:
     return None if peak is None else peak / 2**30
 
 
-def job_row(config, dataset, job, data, args, steps) -> dict:
-    """Time one job (sweep, and the loops where its width is small enough) and say so."""
+def sweep_row(config, dataset, job, data, args, steps) -> dict:
+    """Time one job's sweep and say so: the row that the later phases add to."""
     x, y, source = data
     t0 = time.perf_counter()
     inp = job_inputs(config, dataset, job, x, y, steps)
@@ -211,27 +216,30 @@ def job_row(config, dataset, job, data, args, steps) -> dict:
     row.update({"data": source, "steps": steps, "gflop": flop / 1e9})
     row["setup_s"] = time.perf_counter() - t0
     say(f"  {dataset}/{job}: {runs} runs, N {n}, d {d} ({source}), {flop / 1e9:.1f} GFLOP")
-    chunk, progress = config["training"]["chunk_runs"], None if args.no_progress else silent
-    row["sweep"] = time_sweep(inp, steps, chunk, args.repeats, progress)
+    row["sweep"] = time_sweep(inp, steps, config["training"]["chunk_runs"], args.repeats, args)
     row["gflops"] = flop / row["sweep"]["median_s"] / 1e9
     row["step_ms"] = 1e3 * row["sweep"]["median_s"] / (steps + 1)
     say(f"    sweep       {_timing.fmt_ms(row['sweep'])}  {row['gflops']:.1f} GFLOP/s")
-    if args.rate_steps:
-        short = job_inputs(config, dataset, job, x, y, args.rate_steps)
-        stats = time_sweep(short, args.rate_steps, chunk, args.repeats, progress)
-        row["rate"] = {"steps": args.rate_steps, "sweep": stats}
-        row["rate"]["step_ms"] = 1e3 * stats["median_s"] / (args.rate_steps + 1)
-        say(f"    sweep, {args.rate_steps} steps: {_timing.fmt_ms(stats)}")
-    if width <= args.loop_max_width:
-        for name, timer in (("loop_runs", time_loop_runs), ("loop_steps", time_loop_steps)):
-            row[name] = timer(inp, steps, args.repeats)
-            row[f"{name}_ratio"] = row[name]["median_s"] / row["sweep"]["median_s"]
-            say(
-                f"    {name:11s} {_timing.fmt_ms(row[name])}  "
-                f"loop / sweep {row[f'{name}_ratio']:.1f}x"
-            )
-    row["memory_peak_gib"] = device_memory_peak_gib()
     return row
+
+
+def add_loops(config, row: dict, data, args) -> None:
+    """The two Python loops of one job, each against its sweep."""
+    inp = job_inputs(config, row["dataset"], row["job"], *data[:2], row["steps"])
+    say(f"  {row['dataset']}/{row['job']}: loops")
+    for name, timer in (("loop_runs", time_loop_runs), ("loop_steps", time_loop_steps)):
+        row[name] = timer(inp, row["steps"], args.repeats)
+        row[f"{name}_ratio"] = row[name]["median_s"] / row["sweep"]["median_s"]
+        say(f"    {name:11s} {_timing.fmt_ms(row[name])}  loop / sweep {row[f'{name}_ratio']:.1f}x")
+
+
+def add_rate(config, row: dict, data, args) -> None:
+    """One job's sweep again at --rate-steps steps (the CPU side's length)."""
+    steps = args.rate_steps
+    inp = job_inputs(config, row["dataset"], row["job"], *data[:2], steps)
+    stats = time_sweep(inp, steps, config["training"]["chunk_runs"], args.repeats, args)
+    row["rate"] = {"steps": steps, "sweep": stats, "step_ms": 1e3 * stats["median_s"] / (steps + 1)}
+    say(f"  {row['dataset']}/{row['job']}, {steps} steps: {_timing.fmt_ms(stats)}")
 
 
 def markdown(result: dict) -> str:
@@ -239,7 +247,8 @@ def markdown(result: dict) -> str:
     head = (
         f"{result['device']}, jax {result['jax']}, matmul precision {result['precision']}; "
         f"float32 {result['peak_size']}² matmul {result['peak_gflops']:.0f} GFLOP/s median; "
-        f"{result['config']}, {result['steps']} steps, {result['repeats']} warm repeats\n\n"
+        f"{result['config']}, {result['steps']} steps, {result['repeats']} warm repeats; "
+        f"device memory peak {result.get('memory_peak_gib')} GiB\n\n"
         "| job | runs | d (data) | GFLOP | first call s | median s | min s | ms / step "
         "| GFLOP/s | % of matmul | loop_runs / sweep | loop_steps / sweep |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
@@ -360,19 +369,34 @@ def main() -> None:
         "host": _timing.cpu_model(), "jobs": [], "skipped": [], "failed": [], "wall_s": 0.0,
     }  # fmt: skip
     say(f"{len(todo)} jobs, {steps} steps, {args.repeats} warm repeats, budget {args.budget} s")
-    for dataset, job in todo:
+
+    def attempt(label: str, task: Callable, *task_args) -> None:
+        """Run one task unless the budget is spent; a failure is recorded, not raised."""
         if time.perf_counter() - start > args.budget:
-            result["skipped"].append(f"{dataset}/{job}")
-            say(f"  {dataset}/{job}: skipped (budget of {args.budget} s spent)")
-            continue
+            result["skipped"].append(label)
+            say(f"  {label}: skipped (budget of {args.budget} s spent)")
+            return
         try:
-            result["jobs"].append(job_row(config, dataset, job, data[dataset], args, steps))
+            task(*task_args)
         except Exception as err:  # noqa: BLE001 - one failing job (memory...) must not end the run
             traceback.print_exc()
-            result["failed"].append(f"{dataset}/{job}: {type(err).__name__}: {err}"[:500])
-            say(f"  {dataset}/{job}: FAILED ({type(err).__name__}); going on with the next job")
+            result["failed"].append(f"{label}: {type(err).__name__}: {err}"[:500])
+            say(f"  {label}: FAILED ({type(err).__name__}); going on")
         result["wall_s"] = time.perf_counter() - start
+        result["memory_peak_gib"] = device_memory_peak_gib()
         save(result, args.out)
+
+    def sweep_task(dataset: str, job: str) -> None:
+        result["jobs"].append(sweep_row(config, dataset, job, data[dataset], args, steps))
+
+    for dataset, job in todo:  # the preset's time first, then the loops, then the rates
+        attempt(f"{dataset}/{job}", sweep_task, dataset, job)
+    for row in [r for r in result["jobs"] if r["width"] <= args.loop_max_width]:
+        label = f"{row['dataset']}/{row['job']} loops"
+        attempt(label, add_loops, config, row, data[row["dataset"]], args)
+    for row in result["jobs"] if args.rate_steps else []:
+        label = f"{row['dataset']}/{row['job']} at {args.rate_steps} steps"
+        attempt(label, add_rate, config, row, data[row["dataset"]], args)
     result["wall_s"] = time.perf_counter() - start
     total = sum(r["sweep"]["median_s"] for r in result["jobs"])
     result["sweep_total_median_s"] = total

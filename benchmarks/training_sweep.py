@@ -32,7 +32,11 @@ runs that `training.chunk_runs` selects; part B), --loop-single
 A and the --chunks variants, round-robin, STEPS steps, problem --shape WIDTH,RUNS (512,16): a
 fairer A/B under varying load), --schedules STEPS (only `train_sweep` with constant momentum
 and with all schedule kinds of docs/physics.md §11 mixed in one job, against the step as it was
-before schedules, round-robin at --shape, --repeats rounds: a schedule may cost at most 10 %).
+before schedules, round-robin at --shape, --repeats rounds: a schedule may cost at most 10 %),
+--preset-interleaved STEPS (only part B's jobs, optionally --widths W1,W2: `train_sweep` with
+chunk 0 and each --chunks B, the same for every src/ folder of --baseline-src SRC1,SRC2 (another
+checkout's nncosmo.training, e.g. the code before a change), and the matmul bound chained over
+STEPS + 1 iterations, round-robin over --preset-repeats rounds; % of bound per round).
 """
 
 from __future__ import annotations
@@ -174,7 +178,7 @@ def baseline_train_sweep(src: str):
     """`train_sweep` of another checkout's `src/nncosmo/training.py` (e.g. the code before a
     change), loaded as its own module next to this one's."""
     path = os.path.join(src, "nncosmo", "training.py")
-    spec = importlib.util.spec_from_file_location("baseline_training", path)
+    spec = importlib.util.spec_from_file_location(f"baseline_training_{abs(hash(src))}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.train_sweep
@@ -189,8 +193,10 @@ def preset_interleaved(config, args):
     depth, steps = config["model"]["depth"], args.preset_interleaved
     ckpts = sorted(c for c in config["training"]["checkpoints"] if c <= steps)
     sweeps = {"": train_sweep}
-    if args.baseline_src:
-        sweeps["base "] = baseline_train_sweep(args.baseline_src)
+    for src in filter(None, args.baseline_src.split(",")):
+        name = os.path.basename(os.path.normpath(src))
+        name = os.path.basename(os.path.dirname(os.path.normpath(src))) if name == "src" else name
+        sweeps[f"{name} "] = baseline_train_sweep(src)
     for dataset, spec in config["datasets"].items():
         for width in widths_for(config, dataset):
             if args.widths and width not in args.widths:
@@ -596,7 +602,10 @@ def main():
         help="--preset-interleaved: only these widths",
     )
     parser.add_argument(
-        "--baseline-src", default="", help="--preset-interleaved: also this src/ folder's sweep"
+        "--baseline-src",
+        default="",
+        metavar="SRC1,SRC2",
+        help="--preset-interleaved: also the sweeps of these src/ folders (labelled by name)",
     )
     args = parser.parse_args()
     with open(os.path.join(ROOT, "config.yaml")) as fh:
