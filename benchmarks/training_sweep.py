@@ -187,9 +187,10 @@ def baseline_train_sweep(src: str):
 def preset_interleaved(config, args):
     """Part B's jobs (filtered by --widths), round-robin: `train_sweep` with chunk 0 and each
     --chunks B, the same of --baseline-src, and the step's matmuls alone (the bound, chained
-    over as many iterations as the sweep has steps), one call each per round over
-    --preset-repeats rounds; % of the bound: the median of the rounds' ratios, and the ratio of
-    the fastest sweep to the fastest bound (the minima are the least loaded calls)."""
+    over as many iterations as the sweep has steps, batched over all runs for chunk 0 and over
+    B runs for chunk B: XLA's CPU rate of these batched matmuls falls with the batch), one call
+    each per round over --preset-repeats rounds; % of the bound: the median of the rounds'
+    ratios, and the ratio of the fastest sweep to the fastest bound (the least loaded calls)."""
     depth, steps = config["model"]["depth"], args.preset_interleaved
     ckpts = sorted(c for c in config["training"]["checkpoints"] if c <= steps)
     sweeps = {"": train_sweep}
@@ -211,8 +212,11 @@ def preset_interleaved(config, args):
                 for label, fn in sweeps.items()
                 for b in [0, *args.chunks]
             }
-            chain, chain_flop = matmul_chain(len(runs), x.shape[0], width, steps + 1)
-            fns["bound"] = chain
+            chains = {  # the bound at the batch each sweep's matmuls have: a chunk, or all runs
+                b: matmul_chain(min(b, len(runs)) or len(runs), x.shape[0], width, steps + 1)
+                for b in [0, *args.chunks]
+            }
+            fns.update({f"bound{b}": chain for b, (chain, _) in chains.items()})
             times = {v: [] for v in fns}
             for fn in fns.values():  # compile
                 _timing.block(fn())
@@ -221,21 +225,24 @@ def preset_interleaved(config, args):
                     t0 = time.perf_counter()
                     _timing.block(fn())
                     times[v].append(time.perf_counter() - t0)
-            bound = chain_flop / np.asarray(times["bound"])  # FLOP/s of each round
+            bounds = {b: f / np.asarray(times[f"bound{b}"]) for b, (_, f) in chains.items()}
             print(
                 f"\n== {dataset}, width {width}: {len(runs)} runs, {steps} steps, "
-                f"{args.preset_repeats} rounds; bound median {np.median(bound) / 1e9:.1f} GFLOP/s"
-            )
-            for v in fns:
-                if v == "bound":
-                    continue
-                share = flop / np.asarray(times[v]) / bound  # of the same round's bound
-                best = flop / min(times[v]) / bound.max()
-                print(
-                    f"  {v:12s} median {1e3 * np.median(times[v]):9.1f} ms  min "
-                    f"{1e3 * min(times[v]):9.1f}   % of bound: per round median "
-                    f"{100 * np.median(share):5.1f}, of the minima {100 * best:5.1f}"
+                f"{args.preset_repeats} rounds; bound, median GFLOP/s per batch of runs: "
+                + ", ".join(
+                    f"{b or len(runs)}: {np.median(g) / 1e9:.1f}" for b, g in bounds.items()
                 )
+            )
+            for label in sweeps:
+                for b in [0, *args.chunks]:
+                    v, bound = f"{label}chunk{b}", bounds[b]  # FLOP/s of each round
+                    share = flop / np.asarray(times[v]) / bound  # of the same round's bound
+                    best = flop / min(times[v]) / bound.max()
+                    print(
+                        f"  {v:12s} median {1e3 * np.median(times[v]):9.1f} ms  min "
+                        f"{1e3 * min(times[v]):9.1f}   % of bound: per round median "
+                        f"{100 * np.median(share):5.1f}, of the minima {100 * best:5.1f}"
+                    )
 
 
 def step_fns(apply_fn):
