@@ -59,7 +59,6 @@ from nncosmo.cosmology import DICTIONARIES  # noqa: E402
 from nncosmo.data import make_dataset  # noqa: E402
 from nncosmo.training import measured_steps  # noqa: E402
 
-jax.config.update("jax_enable_x64", True)  # for the float64 peak
 DOPRI8_STAGES = 12
 EIGH_FLOPS_PER_N3 = 9
 
@@ -139,6 +138,7 @@ def main() -> None:
     parser.add_argument("--wall", type=float, default=None, help="pipeline wall time, seconds")
     parser.add_argument("--repeats", type=int, default=20, help="timed matmuls per peak")
     args = parser.parse_args()
+    jax.config.update("jax_enable_x64", True)  # for the float64 peak
     with open(args.config) as fh:
         config = yaml.safe_load(fh)
     print(f"machine: {_timing.cpu_model()}, {os.cpu_count()} logical CPUs, jax {jax.__version__}")
