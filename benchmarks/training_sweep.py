@@ -32,13 +32,18 @@ runs that `training.chunk_runs` selects; part B), --loop-single
 A and the --chunks variants, round-robin, STEPS steps, problem --shape WIDTH,RUNS (512,16): a
 fairer A/B under varying load), --schedules STEPS (only `train_sweep` with constant momentum
 and with all schedule kinds of docs/physics.md §11 mixed in one job, against the step as it was
-before schedules, round-robin at --shape, --repeats rounds: a schedule may cost at most 10 %).
+before schedules, round-robin at --shape, --repeats rounds: a schedule may cost at most 10 %),
+--preset-interleaved STEPS (only part B's jobs, optionally --widths W1,W2: `train_sweep` with
+chunk 0 and each --chunks B, the same for every src/ folder of --baseline-src SRC1,SRC2 (another
+checkout's nncosmo.training, e.g. the code before a change), and the matmul bound chained over
+STEPS + 1 iterations, round-robin over --preset-repeats rounds; % of bound per round).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import os
 import sys
 import time
@@ -56,6 +61,7 @@ from nncosmo import data as nc_data  # noqa: E402
 from nncosmo.config import runs_for, widths_for  # noqa: E402
 from nncosmo.models import build_model, init_params  # noqa: E402
 from nncosmo.training import (  # noqa: E402
+    Branches,
     Schedule,
     checkpoint_slot,
     heavy_ball,
@@ -120,7 +126,9 @@ def compiled_sweep(variant: str):
 
         def fn(apply_fn, params, eta, beta, x, y, steps, checkpoints):
             schedule = constant_schedule(eta, beta, steps)
-            return train_run(apply_fn, params, schedule, x, y, steps, checkpoints)
+            constant = Branches(nesterov=False, friedmann=False)  # as train_sweep traces it
+            return train_run(apply_fn, params, schedule, x, y, steps, checkpoints, None, None,
+                             0, 0, constant)  # fmt: skip
 
     else:
         record_f, ckpt = {
@@ -143,6 +151,13 @@ def matmul_bound(runs, n, width, repeats, iterations=20):
     w x w layer, batched over runs as in the vmapped sweep, chained inside a scan (so nothing is
     hoisted and buffers are reused, as in the sweep). The rate the sweep would reach if nothing
     but these matmuls cost time; values overflow along the chain, which does not change speed."""
+    chain, flop = matmul_chain(runs, n, width, iterations)
+    stats = _timing.time_fn(chain, repeats, warmup=1)
+    return flop / stats["median_s"] / 1e9
+
+
+def matmul_chain(runs, n, width, iterations=20):
+    """`matmul_bound`'s program, ready to call, and its FLOPs."""
     keys = jax.random.split(jax.random.key(1), 3)
     h, delta = (jax.random.normal(k, (runs, n, width), jnp.float32) for k in keys[:2])
     w = jax.random.normal(keys[2], (runs, width, width), jnp.float32)
@@ -156,8 +171,78 @@ def matmul_bound(runs, n, width, repeats, iterations=20):
         ), None
 
     chain = jax.jit(lambda c: jax.lax.scan(body, c, None, length=iterations)[0])
-    stats = _timing.time_fn(lambda: chain((h, w, delta)), repeats, warmup=1)
-    return 3 * 2 * runs * n * width**2 * iterations / stats["median_s"] / 1e9
+    return functools.partial(chain, (h, w, delta)), 3 * 2 * runs * n * width**2 * iterations
+
+
+def baseline_train_sweep(src: str):
+    """`train_sweep` of another checkout's `src/nncosmo/training.py` (e.g. the code before a
+    change), loaded as its own module next to this one's."""
+    path = os.path.join(src, "nncosmo", "training.py")
+    spec = importlib.util.spec_from_file_location(f"baseline_training_{abs(hash(src))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.train_sweep
+
+
+def preset_interleaved(config, args):
+    """Part B's jobs (filtered by --widths), round-robin: `train_sweep` with chunk 0 and each
+    --chunks B, the same of --baseline-src, and the step's matmuls alone (the bound, chained
+    over as many iterations as the sweep has steps, batched over all runs for chunk 0 and over
+    B runs for chunk B: XLA's CPU rate of these batched matmuls falls with the batch), one call
+    each per round over --preset-repeats rounds; % of the bound: the median of the rounds'
+    ratios, and the ratio of the fastest sweep to the fastest bound (the least loaded calls)."""
+    depth, steps = config["model"]["depth"], args.preset_interleaved
+    ckpts = sorted(c for c in config["training"]["checkpoints"] if c <= steps)
+    sweeps = {"": train_sweep}
+    for src in filter(None, args.baseline_src.split(",")):
+        name = os.path.basename(os.path.normpath(src))
+        name = os.path.basename(os.path.dirname(os.path.normpath(src))) if name == "src" else name
+        sweeps[f"{name} "] = baseline_train_sweep(src)
+    for dataset, spec in config["datasets"].items():
+        for width in widths_for(config, dataset):
+            if args.widths and width not in args.widths:
+                continue
+            runs = runs_for(config, dataset, width)
+            _, params, etas, betas, x, y, apply_fn = problem(spec, width, depth, runs)
+            flop = flops_per_step(*x.shape, width, depth) * len(runs) * (steps + 1)
+            fns = {
+                f"{label}chunk{b}": functools.partial(
+                    fn, apply_fn, params, etas, betas, x, y, steps, ckpts, b
+                )
+                for label, fn in sweeps.items()
+                for b in [0, *args.chunks]
+            }
+            chains = {  # the bound at the batch each sweep's matmuls have: a chunk, or all runs
+                b: matmul_chain(min(b, len(runs)) or len(runs), x.shape[0], width, steps + 1)
+                for b in [0, *args.chunks]
+            }
+            fns.update({f"bound{b}": chain for b, (chain, _) in chains.items()})
+            times = {v: [] for v in fns}
+            for fn in fns.values():  # compile
+                _timing.block(fn())
+            for _ in range(args.preset_repeats):
+                for v, fn in fns.items():
+                    t0 = time.perf_counter()
+                    _timing.block(fn())
+                    times[v].append(time.perf_counter() - t0)
+            bounds = {b: f / np.asarray(times[f"bound{b}"]) for b, (_, f) in chains.items()}
+            print(
+                f"\n== {dataset}, width {width}: {len(runs)} runs, {steps} steps, "
+                f"{args.preset_repeats} rounds; bound, median GFLOP/s per batch of runs: "
+                + ", ".join(
+                    f"{b or len(runs)}: {np.median(g) / 1e9:.1f}" for b, g in bounds.items()
+                )
+            )
+            for label in sweeps:
+                for b in [0, *args.chunks]:
+                    v, bound = f"{label}chunk{b}", bounds[b]  # FLOP/s of each round
+                    share = flop / np.asarray(times[v]) / bound  # of the same round's bound
+                    best = flop / min(times[v]) / bound.max()
+                    print(
+                        f"  {v:12s} median {1e3 * np.median(times[v]):9.1f} ms  min "
+                        f"{1e3 * min(times[v]):9.1f}   % of bound: per round median "
+                        f"{100 * np.median(share):5.1f}, of the minima {100 * best:5.1f}"
+                    )
 
 
 def step_fns(apply_fn):
@@ -211,14 +296,14 @@ def flops_per_step(n, d, width, depth):
     return 3 * forward
 
 
-def matmul_peak(repeats=20):
-    """float32 2048 x 2048 matmul GFLOP/s (median and best)."""
+def matmul_peak(repeats=20, size=2048, dtype=jnp.float32):
+    """size x size matmul GFLOP/s (median and best), float32 unless `dtype` says otherwise."""
     k = jax.random.split(jax.random.key(0))
-    a = jax.random.normal(k[0], (2048, 2048), jnp.float32)
-    b = jax.random.normal(k[1], (2048, 2048), jnp.float32)
+    a = jax.random.normal(k[0], (size, size), dtype)
+    b = jax.random.normal(k[1], (size, size), dtype)
     mm = jax.jit(jnp.matmul)
     stats = _timing.time_fn(lambda: mm(a, b), repeats, warmup=2)
-    flop = 2 * 2048**3
+    flop = 2 * size**3
     return flop / stats["median_s"] / 1e9, flop / stats["min_s"] / 1e9
 
 
@@ -509,6 +594,26 @@ def main():
         help="only time train_sweep with schedules against the unscheduled step",
     )
     parser.add_argument("--loop-single", action="store_true", help="also the per-run loop")
+    parser.add_argument(
+        "--preset-interleaved",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="only part B's jobs, round-robin against the bound (and --baseline-src)",
+    )
+    parser.add_argument(
+        "--widths",
+        type=lambda v: [int(w) for w in v.split(",") if w],
+        default=[],
+        metavar="W1,W2",
+        help="--preset-interleaved: only these widths",
+    )
+    parser.add_argument(
+        "--baseline-src",
+        default="",
+        metavar="SRC1,SRC2",
+        help="--preset-interleaved: also the sweeps of these src/ folders (labelled by name)",
+    )
     args = parser.parse_args()
     with open(os.path.join(ROOT, "config.yaml")) as fh:
         config = yaml.safe_load(fh)
@@ -519,6 +624,9 @@ def main():
         return
     if args.schedules:
         schedules(config, args)
+        return
+    if args.preset_interleaved:
+        preset_interleaved(config, args)
         return
     peak, best = matmul_peak()
     print(

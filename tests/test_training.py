@@ -114,6 +114,34 @@ def test_chunked_sweep_equals_one_vmap(rng, chunk):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
 
 
+def test_untraced_schedule_branches_change_no_value(rng):
+    """Constant runs train alike in a job that also has Nesterov and Friedmann runs (both
+    branches traced) and in a job of constant runs only (`schedule_branches` leaves both out)."""
+    x, y = rng.standard_normal((8, 4)), rng.standard_normal(8)
+    model = build_model(
+        dict(depth=1, activation="tanh", bias_std=1.0, use_bias=True), 16, jnp.float64
+    )
+    apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    specs = [{"kind": "constant"}] * 2 + [{"kind": "nesterov"}, {"kind": "friedmann"}]
+    runs = [
+        {"eta": 0.1, "beta": None if s["kind"] == "nesterov" else 0.9, "seed": i, "schedule": s}
+        for i, s in enumerate(specs)
+    ]
+    params = training.init_params_for(model, runs, x)
+    columns = zip(*(training.run_schedule(r, 20) for r in runs), strict=True)
+    etas, betas, *switches = (np.asarray(c) for c in columns)
+    assert training.schedule_branches(*switches[:2]) == (True, True)
+    assert training.schedule_branches(switches[0][:2], None) == (False, False)
+    mixed = training.train_sweep(
+        apply_fn, params, etas, betas, x, y, 20, [0, 20], 0, None, None, 0, 0, *switches
+    )
+    head = jax.tree.map(lambda a: a[:2], params)
+    alone = training.train_sweep(apply_fn, head, etas[:2], betas[:2], x, y, 20, [0, 20])
+    for a, b in zip(jax.tree.leaves(alone), jax.tree.leaves(mixed), strict=True):
+        np.testing.assert_allclose(a, b[:2], rtol=1e-12, atol=1e-12)
+    assert not np.allclose(mixed.beta[3], betas[3])  # the Friedmann branch did run
+
+
 def test_progress_marks_are_evenly_spaced_and_end_at_the_last_step():
     np.testing.assert_array_equal(training.progress_marks(1, 399), np.arange(39, 400, 40))
     np.testing.assert_array_equal(training.progress_marks(2, 2), np.arange(6))  # < 10 steps

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from jsonschema import Draft202012Validator
-from snakemake.utils import validate
 
 from nncosmo import theory
 
@@ -58,7 +56,11 @@ def _position(mark: yaml.Mark) -> str:
 def validate_config(config: dict, schema_path: str) -> None:
     """Check `config` against the JSON schema (Draft 2020-12) with one line per error, naming
     key, value, what is allowed and the key's description; then fill the schema's defaults
-    with snakemake.utils.validate."""
+    with snakemake.utils.validate. (Both imported here: the rest of the module, the sweep plan, is
+    used where neither is installed, e.g. benchmarks/gpu_training.py on a GPU machine.)"""
+    from jsonschema import Draft202012Validator
+    from snakemake.utils import validate
+
     schema = yaml.safe_load(Path(schema_path).read_text())
     errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: e.json_path)
     lines = dict.fromkeys(line for error in errors for line in _error_lines(error))

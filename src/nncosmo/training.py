@@ -91,22 +91,47 @@ def field_energy(f, f_prev, grads, eta, samples: int):
     return 0.5 * jnp.sum((f - f_prev) ** 2) / eta + 0.5 * samples * squares
 
 
-def scheduled_update(schedule: Schedule, n, grads, opt_state, params, rho):
+class Branches(NamedTuple):
+    """Which schedule branches a job's program traces (static): Nesterov's update, and the
+    Friedmann rate with its field energy. A job none of whose runs switches a branch on skips
+    its work; the values are the same either way (a switch that is off selects the heavy-ball
+    update and the given beta_n)."""
+
+    nesterov: bool = True
+    friedmann: bool = True
+
+
+ALL_BRANCHES = Branches()
+
+
+def schedule_branches(nesterov, friedmann) -> Branches:
+    """The `Branches` that per-run switches (arrays, or None: all off) need."""
+    on = lambda switch: switch is not None and bool(np.any(switch))  # noqa: E731
+    return Branches(on(nesterov), on(friedmann))
+
+
+def scheduled_update(schedule: Schedule, n, grads, opt_state, params, rho, branches=ALL_BRANCHES):
     """optax.sgd(eta_n, momentum=beta_n) at step n, Nesterov's (`nesterov=True`) where the run's
     switch is on (both share the trace, so the switch is data); beta_n from the Friedmann rate of
-    `rho` where `friedmann` is on. Returns the updates, the state and the beta_n used."""
-    eta = schedule.eta[n]
-    own = theory.friedmann_momentum(rho / schedule.planck_mass**2, schedule.vacuum, eta, jnp)
-    beta = jnp.where(schedule.friedmann, own.astype(eta.dtype), schedule.beta[n])
+    `rho` where `friedmann` is on; a branch that `branches` leaves out is not traced (`rho` may
+    then be None). Returns the updates, the state and the beta_n used."""
+    eta, beta = schedule.eta[n], schedule.beta[n]
+    if branches.friedmann:
+        own = theory.friedmann_momentum(rho / schedule.planck_mass**2, schedule.vacuum, eta, jnp)
+        beta = jnp.where(schedule.friedmann, own.astype(eta.dtype), beta)
     heavy, state = heavy_ball(eta, beta).update(grads, opt_state, params)
+    if not branches.nesterov:
+        return heavy, state, beta
     ahead, _ = optax.sgd(eta, momentum=beta, nesterov=True).update(grads, opt_state, params)
     updates = jax.tree.map(lambda a, h: jnp.where(schedule.nesterov, a, h), ahead, heavy)
     return updates, state, beta
 
 
 def checkpoint_slot(step: jax.Array, checkpoints: jax.Array) -> jax.Array:
-    """Index of `step` in the sorted checkpoint list (the first checkpoint >= step)."""
-    return jnp.searchsorted(checkpoints, step, side="left")
+    """Index of `step` in the sorted checkpoint list (the first checkpoint >= step): the count
+    of checkpoints below it, one fused comparison (jnp.searchsorted runs a while loop of its own
+    inside every training step)."""
+    return jnp.sum(checkpoints < step).astype(jnp.int32)
 
 
 def save_checkpoint(saved, params, slot):
@@ -151,11 +176,12 @@ def train_run(
     kappa_vectors: jax.Array | None = None,
     kappa_stride: int = 0,
     kappa_dense: int = 0,
+    branches: Branches = ALL_BRANCHES,
 ) -> Trajectories:
     """One run under its `schedule`: record f(theta(n)), L(theta(n)) and the beta_n used for
     n = 0..steps, parameters at checkpoints, and kappa_a(n) (`rayleigh_quotients` of the rows
     of `kappa_vectors`, (K, N)) at the `measured_steps(steps, kappa_stride, kappa_dense)`,
-    sharing the step's forward pass (`kappa_stride` 0: off).
+    sharing the step's forward pass (`kappa_stride` 0: off); only the schedule `branches` given.
 
     `on_step(n)`, if given, is traced into every step (progress reports; it returns nothing).
     """
@@ -178,8 +204,10 @@ def train_run(
             p,
             checkpoint_slot(n, checkpoints),
         )
-        rho = field_energy(f, f_prev, grads, schedule.eta[n], x.shape[0])
-        updates, opt_state, beta = scheduled_update(schedule, n, grads, opt_state, p, rho)
+        rho = None
+        if branches.friedmann:
+            rho = field_energy(f, f_prev, grads, schedule.eta[n], x.shape[0])
+        updates, opt_state, beta = scheduled_update(schedule, n, grads, opt_state, p, rho, branches)
         carry = (optax.apply_updates(p, updates), opt_state, saved, f)
         return carry, (f, loss, kappa, beta)
 
@@ -228,11 +256,13 @@ def run_all(
     kappa_vectors,
     kappa_stride: int,
     kappa_dense: int,
+    branches: Branches,
 ):
-    """`train_run` for every run: one `vmap`, or with `chunk` > 0 a `lax.map` over chunks of
-    `chunk` runs (vmapped inside a chunk, the remainder as a last, shorter chunk), so that on a
-    CPU one chunk's parameters, velocities and gradients stay in cache across its steps
-    (benchmarks/README.md: chunk_runs). `kappa_vectors` (run, K, N) are each run's v_a.
+    """`train_run` for every run (tracing only the schedule `branches` given): one `vmap`, or
+    with `chunk` > 0 a `lax.map` over chunks of `chunk` runs (vmapped inside a chunk, the
+    remainder as a last, shorter chunk), so that on a CPU one chunk's parameters, velocities and
+    gradients stay in cache across its steps (benchmarks/README.md: chunk_runs).
+    `kappa_vectors` (run, K, N) are each run's v_a.
 
     `progress(n, chunk, steps, chunks)`, if not None, is called on the host at PROGRESS_REPORTS
     evenly spaced steps of the job; its arguments are not batched, so it runs once per chunk.
@@ -247,8 +277,9 @@ def run_all(
 
         def run(p, s, v):
             return train_run(
-                apply_fn, p, s, x, y, steps, checkpoints, on_step, v, kappa_stride, kappa_dense
-            )
+                apply_fn, p, s, x, y, steps, checkpoints, on_step, v, kappa_stride, kappa_dense,
+                branches,
+            )  # fmt: skip
 
         return jax.vmap(run)(p, schedule, vectors)
 
@@ -264,7 +295,7 @@ def run_all(
     return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out, tail)
 
 
-_compiled_sweep = jax.jit(run_all, static_argnums=(0, 5, 7, 8, 10, 11))
+_compiled_sweep = jax.jit(run_all, static_argnums=(0, 5, 7, 8, 10, 11, 12))
 
 
 def train_sweep(
@@ -293,9 +324,8 @@ def train_sweep(
     etas, betas are (run,) (constant) or (run, steps + 1) (per step); the per-run switches
     nesterov, friedmann, vacuum, planck_mass as in `Schedule` (`batched_schedules`).
 
-    The program is cached per (apply_fn, steps, chunk, progress, kappa_stride, kappa_dense) and
-    shapes, so
-    repeated calls do not recompile.
+    The program is cached per (apply_fn, steps, chunk, progress, kappa_stride, kappa_dense, the
+    `schedule_branches` of the switches) and shapes, so repeated calls do not recompile.
     """
     checkpoints = jnp.asarray(sorted(checkpoints))
     dtype = jax.tree.leaves(params)[0].dtype
@@ -315,6 +345,7 @@ def train_sweep(
         jnp.asarray(kappa_vectors, dtype),
         kappa_stride,
         kappa_dense,
+        schedule_branches(nesterov, friedmann),
     )
 
 

@@ -1,0 +1,63 @@
+"""benchmarks/gpu_training.py runs where the GPU machine has no snakemake, h5netcdf, jsonschema
+or scikit-learn (its import chain and its digits stand-in); benchmarks/floor.py counts the
+FLOPs its docstring states."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ABSENT = ("snakemake", "h5netcdf", "jsonschema", "sklearn")
+
+SCRIPT = f"""
+import runpy, sys
+for name in {ABSENT!r}:
+    sys.modules[name] = None  # any import of it raises ImportError
+script = runpy.run_path("benchmarks/gpu_training.py")
+spec = {{"kind": "digits", "n_samples": 128, "classes": [3, 8], "seed": 2}}
+x, y, source = script["build_data"]("digits", spec, False)
+assert source == "stand-in" and x.shape == (128, 64) and set(y) == {{-1.0, 1.0}}, (source, x.shape)
+assert not any(name in sys.modules and sys.modules[name] for name in {ABSENT!r})
+print("ok")
+"""
+
+
+def test_gpu_benchmark_needs_none_of_the_packages_the_device_lacks():
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]
+
+
+def test_floor_counts_a_tiny_config_by_hand():
+    """One run, width 4, depth 2, N 10, d 3, 2 steps, checkpoints 0 and 2, kappa at steps 0 and 2
+    (stride 2), K 1: F = 2 N (d w + w^2 + w) = 640; train 3 x 3F + 2 x 2F; ntk per checkpoint 2F
+    + 2 N^2 (7 + 8 + 5) + 9 N^3, plus 4 (steps + 1) N K; cosmology 4 dictionaries x 2 steps x
+    12 stages x (2 + 8)."""
+    spec = importlib.util.spec_from_file_location(
+        "floor", os.path.join(ROOT, "benchmarks", "floor.py")
+    )
+    floor = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(floor)
+    config = {
+        "datasets": {"t": {"kind": "teacher", "n_samples": 10, "n_features": 3, "noise": 0.1,
+                           "target_mean": 0.0, "seed": 1}},
+        "model": {"depth": 2, "activation": "erf", "bias_std": 1.0, "use_bias": True},
+        "training": {"steps": 2, "checkpoints": [0, 2], "dtype": "float32", "kappa_stride": 2,
+                     "kappa_dense_steps": 0, "kappa_modes": 1},
+        "sweeps": {"s": {"datasets": ["t"], "widths": [4], "eta": [0.1], "beta": [0.9],
+                         "seeds": [0]}},
+        "split_by": ["dataset", "width"],
+        "ntk": {"modes": 1},
+    }  # fmt: skip
+    counted, per_job = floor.count(config)
+    forward = 640
+    train = 3 * 3 * forward + 2 * 2 * forward
+    kernel = 2 * forward + 2 * 100 * (7 + 8 + 5) + 9 * 1000
+    assert per_job == {("t", "w4"): train}
+    assert counted["train"] == (train, "float32")
+    assert counted["ntk"] == (2 * kernel + 4 * 3 * 10 * 1, "float32")
+    assert counted["cosmology"] == (4 * 2 * 12 * 10, "float64")
+    assert "simulate" not in counted
