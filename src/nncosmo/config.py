@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from jsonschema import Draft202012Validator
-from snakemake.utils import validate
 
 from nncosmo import theory
 
@@ -59,6 +57,9 @@ def validate_config(config: dict, schema_path: str) -> None:
     """Check `config` against the JSON schema (Draft 2020-12) with one line per error, naming
     key, value, what is allowed and the key's description; then fill the schema's defaults
     with snakemake.utils.validate."""
+    from jsonschema import Draft202012Validator  # here: the stage jobs import config.py too
+    from snakemake.utils import validate
+
     schema = yaml.safe_load(Path(schema_path).read_text())
     errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: e.json_path)
     lines = dict.fromkeys(line for error in errors for line in _error_lines(error))
@@ -307,16 +308,54 @@ def run_key(run: dict) -> tuple:
     return run["eta"], beta, run["seed"], tuple(run["schedule"].items())
 
 
+# Every figure; figures.build names the ones a run builds (default: all). F1-F6 read the sweeps
+# other than figures.histories, F7 those, F8 only the simulations (results/simulate).
+FIGURE_IDS = ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8")
+SWEEP_FIGURES = ("F1", "F2", "F3", "F4", "F5", "F6")
+
+
+def built_figures(config: dict) -> list[str]:
+    """The figures this run builds (`figures.build`, default all), in FIGURE_IDS order."""
+    build = config["figures"].get("build", FIGURE_IDS)
+    return [fig for fig in FIGURE_IDS if fig in build]
+
+
+def built_sweeps(config: dict) -> dict[str, dict]:
+    """The sweeps the built figures read: figures.histories' sweeps if F7 is built, every other
+    sweep if any of F1-F6 is; the others are not trained."""
+    built = built_figures(config)
+    histories = set(config["figures"]["histories"])
+    sweep_figures = bool(set(SWEEP_FIGURES) & set(built))
+    needed = {
+        name: "F7" in built if name in histories else sweep_figures for name in config["sweeps"]
+    }
+    return {name: sweep for name, sweep in config["sweeps"].items() if needed[name]}
+
+
+def jax_cache_env(folder: str | Path) -> dict[str, str]:
+    """Environment of every job: JAX's persistent compilation cache in `folder` (absolute).
+
+    Entries are compiled executables keyed by the program (HLO), the jax/jaxlib version, the
+    backend and the compile flags, so a changed program or package misses and recompiles; a hit
+    runs the very executable a compile would build, so no result changes. Programs that compile
+    in under 0.1 s are not stored (loading a file costs about as much)."""
+    return {
+        "JAX_COMPILATION_CACHE_DIR": str(Path(folder).absolute()),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.1",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    }
+
+
 def runs_for(config: dict, dataset: str, width: int) -> list[dict]:
-    """Union of the runs that any sweep asks for, without duplicates, sorted by (eta, beta,
-    seed, schedule) (`run_key`).
+    """Union of the runs that the built figures' sweeps ask for (`built_sweeps`), without
+    duplicates, sorted by (eta, beta, seed, schedule) (`run_key`).
 
     Sorted, so the list (a Snakemake param: a change reruns the job) does not depend on the
     order in which config files were merged.
     """
     runs = {
         run_key(r): r
-        for sweep in config["sweeps"].values()
+        for sweep in built_sweeps(config).values()
         if dataset in sweep["datasets"] and width in sweep["widths"]
         for r in sweep_runs(sweep)
     }
@@ -324,10 +363,9 @@ def runs_for(config: dict, dataset: str, width: int) -> list[dict]:
 
 
 def widths_for(config: dict, dataset: str) -> list[int]:
-    """Sorted widths at which `dataset` is trained."""
-    return sorted(
-        {w for s in config["sweeps"].values() if dataset in s["datasets"] for w in s["widths"]}
-    )
+    """Sorted widths at which `dataset` is trained (by the built figures' sweeps)."""
+    sweeps = built_sweeps(config).values()
+    return sorted({w for s in sweeps if dataset in s["datasets"] for w in s["widths"]})
 
 
 # Axes of a run along which training jobs may be split further (workflow/schemas: split_by).
