@@ -62,7 +62,7 @@ def snakemake(*args, cwd=ROOT, check=True):
 
 def test_dry_run_of_default_config():
     out = snakemake("-n", "--forceall", "--cores", "2", "--quiet", "rules")
-    for rule in ("train", "ntk", "cosmology", "duality", "claims", "figure_F6"):
+    for rule in ("train", "ntk", "cosmology", "duality", "simulate", "claims", "figures"):
         assert rule in out.stdout
 
 

@@ -337,8 +337,10 @@ def jax_cache_env(folder: str | Path) -> dict[str, str]:
 
     Entries are compiled executables keyed by the program (HLO), the jax/jaxlib version, the
     backend and the compile flags, so a changed program or package misses and recompiles; a hit
-    runs the very executable a compile would build, so no result changes. Programs that compile
-    in under 0.1 s are not stored (loading a file costs about as much)."""
+    runs the very executable a compile would build, so no result changes. Not stored: programs
+    that compile in under 0.1 s (the many one-operation programs), and, by JAX itself, programs
+    with host callbacks (the training scan's progress lines, equinox's error checks inside the
+    diffrax integration): these compile in every job (benchmarks/README.md, "Start-up")."""
     return {
         "JAX_COMPILATION_CACHE_DIR": str(Path(folder).absolute()),
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.1",
