@@ -1,5 +1,6 @@
 # nncosmo: data -> training -> NTK -> cosmological integration -> duality fits -> figures, claims.
 # Run with `snakemake --cores 2`; bigger presets with `--configfile workflow/presets/<name>.yaml`.
+import os
 import sys
 from pathlib import Path
 
@@ -7,7 +8,15 @@ from snakemake.utils import min_version
 
 import nncosmo
 from nncosmo.codedeps import code_digests
-from nncosmo.config import check_config, check_yaml_syntax, disk_note, jobs, validate_config
+from nncosmo.config import (
+    built_figures,
+    check_config,
+    check_yaml_syntax,
+    disk_note,
+    jax_cache_env,
+    jobs,
+    validate_config,
+)
 from nncosmo.locks import clear_stale_lock, forget_owner, locked, record_owner
 from nncosmo.manifest import check_manifest, invocation
 from nncosmo.slurmlog import slurm_failure_reasons
@@ -32,6 +41,11 @@ if workflow.is_main_process and (cleared := clear_stale_lock()):
     print(f"nncosmo: {cleared}", file=sys.stderr)
 
 RESULTS = "results"
+
+# JAX's persistent compilation cache, for every job (the environment is inherited): reruns and
+# jobs of equal shapes load their compiled programs instead of compiling them. It holds compiled
+# executables only, never results; MANIFEST does not list it; deleting it is always safe.
+os.environ.update(jax_cache_env(f"{RESULTS}/.jax_cache"))
 
 # Result files that are missing or changed since MANIFEST was written are removed with it, so
 # this run rebuilds them and everything downstream (nncosmo.manifest); a dry run only reports,

@@ -1,4 +1,5 @@
-"""Rule claims: measure every claim of docs/figures.md, write claims.json and a table."""
+"""Rule claims: measure the claims of docs/figures.md of the built figures (figures.build),
+write claims.json and a table."""
 
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from nncosmo.results import Results
 
 def main(smk) -> None:
     log = stage_logger(smk.log[0], "claims")
-    claims = all_claims(Results.load(smk.input, smk.config))
+    claims = all_claims(Results.load(smk.input, smk.config), smk.params.build)
     Path(smk.output.json).write_text(to_json(claims, provenance(smk.config, rule="claims")))
     Path(smk.output.table).write_text(to_table(claims))
     for c in claims:

@@ -13,12 +13,14 @@ from snakemake.utils import update_config
 
 from nncosmo.config import (
     ConfigError,
+    built_figures,
     check_config,
     job_runs,
     job_width,
     jobs,
     run_key,
     runs_for,
+    sweep_runs,
     training_file_bytes,
     validate_config,
 )
@@ -282,3 +284,46 @@ def test_training_file_bytes_count_the_dense_kappa_steps(config):
     extra -= training_file_bytes(sparse, "teacher", "w1024")
     assert (config["training"]["kappa_dense_steps"], config["training"]["kappa_modes"]) == (25, 1)
     assert extra == runs * 4 * 24 + 8 * 24
+
+
+# The README's command for F1-F6 alone ("Runtime of the default preset"); Snakemake parses the
+# --config value as YAML and merges it into config.yaml key by key (update_config).
+F1_TO_F6 = "figures={build: [F1, F2, F3, F4, F5, F6]}"
+
+
+def with_command_line_config(config: dict, assignment: str) -> dict:
+    """`config` after `--config <assignment>`, merged as Snakemake merges it."""
+    key, value = assignment.split("=", 1)
+    update_config(config, {key: yaml.safe_load(value)})
+    return config
+
+
+def test_f1_to_f6_train_no_history_sweep(config):
+    histories = config["figures"]["histories"]
+    every_run = {(d, job): job_runs(config, d, job) for d, job in jobs(config)}
+    built = with_command_line_config(copy.deepcopy(config), F1_TO_F6)
+    assert built_figures(built) == ["F1", "F2", "F3", "F4", "F5", "F6"]
+    assert built["figures"]["dataset"] == config["figures"]["dataset"]  # merged, not replaced
+    history_keys = {run_key(r) for h in histories for r in sweep_runs(config["sweeps"][h])}
+    for (d, job), runs in every_run.items():
+        kept = job_runs(built, d, job)
+        assert {run_key(r) for r in kept} == {run_key(r) for r in runs} - history_keys
+        assert all(r["schedule"]["kind"] == "constant" for r in kept)
+    assert len(every_run[("teacher", "w1024")]) - len(job_runs(built, "teacher", "w1024")) == 5
+
+
+def test_f7_alone_trains_only_the_history_sweeps(config):
+    config["figures"]["build"] = ["F7"]
+    expected = {
+        run_key(r) for h in config["figures"]["histories"] for r in sweep_runs(config["sweeps"][h])
+    }
+    assert jobs(config) == [("teacher", "w1024")]
+    assert {run_key(r) for r in job_runs(config, "teacher", "w1024")} == expected
+    config["figures"]["build"] = ["F8"]
+    assert jobs(config) == []
+
+
+def test_build_names_only_known_figures(config):
+    config["figures"]["build"] = ["F1", "F9"]
+    with pytest.raises(ConfigError, match="figures.build"):
+        validate_config(config, SCHEMA)

@@ -184,14 +184,15 @@ def test_lock_without_holder_record_is_kept(tmp_path):
 
 # Kill scenarios, each through the README's command in a user's directory: SIGKILL of the
 # snakemake process alone (its job processes survive it) while a training job runs, and of its
-# whole process group while figure jobs run (half-written PNG/PDF files).
+# whole process group while the figures job runs (half-written PNG/PDF files).
 KILLS = [("snakemake alone", "train"), ("process group", "figures")]
 
 
 def wait_for_stage(workdir: Path, stage: str, proc, timeout: float = 300.0) -> None:
-    """Return once a job of `stage` has started (its log file exists) in the running `proc`."""
-    logs, deadline = workdir / "results" / "logs" / stage, time.time() + timeout
-    while not (logs.is_dir() and any(logs.rglob("*.log"))):
+    """Return once a job of `stage` has started (its log file exists: logs/<stage>/... or, for a
+    stage of one job, logs/<stage>.log) in the running `proc`."""
+    logs, deadline = workdir / "results" / "logs", time.time() + timeout
+    while not ((logs / f"{stage}.log").exists() or any(logs.glob(f"{stage}/**/*.log"))):
         assert proc.poll() is None and time.time() < deadline, f"no {stage} job started"
         time.sleep(0.1)
     time.sleep(0.5)  # inside the job: imports and compilation take seconds

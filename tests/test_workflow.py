@@ -4,6 +4,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -61,8 +62,29 @@ def snakemake(*args, cwd=ROOT, check=True):
 
 def test_dry_run_of_default_config():
     out = snakemake("-n", "--forceall", "--cores", "2", "--quiet", "rules")
-    for rule in ("train", "ntk", "cosmology", "duality", "claims", "figure_F6"):
+    for rule in ("train", "ntk", "cosmology", "duality", "simulate", "claims", "figures"):
         assert rule in out.stdout
+
+
+def planned_jobs(stdout: str) -> dict[str, int]:
+    """Rule name -> job count from the job-stats table of a dry run."""
+    rows = (line.split() for line in stdout.splitlines())
+    return {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
+
+
+def test_readme_f1_to_f6_command_plans_no_history_sweep_and_no_simulation():
+    """README "Runtime of the default preset": F1-F6 and their claims alone, from scratch."""
+    config = "figures={build: [F1, F2, F3, F4, F5, F6]}"
+    out = snakemake("-n", "--forceall", "--cores", "2", "--config", config).stdout
+    planned = planned_jobs(out)
+    assert "simulate" not in planned and planned["figures"] == 1 and planned["claims"] == 1
+    for stem in ("F1_background", "F6_phase_diagram"):
+        assert f"results/figures/{stem}.png" in out
+    assert "F7_histories" not in out and "F8_reverse" not in out
+    # the same train jobs, without the history sweeps' runs (tests/test_config.py checks the runs)
+    everything = snakemake("-n", "--forceall", "--cores", "2").stdout
+    assert planned_jobs(everything)["simulate"] == 2
+    assert planned_jobs(everything)["train"] == planned["train"]
 
 
 def test_lint_of_default_config():
@@ -199,8 +221,13 @@ def test_end_to_end_simulates_the_chosen_universes(tiny_run):
 
 
 @pytest.fixture(scope="module")
-def second_tiny_run(tmp_path_factory):
-    return run_tiny_preset(tmp_path_factory.mktemp("tiny_again"))
+def second_tiny_run(tmp_path_factory, tiny_run):
+    """The tiny preset again, in a fresh directory seeded with the first run's compilation cache
+    (compiled executables only), so that test_two_clean_runs_agree_within_tolerance also
+    compares results computed with and without cached executables."""
+    workdir = tmp_path_factory.mktemp("tiny_again")
+    shutil.copytree(tiny_run[0] / ".jax_cache", workdir / "results" / ".jax_cache")
+    return run_tiny_preset(workdir)
 
 
 def tiny_claims(results: Path, config: dict) -> dict[str, dict]:
@@ -210,6 +237,33 @@ def tiny_claims(results: Path, config: dict) -> dict[str, dict]:
         **{s: sorted((results / s).rglob("*.nc")) for s in ("ntk", "cosmology", "duality")},
     )
     return {c.id: asdict(c) for c in all_claims(Results.load(inputs, config))}
+
+
+def test_claims_of_figures_not_built_are_absent(tiny_run):
+    results, config = tiny_run
+    inputs = SimpleNamespace(
+        **{s: sorted((results / s).rglob("*.nc")) for s in ("data", "ntk", "cosmology", "duality")}
+    )
+    loaded = Results.load(inputs, config)
+    f1_to_f6 = ["F1", "F2", "F3", "F4", "F5", "F6"]
+    shown = lambda claims: [(c.id, c.figure, c.verdict, c.measured) for c in claims]  # noqa: E731
+    every = shown(all_claims(loaded))
+    built = shown(all_claims(loaded, f1_to_f6))
+    assert built == [c for c in every if c[1] in f1_to_f6]
+    assert {c[1] for c in built} == set(f1_to_f6) and {c[1] for c in every} > set(f1_to_f6)
+
+
+def test_jobs_share_a_persistent_compilation_cache(tiny_run, second_tiny_run):
+    """The first run filled results/.jax_cache; the second started with a copy of it (fixture;
+    copytree keeps mtimes) and rewrote none of its entries: a miss compiles and stores the program
+    again, a hit loads it. (It may add entries: programs that took over the 0.1 s threshold to
+    compile only this time, under other load.) MANIFEST does not list the cache."""
+    first, _ = tiny_run
+    stored = {p.name: p.stat().st_mtime_ns for p in (first / ".jax_cache").iterdir()}
+    cache = second_tiny_run / "results" / ".jax_cache"
+    again = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert stored and {name: again.get(name) for name in stored} == stored
+    assert ".jax_cache" not in (first / "MANIFEST").read_text()
 
 
 def test_claims_the_tiny_preset_cannot_test_are_untestable(tiny_run):

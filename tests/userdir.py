@@ -21,7 +21,7 @@ from nncosmo.manifest import read_manifest, sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
 README_COMMAND = [str(Path(sys.executable).with_name("snakemake")), "--cores", "2"]
-NOT_RESULTS = ("logs", "benchmarks", "MANIFEST")  # what MANIFEST does not list
+NOT_RESULTS = ("logs", "benchmarks", "MANIFEST", ".jax_cache")  # what MANIFEST does not list
 
 # As tests/test_workflow.py: float32 training is deterministic here; room for XLA's order.
 RTOL, ATOL = 1e-5, 1e-9

@@ -309,16 +309,56 @@ def run_key(run: dict) -> tuple:
     return run["eta"], beta, run["seed"], tuple(run["schedule"].items())
 
 
+# Every figure; figures.build names the ones a run builds (default: all). F1-F6 read the sweeps
+# other than figures.histories, F7 those, F8 only the simulations (results/simulate).
+FIGURE_IDS = ("F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8")
+SWEEP_FIGURES = ("F1", "F2", "F3", "F4", "F5", "F6")
+
+
+def built_figures(config: dict) -> list[str]:
+    """The figures this run builds (`figures.build`, default all), in FIGURE_IDS order."""
+    build = config["figures"].get("build", FIGURE_IDS)
+    return [fig for fig in FIGURE_IDS if fig in build]
+
+
+def built_sweeps(config: dict) -> dict[str, dict]:
+    """The sweeps the built figures read: figures.histories' sweeps if F7 is built, every other
+    sweep if any of F1-F6 is; the others are not trained."""
+    built = built_figures(config)
+    histories = set(config["figures"]["histories"])
+    sweep_figures = bool(set(SWEEP_FIGURES) & set(built))
+    needed = {
+        name: "F7" in built if name in histories else sweep_figures for name in config["sweeps"]
+    }
+    return {name: sweep for name, sweep in config["sweeps"].items() if needed[name]}
+
+
+def jax_cache_env(folder: str | Path) -> dict[str, str]:
+    """Environment of every job: JAX's persistent compilation cache in `folder` (absolute).
+
+    Entries are compiled executables keyed by the program (HLO), the jax/jaxlib version, the
+    backend and the compile flags, so a changed program or package misses and recompiles; a hit
+    runs the very executable a compile would build, so no result changes. Not stored: programs
+    that compile in under 0.1 s (the many one-operation programs), and, by JAX itself, programs
+    with host callbacks (the training scan's progress lines, equinox's error checks inside the
+    diffrax integration): these compile in every job (benchmarks/README.md, "Start-up")."""
+    return {
+        "JAX_COMPILATION_CACHE_DIR": str(Path(folder).absolute()),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.1",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    }
+
+
 def runs_for(config: dict, dataset: str, width: int) -> list[dict]:
-    """Union of the runs that any sweep asks for, without duplicates, sorted by (eta, beta,
-    seed, schedule) (`run_key`).
+    """Union of the runs that the built figures' sweeps ask for (`built_sweeps`), without
+    duplicates, sorted by (eta, beta, seed, schedule) (`run_key`).
 
     Sorted, so the list (a Snakemake param: a change reruns the job) does not depend on the
     order in which config files were merged.
     """
     runs = {
         run_key(r): r
-        for sweep in config["sweeps"].values()
+        for sweep in built_sweeps(config).values()
         if dataset in sweep["datasets"] and width in sweep["widths"]
         for r in sweep_runs(sweep)
     }
@@ -326,10 +366,9 @@ def runs_for(config: dict, dataset: str, width: int) -> list[dict]:
 
 
 def widths_for(config: dict, dataset: str) -> list[int]:
-    """Sorted widths at which `dataset` is trained."""
-    return sorted(
-        {w for s in config["sweeps"].values() if dataset in s["datasets"] for w in s["widths"]}
-    )
+    """Sorted widths at which `dataset` is trained (by the built figures' sweeps)."""
+    sweeps = built_sweeps(config).values()
+    return sorted({w for s in sweeps if dataset in s["datasets"] for w in s["widths"]})
 
 
 # Axes of a run along which training jobs may be split further (workflow/schemas: split_by).

@@ -11,6 +11,7 @@ import hashlib
 import json
 import platform
 import subprocess
+import sys
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -69,13 +70,18 @@ def package_versions() -> dict:
 
 
 def runtime_state() -> dict:
-    """Platform, JAX backend/device and precision settings of this process."""
-    import jax
-
-    return {
+    """Platform, and the JAX backend/device and precision settings where this process runs JAX
+    (a stage that does not, e.g. duality, figures, claims, is not made to import it)."""
+    host = {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "machine": platform.machine(),
+    }
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return host
+    return {
+        **host,
         "jax_backend": jax.default_backend(),
         "jax_devices": [str(d) for d in jax.devices()],
         "jax_enable_x64": bool(jax.config.jax_enable_x64),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from scipy import stats
+from scipy.special import stdtrit
 
 from nncosmo.config import run_matches, sweep_runs
 from nncosmo.duality import prony_fit
@@ -279,7 +279,7 @@ def extrapolate_in_inverse_width(per_width: dict[int, np.ndarray]) -> dict:
     terms = gain[0] ** 2 * error**2
     dof = float(terms.sum() ** 2 / np.sum(terms**2 / (count - 1)))
     sigma = float(np.sqrt(terms.sum()) * birge)
-    half = float(stats.t.ppf((1 + CONFIDENCE) / 2, dof)) * sigma
+    half = float(stdtrit(dof, (1 + CONFIDENCE) / 2)) * sigma  # Student-t quantile
     return {
         "widths": widths.tolist(),
         "means": mean.tolist(),

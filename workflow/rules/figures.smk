@@ -1,5 +1,7 @@
 # Stages 6 and 7: figures F1-F8 (PNG + PDF, with report captions) and the checked claims.
 
+# One job renders every built figure (figures.build): the results are read once, and the
+# Python, JAX and matplotlib start-up is paid once instead of once per figure.
 FIGURE_STEMS = {
     "F1": "F1_background",
     "F2": "F2_ntk",
@@ -10,54 +12,54 @@ FIGURE_STEMS = {
     "F7": "F7_histories",
     "F8": "F8_reverse",
 }
-FIGURES = [f"{RESULTS}/figures/{stem}.{ext}" for stem in FIGURE_STEMS.values()
-           for ext in ("png", "pdf")]
+BUILT = built_figures(config)
+FIGURES = [f"{RESULTS}/figures/{FIGURE_STEMS[fig]}.{ext}" for fig in BUILT for ext in ("png", "pdf")]
 STAGE_INPUTS = {
     stage: [f"{RESULTS}/{stage}/{d}/{job}.nc" for d, job in JOBS]
     for stage in ("ntk", "cosmology", "duality")
 }
 # the data sets' inputs x: F5 and the claims compute the analytic infinite-width NTK on them
 DATA_INPUTS = expand(f"{RESULTS}/data/{{dataset}}.nc", dataset=sorted({d for d, _ in JOBS}))
-# F1-F6 read the sweeps' stages, F8 only the simulations (results/simulate, simulate.smk)
-FIGURE_INPUTS = {
-    fig: {"simulate": list(SIMULATIONS.values())} if fig == "F8"
-    else {**STAGE_INPUTS, "data": DATA_INPUTS}
-    for fig in FIGURE_STEMS
+# F1-F7 read the sweeps' stages, F8 only the simulations (results/simulate, simulate.smk: empty
+# unless F8 is built)
+RESULT_INPUTS = {**STAGE_INPUTS, "data": DATA_INPUTS, "simulate": list(SIMULATIONS.values())}
+# per built figure: outputs <fig>_png (in the report, with the figure's caption) and <fig>_pdf
+FIGURE_OUTPUTS = {
+    name: path
+    for fig in BUILT
+    for name, path in {
+        f"{fig}_png": report(
+            f"{RESULTS}/figures/{FIGURE_STEMS[fig]}.png",
+            caption=f"../report/{fig}.rst",
+            category="Figures",
+        ),
+        f"{fig}_pdf": f"{RESULTS}/figures/{FIGURE_STEMS[fig]}.pdf",
+    }.items()
 }
 
-for fig, stem in FIGURE_STEMS.items():
 
-    rule:
-        name:
-            f"figure_{fig}"
-        input:
-            **FIGURE_INPUTS[fig],
-        output:
-            png=report(
-                f"{RESULTS}/figures/{stem}.png",
-                caption=f"../report/{fig}.rst",
-                category="Figures",
-            ),
-            pdf=f"{RESULTS}/figures/{stem}.pdf",
-        params:
-            code=CODE["figure.py"],
-            figure=fig,
-            figures=config["figures"],
-        log:
-            f"{RESULTS}/logs/figures/{stem}.log",
-        benchmark:
-            f"{RESULTS}/benchmarks/figures/{stem}.tsv"
-        conda:
-            "../envs/nncosmo.yaml"
-        script:
-            "../../scripts/figure.py"
+rule figures:
+    input:
+        **RESULT_INPUTS,
+    output:
+        **FIGURE_OUTPUTS,
+    params:
+        code=CODE["figures.py"],
+        build=BUILT,
+        figures=config["figures"],
+    log:
+        f"{RESULTS}/logs/figures.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures.tsv"
+    conda:
+        "../envs/nncosmo.yaml"
+    script:
+        "../../scripts/figures.py"
 
 
 rule claims:
     input:
-        **STAGE_INPUTS,
-        data=DATA_INPUTS,
-        simulate=list(SIMULATIONS.values()),
+        **RESULT_INPUTS,
     output:
         json=f"{RESULTS}/claims.json",
         table=report(
@@ -65,6 +67,7 @@ rule claims:
         ),
     params:
         code=CODE["claims.py"],
+        build=BUILT,
         figures=config["figures"],
         claims=config["claims"],
     log:

@@ -1,7 +1,10 @@
 # Stage 8 (F8): the reverse direction, one job per target cosmology of config["cosmologies"]:
 # derive the network settings from the target, train, read the field back (nncosmo.simulate).
+# Only when F8 is built (figures.build).
 SIMULATIONS = {
-    name: f"{RESULTS}/simulate/{name}.nc" for name in sorted(config["cosmologies"]["targets"])
+    name: f"{RESULTS}/simulate/{name}.nc"
+    for name in sorted(config["cosmologies"]["targets"])
+    if "F8" in built_figures(config)
 }
 
 

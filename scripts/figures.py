@@ -1,0 +1,19 @@
+"""Rule figures: render every built figure of docs/figures.md (figures.build) as PNG and PDF."""
+
+from nncosmo.figures import FIGURES, save, set_style
+from nncosmo.provenance import provenance, stage_logger
+from nncosmo.results import Results
+
+
+def main(smk) -> None:
+    log = stage_logger(smk.log[0], "figures")
+    results = Results.load(smk.input, smk.config)
+    set_style()
+    for fig in smk.params.build:
+        png, pdf = smk.output[f"{fig}_png"], smk.output[f"{fig}_pdf"]
+        record = provenance(smk.config, rule="figures", figure=fig)
+        save(FIGURES[fig](results), png, pdf, smk.params.figures["dpi"], record)
+        log.info("wrote %s and %s", png, pdf)
+
+
+main(snakemake)  # noqa: F821
