@@ -1,7 +1,7 @@
 """Start-up against work per stage script: each stage's script run in a fresh process on the
 existing stage files of a finished default run, timed by phase.
 
-    python benchmarks/startup.py --results /work/main/results --src /path/a/src --src /path/b/src
+    python benchmarks/startup.py --results results --src /path/a/src --src /path/b/src
 
 For every source tree (`--src`, the `src/` folder of a checkout: its scripts are the ones next to
 it, its config.yaml gives the params), round-robin over `--rounds` rounds (interleaved, so load
