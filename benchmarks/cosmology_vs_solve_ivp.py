@@ -6,7 +6,7 @@ Modes: u'' + 3 H u' + m^2 u = 0, u(0) = 1, u'(0) = 0, for H in HUBBLES and, per 
 m = r H with r log-spaced over [R_MIN, R_MAX] (light, overdamped m < 3H/2, to heavy, oscillating),
 saved at T times on [0, TAU_MAX]; 1000 modes in all. Both solvers use Dopri8/DOP853 with the
 same rtol/atol (config.yaml's cosmology block), and both are checked against the closed form
-`nncosmo.duality.mode_solution` (max |u - u_exact| over all modes and times; |u(0)| = 1).
+`nncosmo.theory.mode_solution` (max |u - u_exact| over all modes and times; |u(0)| = 1).
 Timed (median/min/max over warm runs; the project's compile time separately):
   project      one jit(vmap over H) call of `integrate_flrw`, the H's modes as its K perturbations
                (the layout of `nncosmo.cosmology.de_sitter_fields`)
@@ -41,7 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _timing  # noqa: E402
 
 from nncosmo.cosmology import Expansion, integrate_flrw  # noqa: E402
-from nncosmo.duality import mode_solution  # noqa: E402
+from nncosmo.theory import mode_solution  # noqa: E402
 
 HUBBLES = (0.05, 0.1, 0.2, 0.4)
 MODES_PER_H = 250
