@@ -39,11 +39,11 @@ def test_per_step_recursion_equals_the_written_out_loop():
 
 def _fields(dictionary, kappa, u0):
     """One run's field of `dictionary` for kappa (step, mode), u0 (mode), tau = n sqrt(eta),
-    steps landing on every tau_n."""
+    knots at every step."""
     diagonal = kappa[None, ..., None] * np.eye(kappa.shape[-1])
     h, m2, du0 = cosmology.dictionary_parameters(dictionary, [ETA], [BETA], diagonal, u0[None])
     tau = np.sqrt(ETA) * np.arange(kappa.shape[0])[None]
-    return cosmology.de_sitter_fields(tau, h, m2, u0[None], du0, 1e-13, 1e-15)[0]
+    return cosmology.de_sitter_fields(tau, h, m2, u0[None], du0, tau, 1e-13, 1e-15)[0]
 
 
 def test_adiabatic_field_with_constant_kappa_is_the_exact_field():

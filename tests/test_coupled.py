@@ -90,10 +90,10 @@ def test_linear_model_with_rotating_kernel_follows_the_matrix_recursion():
 
 
 def _coupled_field(kappa, u0, dictionary="coupled"):
-    """The field of `dictionary` for kappa matrices (step, K, K), steps on every tau_n."""
+    """The field of `dictionary` for kappa matrices (step, K, K), knots at every step."""
     h, m2, du0 = cosmology.dictionary_parameters(dictionary, [ETA], [BETA], kappa[None], u0[None])
     tau = np.sqrt(ETA) * np.arange(kappa.shape[0])[None]
-    return cosmology.de_sitter_fields(tau, h, m2, u0[None], du0, 1e-13, 1e-15)[0]
+    return cosmology.de_sitter_fields(tau, h, m2, u0[None], du0, tau, 1e-13, 1e-15)[0]
 
 
 def test_constant_coupled_field_is_the_exact_field_in_the_eigenbasis():
@@ -148,7 +148,7 @@ def test_coupled_field_follows_a_slowly_rotating_kernel_within_the_amplitude_bou
 
 def test_adiabatic_dictionary_uses_the_measured_kappa():
     """Mode 0 from the measured kappa (interpolated between its steps), the rest from the
-    checkpoints."""
+    checkpoints; the kinks include the measured steps."""
     kernels = _kernels(angle=0.3, drift=0.05)
     ntk = _ntk_dataset(kernels, _linear_model(kernels), np.array([0, 50, 100, 300]))
     measured_steps = np.arange(0, STEPS + 1, 20)
@@ -158,9 +158,10 @@ def test_adiabatic_dictionary_uses_the_measured_kappa():
         dims=("run", "kappa_step", "mode"),
         coords={"kappa_step": measured_steps},
     )
-    kappa, source = cosmology.adiabatic_kappa(ntk, measured)
+    kappa, kinks, source = cosmology.adiabatic_kappa(ntk, measured)
     np.testing.assert_allclose(kappa[0, :, 0], np.interp(ntk.step.values, measured_steps, values))
     np.testing.assert_allclose(kappa[0, :, 1:], cosmology.checkpoint_kappa(ntk)[0, :, 1:])
+    assert set(kinks) == set(measured_steps) | {50, 100, 300}
     assert "modes < 1: measured" in source
     ds = cosmology.field_dataset(ntk, 1e-10, 1e-12, measured)
     expected = theory.exact_dictionary(ETA, BETA, kappa[0, :, 0])["m2"]

@@ -77,7 +77,7 @@ def _vector_field(t, y, args):
     """(ln a, phi, phi', d, d')' = (H, phi', -3H phi' - m^2 phi, d', -3H d' - (k^2/a^2 + M^2) d).
 
     y is one flat float64 vector (`_unpack`): each Runge-Kutta stage then combines one array
-    instead of five, which halves the solver's per-step cost on CPU (benchmarks/README.md §3)."""
+    instead of five, which halves the solver's cost per step (benchmarks/README.md §3)."""
     kind, expansion, mass2, k, pert_mass2 = args
     mass2, pert_mass2 = mass_at(mass2, t), mass_at(pert_mass2, t)
     ln_a, phi, dphi, delta, ddelta = _unpack(y)
@@ -98,16 +98,11 @@ def _as_mass(mass2):
     return mass2 if isinstance(mass2, diffrax.LinearInterpolation) else _f64(mass2)
 
 
-def _step_controller(rtol, atol, ts, *tables):
-    """PID step-size control whose steps land on every save time `ts` and on the knots of an
-    interpolated mass or H (its kinks).
-
-    Landing on the save times means the saved values are step end points, not diffrax's Dopri8
-    dense output: that interpolant (a degree-6 polynomial of the stages) is far less accurate than
-    the steps (1e-8 against 3e-13 at rtol 1e-10 in benchmarks/cosmology_vs_solve_ivp.py)."""
+def _step_controller(rtol, atol, *tables):
+    """PID step-size control; steps land on the knots of an interpolated mass or H (its kinks)."""
     pid = diffrax.PIDController(rtol=rtol, atol=atol)
     knots = [m.ts for m in tables if isinstance(m, diffrax.LinearInterpolation)]
-    return diffrax.ClipStepSizeController(pid, step_ts=jnp.sort(jnp.concatenate([ts, *knots[:1]])))
+    return diffrax.ClipStepSizeController(pid, step_ts=knots[0]) if knots else pid
 
 
 def integrate_flrw(
@@ -135,8 +130,7 @@ def integrate_flrw(
     the same knots; so is a tabulated H, expansion.H0); the steps then land on its knots. `kind`
     and `max_steps` are static; all else, tolerances included, may be traced (jit, vmap; ts of
     equal length). Returns "phi", "dphi", "a", "H" of shape (T,) and "delta", "ddelta" of shape
-    (T, K), solved with Dopri8 under a PID step-size controller whose steps land on every save
-    time (`_step_controller`).
+    (T, K), solved with Dopri8 under a PID step-size controller.
     """
     if not jax.config.jax_enable_x64:
         raise ValueError(
@@ -164,7 +158,7 @@ def integrate_flrw(
         y0=y0,
         args=(kind, expansion, mass2, k, pert_mass2),
         saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=_step_controller(rtol, atol, ts, mass2, pert_mass2, expansion.H0),
+        stepsize_controller=_step_controller(rtol, atol, mass2, pert_mass2, expansion.H0),
         max_steps=max_steps,
     )
     ln_a, phi, dphi, delta, ddelta = _unpack(sol.ys)
@@ -181,12 +175,12 @@ def _coupled_vector_field(t, y, args):
     return jnp.concatenate([dphi, -3.0 * h * dphi - mass2.evaluate(t) @ phi])
 
 
-def integrate_coupled(ts, phi0, dphi0, mass2, h, *, rtol, atol, max_steps=1_000_000):
+def integrate_coupled(ts, phi0, dphi0, mass2, h, knots, *, rtol, atol, max_steps=1_000_000):
     """Solve phi'' + 3H phi' + M^2(t) phi = 0 for phi in R^K in de Sitter space (H constant).
 
     ts (T,) are the save times, ts[0] the initial time; phi0, dphi0 (K,); mass2 (T, K, K) is M^2
-    at ts, linearly interpolated in between; the steps land on every save time (so on every kink
-    of M^2(t); `_step_controller`). Dopri8 under a PID controller, float64; everything may be
+    at ts, linearly interpolated in between; the steps land on `knots` (J,), the times where
+    M^2(t) has kinks (inf: no knot). Dopri8 under a PID controller, float64; everything may be
     traced (jit, vmap). Returns phi (T, K). The scalar fields of a diagonal M^2 are the
     perturbations of `integrate_flrw` at k = 0, one per mode.
     """
@@ -195,7 +189,10 @@ def integrate_coupled(ts, phi0, dphi0, mass2, h, *, rtol, atol, max_steps=1_000_
             "nncosmo.cosmology needs float64: call jax.config.update('jax_enable_x64', True) "
             "before using JAX"
         )
-    ts, phi0, dphi0, mass2, h = map(_f64, (ts, phi0, dphi0, mass2, h))
+    ts, phi0, dphi0, mass2, h, knots = map(_f64, (ts, phi0, dphi0, mass2, h, knots))
+    controller = diffrax.ClipStepSizeController(
+        diffrax.PIDController(rtol=rtol, atol=atol), step_ts=knots
+    )
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(_coupled_vector_field),
         diffrax.Dopri8(),
@@ -205,7 +202,7 @@ def integrate_coupled(ts, phi0, dphi0, mass2, h, *, rtol, atol, max_steps=1_000_
         y0=jnp.concatenate([phi0, dphi0]),
         args=(h, diffrax.LinearInterpolation(ts, mass2)),
         saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=_step_controller(rtol, atol, ts),
+        stepsize_controller=controller,
         max_steps=max_steps,
     )
     return sol.ys[:, : phi0.shape[-1]]
@@ -213,18 +210,19 @@ def integrate_coupled(ts, phi0, dphi0, mass2, h, *, rtol, atol, max_steps=1_000_
 
 _matched_fields = jax.jit(
     jax.vmap(
-        lambda ts, h, m2, u0, du0, rtol, atol: integrate_coupled(
-            ts, u0, du0, m2, h, rtol=rtol, atol=atol
+        lambda ts, h, m2, knots, u0, du0, rtol, atol: integrate_coupled(
+            ts, u0, du0, m2, h, knots, rtol=rtol, atol=atol
         ),
-        in_axes=(0, 0, 0, 0, 0, None, None),
+        in_axes=(0, 0, 0, 0, 0, 0, None, None),
     )
 )
 
 
-def de_sitter_fields(tau, H, m2, u0, du0, rtol: float, atol: float) -> np.ndarray:
+def de_sitter_fields(tau, H, m2, u0, du0, knots, rtol: float, atol: float) -> np.ndarray:
     """All runs in one vmapped, jit-compiled `integrate_coupled` call.
 
-    Shapes: tau (R, T), H (R,), m2 (R, T, K, K) (M^2 at tau, linear in between), u0/du0 (R, K).
+    Shapes: tau (R, T), H (R,), m2 (R, T, K, K) (M^2 at tau), u0/du0 (R, K), knots (R, J) the
+    times where M^2 has kinks (inf: none; calls of equal shapes share one compiled program).
     Returns (R, T, K). Runs with non-finite parameters (diverged, or no real image in the
     dictionary at some step) are integrated as zeros and returned as NaN rows.
     """
@@ -232,7 +230,7 @@ def de_sitter_fields(tau, H, m2, u0, du0, rtol: float, atol: float) -> np.ndarra
     clean = lambda a: np.where(valid.reshape(-1, *[1] * (a.ndim - 1)), a, 0.0)  # noqa: E731
     H, m2, u0, du0 = map(clean, (H, m2, u0, du0))
     tau = np.where(valid[:, None], tau, np.arange(tau.shape[1])[None, :])
-    fields = np.asarray(_matched_fields(tau, H, m2, u0, du0, rtol, atol))
+    fields = np.asarray(_matched_fields(tau, H, m2, knots, u0, du0, rtol, atol))
     return np.where(valid[:, None, None], fields, np.nan)
 
 
@@ -257,14 +255,15 @@ def checkpoint_kappa(ntk) -> np.ndarray:
     return interpolate_steps(ntk.checkpoint.values, lam, ntk.step.values)
 
 
-def adiabatic_kappa(ntk, measured=None) -> tuple[np.ndarray, str]:
-    """kappa_a(n) (run, step, mode) of the adiabatic dictionary and its source.
+def adiabatic_kappa(ntk, measured=None) -> tuple[np.ndarray, np.ndarray, str]:
+    """kappa_a(n) (run, step, mode) of the adiabatic dictionary, its kink steps and its source.
 
     Modes the training measured (`measured`: the training file's kappa(run, kappa_step, mode),
     Rayleigh quotients v_a(0)^T Theta(n) v_a(0) / N, docs/physics.md §7.9) take those values,
-    linearly interpolated between the measured steps; the others `checkpoint_kappa`.
+    linearly interpolated between the measured steps; the others `checkpoint_kappa`. The kinks
+    are the checkpoints and the measured steps.
     """
-    kappa = checkpoint_kappa(ntk)
+    kappa, kinks = checkpoint_kappa(ntk), set(ntk.checkpoint.values.tolist())
     dense = 0 if measured is None else min(measured.sizes["mode"], kappa.shape[-1])
     if dense:
         if measured.sizes["run"] != kappa.shape[0]:
@@ -274,12 +273,13 @@ def adiabatic_kappa(ntk, measured=None) -> tuple[np.ndarray, str]:
             )
         values = measured.isel(mode=slice(0, dense)).values.astype(np.float64)
         kappa[..., :dense] = interpolate_steps(measured.kappa_step.values, values, ntk.step.values)
+        kinks |= set(measured.kappa_step.values.tolist())
     source = (
         f"modes < {dense}: measured kappa_a(n) of the training file at "
         f"{0 if measured is None else measured.sizes['kappa_step']} steps; "
         f"modes >= {dense}: NTK eigenvalues at the checkpoints"
     )
-    return kappa, source
+    return kappa, np.array(sorted(kinks)), source
 
 
 def kappa_matrices(ntk) -> np.ndarray:
@@ -317,37 +317,46 @@ def _diagonal(kappa) -> np.ndarray:
 
 
 def _dictionary_kappa(ntk, measured):
-    """Per dictionary, the kappa matrices (run, step, K, K) it maps, and the adiabatic kappa
-    source."""
-    kappa, source = adiabatic_kappa(ntk, measured)
+    """Per dictionary, the kappa matrices (run, step, K, K) it maps, and the adiabatic kinks and
+    kappa source."""
+    kappa, kinks, source = adiabatic_kappa(ntk, measured)
     coupled = interpolate_steps(ntk.checkpoint.values, kappa_matrices(ntk), ntk.step.values)
     scalar = _diagonal(checkpoint_kappa(ntk))
     matrices = {"continuum": scalar, "exact": scalar, "adiabatic": _diagonal(kappa)}
-    return matrices | {"coupled": coupled}, source
+    return matrices | {"coupled": coupled}, kinks, source
 
 
 def field_dataset(ntk, rtol: float, atol: float, measured=None):
     """Cosmology stage: for each run and dictionary, the de Sitter field matched to u_a(n).
 
-    All runs of all dictionaries in one call (`de_sitter_fields`; its steps land on every tau_n,
-    so on every kink of a time-dependent mass). `measured`: the training file's kappa(run,
-    kappa_step, mode) or None (`adiabatic_kappa`).
+    Two calls of one compiled program (`de_sitter_fields`): the constant-mass dictionaries with no
+    knots, the time-dependent ones (adiabatic, coupled) with knots at the kinks of their masses
+    (checkpoints and measured steps). `measured`: the training file's kappa(run, kappa_step,
+    mode) or None (`adiabatic_kappa`).
     """
     eta, beta, u0 = ntk.eta.values, ntk.beta.values, ntk.u.isel(step=0).values
-    matrices, source = _dictionary_kappa(ntk, measured)
+    matrices, kinks, source = _dictionary_kappa(ntk, measured)
     params = {d: dictionary_parameters(d, eta, beta, matrices[d], u0) for d in DICTIONARIES}
-    stacked = [np.concatenate([params[d][i] for d in DICTIONARIES]) for i in range(3)]
-    copies = len(DICTIONARIES)
-    out = de_sitter_fields(
-        np.concatenate([ntk.tau.values] * copies),
-        stacked[0],
-        stacked[1],
-        np.concatenate([u0] * copies),
-        stacked[2],
-        rtol,
-        atol,
-    )
-    fields = dict(zip(DICTIONARIES, np.split(out, copies), strict=True))
+    fields = {}
+    for group, timed in ((CONSTANT_MASS, False), (DICTIONARIES[2:], True)):
+        tau = np.concatenate([ntk.tau.values] * len(group))
+        knots = (
+            tau[:, np.searchsorted(ntk.step.values, kinks)]
+            if timed
+            else np.full((len(tau), len(kinks)), np.inf)
+        )
+        stacked = [np.concatenate([params[d][i] for d in group]) for i in range(3)]
+        out = de_sitter_fields(
+            tau,
+            stacked[0],
+            stacked[1],
+            np.concatenate([u0] * len(group)),
+            stacked[2],
+            knots,
+            rtol,
+            atol,
+        )
+        fields |= dict(zip(group, np.split(out, len(group)), strict=True))
     at_checkpoints = np.searchsorted(ntk.step.values, ntk.checkpoint.values)
     mass_matrix = params["coupled"][1][:, at_checkpoints]
     return _as_dataset(
