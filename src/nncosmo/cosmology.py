@@ -208,18 +208,21 @@ def integrate_coupled(ts, phi0, dphi0, mass2, h, knots, *, rtol, atol, max_steps
     return sol.ys[:, : phi0.shape[-1]]
 
 
+# lax.map, not vmap: one system per run, each with its own step-size controller, solved one
+# after the other inside one program. A vmapped adaptive while_loop steps all runs in lockstep at
+# a higher cost per step, and compiles slower (benchmarks/README.md §3); results are identical.
 _matched_fields = jax.jit(
-    jax.vmap(
-        lambda ts, h, m2, knots, u0, du0, rtol, atol: integrate_coupled(
-            ts, u0, du0, m2, h, knots, rtol=rtol, atol=atol
+    lambda ts, h, m2, knots, u0, du0, rtol, atol: jax.lax.map(
+        lambda run: integrate_coupled(
+            run[0], run[4], run[5], run[2], run[1], run[3], rtol=rtol, atol=atol
         ),
-        in_axes=(0, 0, 0, 0, 0, 0, None, None),
+        (ts, h, m2, knots, u0, du0),
     )
 )
 
 
 def de_sitter_fields(tau, H, m2, u0, du0, knots, rtol: float, atol: float) -> np.ndarray:
-    """All runs in one vmapped, jit-compiled `integrate_coupled` call.
+    """All runs in one jit-compiled program of `integrate_coupled` calls, one per run (lax.map).
 
     Shapes: tau (R, T), H (R,), m2 (R, T, K, K) (M^2 at tau), u0/du0 (R, K), knots (R, J) the
     times where M^2 has kinks (inf: none; calls of equal shapes share one compiled program).
