@@ -77,7 +77,7 @@ def _vector_field(t, y, args):
     """(ln a, phi, phi', d, d')' = (H, phi', -3H phi' - m^2 phi, d', -3H d' - (k^2/a^2 + M^2) d).
 
     y is one flat float64 vector (`_unpack`): each Runge-Kutta stage then combines one array
-    instead of five, which halves the solver's cost per step (benchmarks/README.md §3)."""
+    instead of five, which cuts the cost per step 2-4x on CPU (benchmarks/README.md §3c)."""
     kind, expansion, mass2, k, pert_mass2 = args
     mass2, pert_mass2 = mass_at(mass2, t), mass_at(pert_mass2, t)
     ln_a, phi, dphi, delta, ddelta = _unpack(y)
@@ -210,7 +210,7 @@ def integrate_coupled(ts, phi0, dphi0, mass2, h, knots, *, rtol, atol, max_steps
 
 # lax.map, not vmap: one system per run, each with its own step-size controller, solved one
 # after the other inside one program. A vmapped adaptive while_loop steps all runs in lockstep at
-# a higher cost per step, and compiles slower (benchmarks/README.md §3); results are identical.
+# a higher cost per step, and compiles slower (benchmarks/README.md §3c); results are identical.
 _matched_fields = jax.jit(
     lambda ts, h, m2, knots, u0, du0, rtol, atol: jax.lax.map(
         lambda run: integrate_coupled(
