@@ -483,13 +483,18 @@ def _image_mode(ts, knots, h, m2, u0, du0, rtol, atol):
     return out["phi"]
 
 
-_image_modes = jax.jit(jax.vmap(_image_mode, in_axes=(0, 0, 0, 0, 0, 0, None, None)))
+_image_modes = jax.jit(  # one system per mode under lax.map, as `_matched_fields`
+    lambda ts, knots, h, m2, u0, du0, rtol, atol: jax.lax.map(
+        lambda mode: _image_mode(*mode, rtol, atol), (ts, knots, h, m2, u0, du0)
+    )
+)
 
 
 def image_fields(tau, etas, betas, kappa, u, nesterov, rtol: float, atol: float) -> np.ndarray:
     """The exact-image field (run, step, mode) of scheduled runs: every mode u_a of every run
-    integrated in one vmapped diffrax call under its own tabulated H_a, m_a^2 (`step_image`;
-    Nesterov's H differs per mode), from tau_n0 on; NaN before n0 and for runs without an image.
+    integrated in one jit-compiled program (lax.map, one system per mode) under its own
+    tabulated H_a, m_a^2 (`step_image`; Nesterov's H differs per mode), from tau_n0 on; NaN
+    before n0 and for runs without an image.
     tau, etas, betas (R, S + 1), kappa and u (R, S + 1, K), nesterov (R,) bool."""
     runs, points, modes = u.shape
     images = [step_image(*a) for a in zip(tau, etas, betas, kappa, u, nesterov, strict=True)]
@@ -538,8 +543,11 @@ def _continuum_history(ts, m2, u0, du0, expansion, kind, rtol, atol):
     return jnp.concatenate([out["phi"][:, None], out["delta"]], axis=1), out["H"]
 
 
-_continuum_histories = jax.jit(
-    jax.vmap(_continuum_history, in_axes=(0, 0, 0, 0, 0, None, None, None)), static_argnums=5
+_continuum_histories = jax.jit(  # one system per run under lax.map, as `_matched_fields`
+    lambda ts, m2, u0, du0, expansion, kind, rtol, atol: jax.lax.map(
+        lambda run: _continuum_history(*run, kind, rtol, atol), (ts, m2, u0, du0, expansion)
+    ),
+    static_argnums=5,
 )
 
 
