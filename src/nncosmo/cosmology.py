@@ -67,15 +67,25 @@ def mass_at(mass2, t):
     return mass2.evaluate(t) if isinstance(mass2, diffrax.LinearInterpolation) else mass2
 
 
+def _unpack(y):
+    """The flat state (ln a, phi, phi', d_1..d_K, d'_1..d'_K) (..., 3 + 2K) as its five parts."""
+    k = (y.shape[-1] - 3) // 2
+    return y[..., 0], y[..., 1], y[..., 2], y[..., 3 : 3 + k], y[..., 3 + k :]
+
+
 def _vector_field(t, y, args):
-    """(ln a, phi, phi', d, d')' = (H, phi', -3H phi' - m^2 phi, d', -3H d' - (k^2/a^2 + M^2) d)."""
+    """(ln a, phi, phi', d, d')' = (H, phi', -3H phi' - m^2 phi, d', -3H d' - (k^2/a^2 + M^2) d).
+
+    y is one flat float64 vector (`_unpack`): each Runge-Kutta stage then combines one array
+    instead of five, which cuts the cost per step 2-4x on CPU (benchmarks/README.md §3c)."""
     kind, expansion, mass2, k, pert_mass2 = args
     mass2, pert_mass2 = mass_at(mass2, t), mass_at(pert_mass2, t)
-    ln_a, phi, dphi, delta, ddelta = y
+    ln_a, phi, dphi, delta, ddelta = _unpack(y)
     omega2 = k**2 * jnp.exp(-2.0 * ln_a) + pert_mass2
     modes = 0.5 * jnp.sum(ddelta**2 + omega2 * delta**2, axis=-1)
     h = hubble(kind, expansion, t, phi, dphi, mass2, modes)
-    return (h, dphi, -3.0 * h * dphi - mass2 * phi, ddelta, -3.0 * h * ddelta - omega2 * delta)
+    background = jnp.stack([h, dphi, -3.0 * h * dphi - mass2 * phi])
+    return jnp.concatenate([background, ddelta, -3.0 * h * ddelta - omega2 * delta])
 
 
 def _f64(x) -> Array:
@@ -133,7 +143,8 @@ def integrate_flrw(
     mass2, pert_mass2 = _as_mass(mass2), _as_mass(pert_mass2)
     if kind == "power_law":
         ts = eqx.error_if(ts, ts[0] <= 0.0, "power_law expansion needs t0 = ts[0] > 0")
-    y0 = (jnp.log(_f64(a0)), *map(_f64, (phi0, dphi0, delta0, ddelta0)))
+    scalars = jnp.stack([jnp.log(_f64(a0)), _f64(phi0), _f64(dphi0)])
+    y0 = jnp.concatenate([scalars, _f64(delta0), _f64(ddelta0)])
     expansion = Expansion(*map(_as_mass, expansion))
     # First step: 1% of the span. diffrax's automatic choice (dt0=None) is so short for an
     # 8th-order method at these tolerances that its error estimate is pure round-off, which then
@@ -150,17 +161,18 @@ def integrate_flrw(
         stepsize_controller=_step_controller(rtol, atol, mass2, pert_mass2, expansion.H0),
         max_steps=max_steps,
     )
-    ln_a, phi, dphi, delta, ddelta = sol.ys
+    ln_a, phi, dphi, delta, ddelta = _unpack(sol.ys)
     args = (kind, expansion, mass2, k, pert_mass2)
-    h = jax.vmap(lambda t, *y: _vector_field(t, y, args)[0])(ts, *sol.ys)
+    h = jax.vmap(lambda t, y: _vector_field(t, y, args)[0])(ts, sol.ys)
     return {"phi": phi, "dphi": dphi, "a": jnp.exp(ln_a), "H": h, "delta": delta, "ddelta": ddelta}
 
 
 def _coupled_vector_field(t, y, args):
-    """(phi, phi')' = (phi', -3H phi' - M^2(t) phi): K fields coupled by a mass matrix M^2(t)."""
+    """(phi, phi')' = (phi', -3H phi' - M^2(t) phi): K fields coupled by a mass matrix M^2(t),
+    y = (phi, phi') one flat vector (2K,) as in `_vector_field`."""
     h, mass2 = args
-    phi, dphi = y
-    return dphi, -3.0 * h * dphi - mass2.evaluate(t) @ phi
+    phi, dphi = jnp.split(y, 2)
+    return jnp.concatenate([dphi, -3.0 * h * dphi - mass2.evaluate(t) @ phi])
 
 
 def integrate_coupled(ts, phi0, dphi0, mass2, h, knots, *, rtol, atol, max_steps=1_000_000):
@@ -187,27 +199,30 @@ def integrate_coupled(ts, phi0, dphi0, mass2, h, knots, *, rtol, atol, max_steps
         t0=ts[0],
         t1=ts[-1],
         dt0=(ts[-1] - ts[0]) / 100,  # as in integrate_flrw
-        y0=(phi0, dphi0),
+        y0=jnp.concatenate([phi0, dphi0]),
         args=(h, diffrax.LinearInterpolation(ts, mass2)),
         saveat=diffrax.SaveAt(ts=ts),
         stepsize_controller=controller,
         max_steps=max_steps,
     )
-    return sol.ys[0]
+    return sol.ys[:, : phi0.shape[-1]]
 
 
+# lax.map, not vmap: one system per run, each with its own step-size controller, solved one
+# after the other inside one program. A vmapped adaptive while_loop steps all runs in lockstep at
+# a higher cost per step, and compiles slower (benchmarks/README.md §3c); results are identical.
 _matched_fields = jax.jit(
-    jax.vmap(
-        lambda ts, h, m2, knots, u0, du0, rtol, atol: integrate_coupled(
-            ts, u0, du0, m2, h, knots, rtol=rtol, atol=atol
+    lambda ts, h, m2, knots, u0, du0, rtol, atol: jax.lax.map(
+        lambda run: integrate_coupled(
+            run[0], run[4], run[5], run[2], run[1], run[3], rtol=rtol, atol=atol
         ),
-        in_axes=(0, 0, 0, 0, 0, 0, None, None),
+        (ts, h, m2, knots, u0, du0),
     )
 )
 
 
 def de_sitter_fields(tau, H, m2, u0, du0, knots, rtol: float, atol: float) -> np.ndarray:
-    """All runs in one vmapped, jit-compiled `integrate_coupled` call.
+    """All runs in one jit-compiled program of `integrate_coupled` calls, one per run (lax.map).
 
     Shapes: tau (R, T), H (R,), m2 (R, T, K, K) (M^2 at tau), u0/du0 (R, K), knots (R, J) the
     times where M^2 has kinks (inf: none; calls of equal shapes share one compiled program).
@@ -468,13 +483,18 @@ def _image_mode(ts, knots, h, m2, u0, du0, rtol, atol):
     return out["phi"]
 
 
-_image_modes = jax.jit(jax.vmap(_image_mode, in_axes=(0, 0, 0, 0, 0, 0, None, None)))
+_image_modes = jax.jit(  # one system per mode under lax.map, as `_matched_fields`
+    lambda ts, knots, h, m2, u0, du0, rtol, atol: jax.lax.map(
+        lambda mode: _image_mode(*mode, rtol, atol), (ts, knots, h, m2, u0, du0)
+    )
+)
 
 
 def image_fields(tau, etas, betas, kappa, u, nesterov, rtol: float, atol: float) -> np.ndarray:
     """The exact-image field (run, step, mode) of scheduled runs: every mode u_a of every run
-    integrated in one vmapped diffrax call under its own tabulated H_a, m_a^2 (`step_image`;
-    Nesterov's H differs per mode), from tau_n0 on; NaN before n0 and for runs without an image.
+    integrated in one jit-compiled program (lax.map, one system per mode) under its own
+    tabulated H_a, m_a^2 (`step_image`; Nesterov's H differs per mode), from tau_n0 on; NaN
+    before n0 and for runs without an image.
     tau, etas, betas (R, S + 1), kappa and u (R, S + 1, K), nesterov (R,) bool."""
     runs, points, modes = u.shape
     images = [step_image(*a) for a in zip(tau, etas, betas, kappa, u, nesterov, strict=True)]
@@ -523,8 +543,11 @@ def _continuum_history(ts, m2, u0, du0, expansion, kind, rtol, atol):
     return jnp.concatenate([out["phi"][:, None], out["delta"]], axis=1), out["H"]
 
 
-_continuum_histories = jax.jit(
-    jax.vmap(_continuum_history, in_axes=(0, 0, 0, 0, 0, None, None, None)), static_argnums=5
+_continuum_histories = jax.jit(  # one system per run under lax.map, as `_matched_fields`
+    lambda ts, m2, u0, du0, expansion, kind, rtol, atol: jax.lax.map(
+        lambda run: _continuum_history(*run, kind, rtol, atol), (ts, m2, u0, du0, expansion)
+    ),
+    static_argnums=5,
 )
 
 
