@@ -51,6 +51,7 @@ def test_floor_counts_a_tiny_config_by_hand():
                          "seeds": [0]}},
         "split_by": ["dataset", "width"],
         "ntk": {"modes": 1},
+        "figures": {"histories": []},
     }  # fmt: skip
     counted, per_job = floor.count(config)
     forward = 640
