@@ -14,6 +14,7 @@ from nncosmo.config import (
     check_yaml_syntax,
     disk_note,
     jax_cache_env,
+    job_priorities,
     jobs,
     validate_config,
 )
@@ -33,6 +34,8 @@ validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml
 check_config(config)
 
 JOBS = jobs(config)
+# the most expensive chain of jobs first, when several are ready (nncosmo.config.job_priorities)
+PRIORITY = job_priorities(config)
 if workflow.is_main_process and (note := disk_note(config)):
     print(f"nncosmo: {note}", file=sys.stderr)
 

@@ -1,10 +1,28 @@
-"""Shared test set-up: float64 available (models keep explicit dtypes), small fixtures."""
+"""Shared test set-up: float64 available (models keep explicit dtypes), small fixtures, and a
+`scontrol` stub for the local snakemake runs."""
+
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 
 jax.config.update("jax_enable_x64", True)
+
+# Every snakemake start imports the SLURM executor plugin (the `slurm` extra), which runs
+# `scontrol show config` at import; where SLURM is installed but its controller is down (here
+# after tests/test_slurm.py stops its cluster) scontrol retries for MessageTimeout - 1 = 9 s,
+# on every one of the suite's snakemake commands. Local runs never need it: the tests' processes
+# find a stub first on PATH that fails at once; tests/test_slurm.py takes it off PATH.
+SCONTROL_STUB = Path(tempfile.mkdtemp(prefix="nncosmo-scontrol-stub-"))
+(SCONTROL_STUB / "scontrol").write_text("#!/bin/sh\nexit 1\n")
+(SCONTROL_STUB / "scontrol").chmod(0o755)
+atexit.register(shutil.rmtree, SCONTROL_STUB, ignore_errors=True)
+os.environ["PATH"] = f"{SCONTROL_STUB}{os.pathsep}{os.environ['PATH']}"
 
 
 @pytest.fixture

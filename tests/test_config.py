@@ -15,6 +15,7 @@ from nncosmo.config import (
     ConfigError,
     built_figures,
     check_config,
+    job_priorities,
     job_runs,
     job_width,
     jobs,
@@ -327,3 +328,18 @@ def test_build_names_only_known_figures(config):
     config["figures"]["build"] = ["F1", "F9"]
     with pytest.raises(ConfigError, match="figures.build"):
         validate_config(config, SCHEMA)
+
+
+def test_job_priorities_put_the_widest_training_chain_first(config):
+    """Priorities are forward multiply-adds in units of 10^9: runs x (steps + 1) x samples x
+    parameters, counted here by hand for the MLP (d w + w^2 + w weights, 2 w + 1 biases)."""
+    priorities = job_priorities(config)
+    width, runs = 1024, len(job_runs(config, "teacher", "w1024"))
+    params = 8 * width + width**2 + width + 2 * width + 1
+    assert priorities["teacher/w1024"] == runs * 401 * 64 * params // 10**9
+    assert max(priorities, key=priorities.get) == "teacher/w1024"
+    steps = config["cosmologies"]["targets"]["misalignment"]["steps"]
+    params = 8 * 512 + 512**2 + 512 + 2 * 512 + 1
+    assert priorities["simulate/misalignment"] == steps * 64 * params // 10**9
+    ranked = [priorities[f"digits/w{w}"] for w in (128, 256, 512, 1024)]
+    assert ranked == sorted(ranked) and len(set(ranked)) == 4

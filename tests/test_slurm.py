@@ -31,6 +31,15 @@ CANNOT = (
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def real_scontrol():
+    """The real `scontrol` for this module's commands (conftest.py puts a stub first on PATH)."""
+    path = os.environ["PATH"].split(os.pathsep)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", os.pathsep.join(p for p in path if "nncosmo-scontrol-stub-" not in p))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def cluster_can_start():
     """Fail (never skip) where the cluster cannot be installed: a silent skip would read as a

@@ -85,6 +85,26 @@ def test_readme_f1_to_f6_command_plans_no_history_sweep_and_no_simulation():
     everything = snakemake("-n", "--forceall", "--cores", "2").stdout
     assert planned_jobs(everything)["simulate"] == 2
     assert planned_jobs(everything)["train"] == planned["train"]
+    # the widest training job's chain goes first (nncosmo.config.job_priorities)
+    priorities = planned_priorities(out)
+    chains = {job for _, job in priorities}
+    assert max(priorities, key=priorities.get) == ("train", "dataset=teacher, job=w1024")
+    for job in chains:
+        stages = {priorities[rule, job] for rule in ("train", "ntk", "cosmology", "duality")}
+        assert len(stages) == 1, (job, stages)
+
+
+def planned_priorities(stdout: str) -> dict[tuple[str, str], int]:
+    """(rule, wildcards) -> priority of every job with wildcards in a dry run's output."""
+    found, rule, wildcards = {}, None, None
+    for line in stdout.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            rule, wildcards = line.split()[1].rstrip(":"), None
+        elif line.strip().startswith("wildcards:"):
+            wildcards = line.split(":", 1)[1].strip()
+        elif line.strip().startswith("priority:") and wildcards:
+            found[rule, wildcards] = int(line.split(":")[1])
+    return found
 
 
 def test_lint_of_default_config():

@@ -430,6 +430,33 @@ def n_params(model: dict, features: int, width: int) -> int:
     return weights + (model["depth"] * width + 1 if model["use_bias"] else 0)
 
 
+def job_cost(config: dict, dataset: str, job: str) -> int:
+    """Multiply-adds of one training job's forward passes, runs x (steps + 1) x samples x
+    parameters (`n_params`; the backward pass costs a fixed multiple of it)."""
+    spec, steps = config["datasets"][dataset], config["training"]["steps"] + 1
+    params = n_params(config["model"], n_features(spec), job_width(job))
+    return len(job_runs(config, dataset, job)) * steps * spec["n_samples"] * params
+
+
+def simulation_cost(config: dict, target: str) -> int:
+    """Multiply-adds of one F8 simulation's forward passes: steps x samples x parameters."""
+    network = config["cosmologies"]["network"]
+    spec = config["datasets"][network["dataset"]]
+    params = n_params(config["model"], n_features(spec), network["width"])
+    return config["cosmologies"]["targets"][target]["steps"] * spec["n_samples"] * params
+
+
+def job_priorities(config: dict) -> dict[str, int]:
+    """Snakemake priorities: each training job ("dataset/job", and the ntk, cosmology and
+    duality jobs that follow it) and each F8 simulation ("simulate/target") weighted by its
+    cost in units of 10^9 multiply-adds (`job_cost`, `simulation_cost`), so that of the jobs
+    ready to run the most expensive chain starts first (longest processing time first): started
+    last, the widest training job alone outlasts all the others (README, "Runtime")."""
+    costs = {f"{d}/{job}": job_cost(config, d, job) for d, job in jobs(config)}
+    costs |= {f"simulate/{t}": simulation_cost(config, t) for t in config["cosmologies"]["targets"]}
+    return {name: cost // 10**9 for name, cost in costs.items()}
+
+
 def training_file_bytes(config: dict, dataset: str, job: str) -> int:
     """Array bytes of one training file (nncosmo.training.sweep_dataset), exact for a teacher:
     runs x [dtype bytes x (checkpoints x params + (steps + 1) x (samples + 1)) (parameters, f,

@@ -18,6 +18,7 @@ rule simulate:
         target=lambda wc: config["cosmologies"]["targets"][wc.target],
         network=config["cosmologies"]["network"],
         model=config["model"],
+    priority: lambda wc: PRIORITY.get(f"simulate/{wc.target}", 0)
     log:
         f"{RESULTS}/logs/simulate/{{target}}.log",
     benchmark:
