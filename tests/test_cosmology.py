@@ -301,3 +301,52 @@ def test_power_law_needs_positive_t0():
             kind="power_law",
             expansion=Expansion(p=0.5),
         )
+
+
+def test_one_compiled_program_serves_any_number_of_runs():
+    """`de_sitter_fields` compiles one program for one run (`each_system`): calls with 2 and 3
+    runs of equal T, K, J reuse it, and each run equals its own single-run solve."""
+    from nncosmo.cosmology import _matched_field, de_sitter_fields
+
+    steps, modes = np.arange(41), 2
+    tau = np.sqrt(0.1) * steps[None, :].astype(float)
+    m2 = np.broadcast_to(np.diag([0.5, 2.0]), (3, 41, modes, modes)).copy()
+    m2[1] *= 1.5
+    u0, du0, knots = np.ones((3, modes)), np.zeros((3, modes)), np.full((3, 4), np.inf)
+    h = np.array([0.2, 0.3, 0.1])
+    args = (1e-10, 1e-12)
+    before = _matched_field._cache_size()
+    three = de_sitter_fields(np.repeat(tau, 3, 0), h, m2, u0, du0, knots, *args)
+    two = de_sitter_fields(np.repeat(tau, 2, 0), h[1:], m2[1:], u0[1:], du0[1:], knots[1:], *args)
+    assert _matched_field._cache_size() - before <= 1
+    np.testing.assert_array_equal(two, three[1:])
+
+
+def test_without_callbacks_a_failed_integration_stops_the_job():
+    """Under EQX_ON_ERROR=nan (every pipeline job: nncosmo.config.jax_cache_env) the integrator's
+    program has no host callback (so JAX's persistent cache stores it), a solve that runs out of
+    steps returns NaN, and `check_solved` turns that into an error naming the system."""
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import jax, numpy as np
+jax.config.update("jax_enable_x64", True)
+from nncosmo.cosmology import _matched_field, check_solved, integrate_coupled
+ts, m2 = np.linspace(0.0, 10.0, 11), np.broadcast_to(np.eye(2), (11, 2, 2))
+args = (ts, 0.1, m2, np.full(3, np.inf), np.ones(2), np.zeros(2), 1e-10, 1e-12)
+assert "callback" not in _matched_field.lower(*args).as_text()
+out = jax.jit(lambda: integrate_coupled(
+    ts, np.ones(2), np.zeros(2), m2, 0.1, np.full(3, np.inf), rtol=1e-10, atol=1e-12, max_steps=2
+))()
+assert np.isnan(out).any()
+try:
+    check_solved(np.stack([np.ones_like(out), out]), np.array([True, True]), "test fields")
+except FloatingPointError as err:
+    print(err)
+"""
+    env = {**os.environ, "EQX_ON_ERROR": "nan"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "test fields: the integration of systems [1] failed" in proc.stdout

@@ -340,12 +340,18 @@ def jax_cache_env(folder: str | Path) -> dict[str, str]:
     backend and the compile flags, so a changed program or package misses and recompiles; a hit
     runs the very executable a compile would build, so no result changes. Not stored: programs
     that compile in under 0.1 s (the many one-operation programs), and, by JAX itself, programs
-    with host callbacks (the training scan's progress lines, equinox's error checks inside the
-    diffrax integration): these compile in every job (benchmarks/README.md, "Start-up")."""
+    with host callbacks (the training scan's progress lines): these compile in every job
+    (benchmarks/README.md, "Start-up").
+
+    EQX_ON_ERROR=nan: equinox's run-time checks inside the diffrax integration return NaN instead
+    of raising through a host callback, so the integrator's programs are stored too (and shared
+    by every job of a configuration: `nncosmo.cosmology.each_system`); a failed integration then
+    stops the job in `nncosmo.cosmology.check_solved`."""
     return {
         "JAX_COMPILATION_CACHE_DIR": str(Path(folder).absolute()),
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.1",
         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+        "EQX_ON_ERROR": "nan",
     }
 
 

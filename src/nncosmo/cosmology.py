@@ -22,6 +22,7 @@ JAX. This module does not flip that global switch; `integrate_flrw` raises Value
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import diffrax
@@ -208,24 +209,47 @@ def integrate_coupled(ts, phi0, dphi0, mass2, h, knots, *, rtol, atol, max_steps
     return sol.ys[:, : phi0.shape[-1]]
 
 
-# lax.map, not vmap: one system per run, each with its own step-size controller, solved one
-# after the other inside one program. A vmapped adaptive while_loop steps all runs in lockstep at
-# a higher cost per step, and compiles slower (benchmarks/README.md §3c); results are identical.
-_matched_fields = jax.jit(
-    lambda ts, h, m2, knots, u0, du0, rtol, atol: jax.lax.map(
-        lambda run: integrate_coupled(
-            run[0], run[4], run[5], run[2], run[1], run[3], rtol=rtol, atol=atol
-        ),
-        (ts, h, m2, knots, u0, du0),
+def each_system(program: Callable, columns, *shared):
+    """`program(*row, *shared)` for every row (leading index) of the pytree `columns`, one system
+    after the other, outputs stacked leaf by leaf.
+
+    Not vmap: a vmapped adaptive while_loop steps all systems in lockstep at a higher cost per
+    step (benchmarks/README.md §3c). Not a lax.map inside one program either: `program` is
+    compiled for one system, so its shapes do not depend on how many runs or modes a job has, and
+    every job of a configuration loads it from the persistent compilation cache once one job has
+    compiled it (README, "Runtime"); each system keeps its own step-size controller either way.
+    """
+    rows = len(jax.tree.leaves(columns)[0])
+    outs = [program(*jax.tree.map(lambda a, i=i: a[i], columns), *shared) for i in range(rows)]
+    return jax.tree.map(lambda *leaves: np.stack(leaves), *outs)
+
+
+def check_solved(fields, valid, what: str) -> None:
+    """Raise if a system with finite parameters (`valid`, leading axis of `fields`) came back
+    non-finite: the solver failed. Where equinox's checks return NaN instead of raising
+    (EQX_ON_ERROR=nan, as every pipeline job runs: `nncosmo.config.jax_cache_env`), this is
+    where a failed integration (max_steps reached) stops the job."""
+    bad = valid & ~np.isfinite(fields).reshape(len(fields), -1).all(-1)
+    if bad.any():
+        raise FloatingPointError(
+            f"{what}: the integration of systems {np.flatnonzero(bad).tolist()} failed (non-"
+            "finite result from finite parameters); rerun with EQX_ON_ERROR=raise for diffrax's "
+            "message"
+        )
+
+
+_matched_field = jax.jit(  # one run's coupled fields (`each_system`)
+    lambda ts, h, m2, knots, u0, du0, rtol, atol: integrate_coupled(
+        ts, u0, du0, m2, h, knots, rtol=rtol, atol=atol
     )
 )
 
 
 def de_sitter_fields(tau, H, m2, u0, du0, knots, rtol: float, atol: float) -> np.ndarray:
-    """All runs in one jit-compiled program of `integrate_coupled` calls, one per run (lax.map).
+    """`integrate_coupled` for every run, one compiled program for one run (`each_system`).
 
     Shapes: tau (R, T), H (R,), m2 (R, T, K, K) (M^2 at tau), u0/du0 (R, K), knots (R, J) the
-    times where M^2 has kinks (inf: none; calls of equal shapes share one compiled program).
+    times where M^2 has kinks (inf: none; calls of equal T, K, J share one compiled program).
     Returns (R, T, K). Runs with non-finite parameters (diverged, or no real image in the
     dictionary at some step) are integrated as zeros and returned as NaN rows.
     """
@@ -233,7 +257,8 @@ def de_sitter_fields(tau, H, m2, u0, du0, knots, rtol: float, atol: float) -> np
     clean = lambda a: np.where(valid.reshape(-1, *[1] * (a.ndim - 1)), a, 0.0)  # noqa: E731
     H, m2, u0, du0 = map(clean, (H, m2, u0, du0))
     tau = np.where(valid[:, None], tau, np.arange(tau.shape[1])[None, :])
-    fields = np.asarray(_matched_fields(tau, H, m2, knots, u0, du0, rtol, atol))
+    fields = each_system(_matched_field, (tau, H, m2, knots, u0, du0), rtol, atol)
+    check_solved(fields, valid, "de Sitter fields")
     return np.where(valid[:, None, None], fields, np.nan)
 
 
@@ -483,16 +508,12 @@ def _image_mode(ts, knots, h, m2, u0, du0, rtol, atol):
     return out["phi"]
 
 
-_image_modes = jax.jit(  # one system per mode under lax.map, as `_matched_fields`
-    lambda ts, knots, h, m2, u0, du0, rtol, atol: jax.lax.map(
-        lambda mode: _image_mode(*mode, rtol, atol), (ts, knots, h, m2, u0, du0)
-    )
-)
+_image_mode_program = jax.jit(_image_mode)  # one mode (`each_system`)
 
 
 def image_fields(tau, etas, betas, kappa, u, nesterov, rtol: float, atol: float) -> np.ndarray:
     """The exact-image field (run, step, mode) of scheduled runs: every mode u_a of every run
-    integrated in one jit-compiled program (lax.map, one system per mode) under its own
+    integrated by one compiled program for one mode (`each_system`) under its own
     tabulated H_a, m_a^2 (`step_image`; Nesterov's H differs per mode), from tau_n0 on; NaN
     before n0 and for runs without an image.
     tau, etas, betas (R, S + 1), kappa and u (R, S + 1, K), nesterov (R,) bool."""
@@ -506,16 +527,10 @@ def image_fields(tau, etas, betas, kappa, u, nesterov, rtol: float, atol: float)
     knots = np.stack([im["knots"] for im in images])
     ts = np.maximum(tau, tau[np.arange(runs), np.minimum(starts, points - 1)][:, None])
     flat = lambda a: np.repeat(a, modes, axis=0)  # noqa: E731
-    fields = _image_modes(
-        flat(ts),
-        flat(knots),
-        table["H"].reshape(runs * modes, -1),
-        table["m2"].reshape(runs * modes, -1),
-        table["u0"].reshape(-1),
-        table["du0"].reshape(-1),
-        rtol,
-        atol,
-    )
+    columns = (flat(ts), flat(knots), table["H"].reshape(runs * modes, -1))
+    columns += (table["m2"].reshape(runs * modes, -1), table["u0"].reshape(-1))
+    fields = each_system(_image_mode_program, (*columns, table["du0"].reshape(-1)), rtol, atol)
+    check_solved(fields, flat(valid), "exact images")
     fields = np.moveaxis(np.asarray(fields).reshape(runs, modes, points), 1, 2)
     before = np.arange(points)[None, :, None] < starts[:, None, None]
     hubble = np.where(before[..., 0] | ~valid[:, None], np.nan, table["H"][:, 0])
@@ -543,12 +558,7 @@ def _continuum_history(ts, m2, u0, du0, expansion, kind, rtol, atol):
     return jnp.concatenate([out["phi"][:, None], out["delta"]], axis=1), out["H"]
 
 
-_continuum_histories = jax.jit(  # one system per run under lax.map, as `_matched_fields`
-    lambda ts, m2, u0, du0, expansion, kind, rtol, atol: jax.lax.map(
-        lambda run: _continuum_history(*run, kind, rtol, atol), (ts, m2, u0, du0, expansion)
-    ),
-    static_argnums=5,
-)
+_continuum_history_program = jax.jit(_continuum_history, static_argnums=5)  # `each_system`
 
 
 def continuum_fields(kind: str, specs, tau, eta, beta, kappa, u0, du0, rtol: float, atol: float):
@@ -567,17 +577,14 @@ def continuum_fields(kind: str, specs, tau, eta, beta, kappa, u0, du0, rtol: flo
         ts, scale = tau, params("planck_mass")
         vacuum = theory.cosmological_constant(theory.hubble_exact(eta, beta))
         expansion = Expansion(Lambda=vacuum)
-    expansion = Expansion(*(np.broadcast_to(v, scale.shape) for v in expansion))
-    fields, hubble = _continuum_histories(
-        ts,
-        kappa,
-        u0 / scale[:, None],
-        du0 / scale[:, None],
-        Expansion(*map(_f64, expansion)),
-        kind,
-        rtol,
-        atol,
+    per_run = lambda v: np.broadcast_to(np.asarray(v, np.float64), scale.shape)  # noqa: E731
+    expansion = Expansion(*map(per_run, expansion))
+    columns = (ts, kappa, u0 / scale[:, None], du0 / scale[:, None])
+    fields, hubble = each_system(
+        _continuum_history_program, (*columns, expansion), kind, rtol, atol
     )
+    valid = np.isfinite(kappa).all((1, 2)) & np.isfinite(u0).all(1) & np.isfinite(du0).all(1)
+    check_solved(fields, valid, f"{kind} continuum histories")
     return np.asarray(fields) * scale[:, None, None], np.asarray(hubble)
 
 
