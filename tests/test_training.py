@@ -95,7 +95,8 @@ def test_vmapped_sweep_equals_separate_runs(rng):
 
 @pytest.mark.parametrize("chunk", [1, 2, 3])
 def test_chunked_sweep_equals_one_vmap(rng, chunk):
-    """lax.map over chunks (with a remainder chunk for 2) gives the runs of the plain vmap."""
+    """lax.map over chunks (5 runs: five of 1 for chunk 1 and 2, a remainder chunk for 3) gives
+    the runs of the plain vmap."""
     x = rng.standard_normal((8, 4))
     y = rng.standard_normal(8)
     model = build_model(
@@ -142,12 +143,45 @@ def test_untraced_schedule_branches_change_no_value(rng):
     assert not np.allclose(mixed.beta[3], betas[3])  # the Friedmann branch did run
 
 
+def test_chunk_size_prefers_equal_chunks_and_never_pads():
+    """Equal chunks (one copy of the step in the program) of the largest size in
+    [ceil(chunk / 2), chunk] that divides the runs; else `chunk` with a shorter last chunk."""
+    for runs in range(1, 40):
+        for chunk in range(0, 9):
+            size = training.chunk_size(runs, chunk)
+            if chunk <= 0 or chunk >= runs:
+                assert size == runs
+            else:
+                divisors = [s for s in range(-(-chunk // 2), chunk + 1) if runs % s == 0]
+                assert size == (max(divisors) if divisors else chunk)
+            count = training.chunk_count(runs, chunk)
+            assert (count - 1) * size < runs <= count * size
+    assert [training.chunk_size(r, 4) for r in (10, 27, 28, 7)] == [2, 3, 4, 4]
+
+
+@pytest.mark.parametrize("width,features", [(128, 8), (256, 64)])
+def test_init_program_matches_the_default_compilation(rng, width, features):
+    """The initialisation program, compiled at LLVM -O1 (`models.INIT_COMPILER_OPTIONS`), gives
+    bit for bit the parameters of Flax's `init` per seed compiled at the default level."""
+    x = rng.standard_normal((4, features)).astype(np.float32)
+    model = build_model(
+        dict(depth=2, activation="erf", bias_std=1.0, use_bias=True), width, jnp.float32
+    )
+    seeds = [0, 3, 7]
+    stacked = training.init_params_for(model, [{"seed": s} for s in seeds], x)
+    default = jax.jit(lambda key: model.init(key, x[:1])["params"])
+    for i, seed in enumerate(seeds):
+        alone = default(jax.random.key(np.uint32(seed)))
+        for a, b in zip(jax.tree.leaves(alone), jax.tree.leaves(stacked), strict=True):
+            np.testing.assert_array_equal(b[i], a)
+
+
 def test_progress_marks_are_evenly_spaced_and_end_at_the_last_step():
     np.testing.assert_array_equal(training.progress_marks(1, 399), np.arange(39, 400, 40))
     np.testing.assert_array_equal(training.progress_marks(2, 2), np.arange(6))  # < 10 steps
 
 
-@pytest.mark.parametrize("chunk,chunks", [(0, 1), (2, 3), (1, 5)])
+@pytest.mark.parametrize("chunk,chunks", [(0, 1), (3, 2), (2, 5), (1, 5)])
 def test_progress_reports_in_order_once_per_chunk_and_changes_nothing(rng, chunk, chunks):
     """Ten host callbacks in job order, not one per run; outputs bit for bit as without."""
     x = rng.standard_normal((8, 4))

@@ -223,9 +223,19 @@ def train_run(
 PROGRESS_REPORTS = 10
 
 
+def chunk_size(runs: int, chunk: int) -> int:
+    """Runs per chunk of `run_all` for at most `chunk` per chunk: the largest divisor of `runs`
+    in [ceil(chunk / 2), chunk], so that every chunk has the same shape and the program holds
+    one copy of the training step; `chunk` if none divides (a shorter last chunk, compiled as a
+    second copy); all `runs` (one vmap) when chunk <= 0 or chunk >= runs."""
+    if chunk <= 0 or chunk >= runs:
+        return runs
+    return next((s for s in range(chunk, (chunk + 1) // 2 - 1, -1) if runs % s == 0), chunk)
+
+
 def chunk_count(runs: int, chunk: int) -> int:
-    """How many chunks `run_all` splits `runs` runs into: ceil(runs / chunk), 1 if chunk <= 0."""
-    return 1 if chunk <= 0 else -(-runs // chunk)
+    """How many chunks `run_all` splits `runs` runs into: ceil(runs / chunk_size(runs, chunk))."""
+    return -(-runs // chunk_size(runs, chunk))
 
 
 def progress_marks(chunks: int, steps: int) -> np.ndarray:
@@ -259,8 +269,9 @@ def run_all(
     branches: Branches,
 ):
     """`train_run` for every run (tracing only the schedule `branches` given): one `vmap`, or
-    with `chunk` > 0 a `lax.map` over chunks of `chunk` runs (vmapped inside a chunk, the
-    remainder as a last, shorter chunk), so that on a CPU one chunk's parameters, velocities and
+    with `chunk` > 0 a `lax.map` over chunks of at most `chunk` runs (`chunk_size`: equal chunks
+    where a divisor allows, else the remainder as a last, shorter chunk; vmapped inside a
+    chunk), so that on a CPU one chunk's parameters, velocities and
     gradients stay in cache across its steps (benchmarks/README.md: chunk_runs).
     `kappa_vectors` (run, K, N) are each run's v_a.
 
@@ -268,7 +279,7 @@ def run_all(
     evenly spaced steps of the job; its arguments are not batched, so it runs once per chunk.
     """
     runs, columns = len(schedules.eta), (params, schedules, kappa_vectors)
-    chunks = chunk_count(runs, chunk)
+    chunk, chunks = chunk_size(runs, chunk), chunk_count(runs, chunk)
 
     def sweep(index, p, schedule, vectors):
         on_step = None
