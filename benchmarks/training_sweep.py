@@ -67,6 +67,7 @@ from nncosmo.training import (  # noqa: E402
     heavy_ball,
     mse_loss,
     run_schedule,
+    run_spec,
     save_checkpoint,
     train_run,
     train_sweep,
@@ -330,7 +331,7 @@ def report(name, stats, flop, peak):
 def constant_runs(runs: list[dict], dataset: str, width: int) -> list[dict]:
     """The runs of a job without a schedule (the F7 expansion histories have one, and no single
     beta); the preset parts time these, and say how many they leave out."""
-    kept = [r for r in runs if r.get("schedule", {"kind": "constant"})["kind"] == "constant"]
+    kept = [r for r in runs if run_spec(r)["kind"] == "constant"]
     if len(kept) < len(runs):
         print(f"  ({dataset}, width {width}: {len(runs) - len(kept)} scheduled runs left out)")
     return kept
