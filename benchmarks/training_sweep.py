@@ -78,9 +78,10 @@ IN_AXES = (None, 0, 0, 0, None, None, None, None)
 
 
 def train_run_variant(apply_fn, params, eta, beta, x, y, steps, checkpoints, record_f, ckpt):
-    """Copy of `nncosmo.training.train_run` with the f output and/or checkpoint write removed;
-    with both kept ("unscheduled"), the step as it was before schedules: optax.sgd(eta, beta),
-    no per-step arrays, switches, field energy or recorded beta_n."""
+    """Copy of `nncosmo.training.train_run` (the previous step's update applied first) with the
+    f output and/or checkpoint write removed; with both kept ("unscheduled"), the step as it was
+    before schedules: optax.sgd(eta, beta), no per-step arrays, switches, field energy or
+    recorded beta_n."""
     optimiser = heavy_ball(eta, beta)
 
     def loss_and_output(p):
@@ -88,7 +89,9 @@ def train_run_variant(apply_fn, params, eta, beta, x, y, steps, checkpoints, rec
         return mse_loss(f, y), f
 
     def step(carry, n):
-        p, opt_state, saved = carry
+        p, opt_state, pending, saved = carry
+        updates, opt_state = optimiser.update(pending, opt_state, p)  # step n - 1's, as train_run
+        p = optax.apply_updates(p, updates)
         (loss, f), grads = jax.value_and_grad(loss_and_output, has_aux=True)(p)
         if ckpt:
             saved = jax.lax.cond(
@@ -99,18 +102,15 @@ def train_run_variant(apply_fn, params, eta, beta, x, y, steps, checkpoints, rec
                 p,
                 checkpoint_slot(n, checkpoints),
             )
-        updates, opt_state = optimiser.update(grads, opt_state, p)
-        return (optax.apply_updates(p, updates), opt_state, saved), (
-            (f, loss) if record_f else loss
-        )
+        return (p, opt_state, grads, saved), ((f, loss) if record_f else loss)
 
     saved = (
         jax.tree.map(lambda leaf: jnp.zeros((len(checkpoints), *leaf.shape), leaf.dtype), params)
         if ckpt
         else ()
     )
-    carry = (params, optimiser.init(params), saved)
-    (_, _, saved), out = jax.lax.scan(step, carry, jnp.arange(steps + 1))
+    carry = (params, optimiser.init(params), jax.tree.map(jnp.zeros_like, params), saved)
+    (_, _, _, saved), out = jax.lax.scan(step, carry, jnp.arange(steps + 1))
     return out, saved
 
 

@@ -1,5 +1,7 @@
 """Training: heavy-ball momentum against the exact linear recursion (D), docs/physics.md §1."""
 
+import re
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -141,6 +143,36 @@ def test_untraced_schedule_branches_change_no_value(rng):
     for a, b in zip(jax.tree.leaves(alone), jax.tree.leaves(mixed), strict=True):
         np.testing.assert_allclose(a, b[:2], rtol=1e-12, atol=1e-12)
     assert not np.allclose(mixed.beta[3], betas[3])  # the Friedmann branch did run
+
+
+def while_bodies(hlo: str) -> list[str]:
+    """The text of every while-loop body computation of an optimised HLO module."""
+    bodies = []
+    for name in re.findall(r"body=%([\w.\-]+)", hlo):
+        start = hlo.index(f"\n%{name} ")
+        bodies.append(hlo[start : hlo.index("\n}\n", start)])
+    return bodies
+
+
+@pytest.mark.parametrize("branches", [(False, False), (True, True)])
+def test_training_loop_updates_the_weights_in_place(rng, branches):
+    """No step of the compiled training loop copies a weight matrix: `train_run` applies step
+    n - 1's update before anything reads theta(n). (Updating at the end of the step, while the
+    backward pass still read theta(n), made XLA copy every weight on every step.)"""
+    x, y = rng.standard_normal((8, 4)).astype(np.float32), rng.standard_normal(8)
+    model = build_model(
+        dict(depth=2, activation="erf", bias_std=1.0, use_bias=True), 16, jnp.float32
+    )
+    params = training.init_params_for(model, [{"seed": s} for s in range(5)], x)
+    apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    schedules = training.batched_schedules(np.full(5, 0.1), np.full(5, 0.9), 10, jnp.float32)
+    args = (params, schedules, x, y.astype(np.float32), 10, jnp.asarray([0, 5, 10]), 0, None)
+    kappa = (jnp.zeros((5, 0, 8), jnp.float32), 0, 0, training.Branches(*branches))
+    hlo = training._compiled_sweep.lower(apply_fn, *args, *kappa).compile().as_text()
+    bodies = while_bodies(hlo)
+    assert bodies and any("f32[5,16,16]" in body for body in bodies)
+    for body in bodies:
+        assert not re.search(r"= f32\[5,16,16\]\{[\d,]*\} copy\(", body)
 
 
 def test_chunk_size_prefers_equal_chunks_and_never_pads():

@@ -110,21 +110,29 @@ def schedule_branches(nesterov, friedmann) -> Branches:
     return Branches(on(nesterov), on(friedmann))
 
 
-def scheduled_update(schedule: Schedule, n, grads, opt_state, params, rho, branches=ALL_BRANCHES):
-    """optax.sgd(eta_n, momentum=beta_n) at step n, Nesterov's (`nesterov=True`) where the run's
-    switch is on (both share the trace, so the switch is data); beta_n from the Friedmann rate of
-    `rho` where `friedmann` is on; a branch that `branches` leaves out is not traced (`rho` may
-    then be None). Returns the updates, the state and the beta_n used."""
-    eta, beta = schedule.eta[n], schedule.beta[n]
+def scheduled_momentum(schedule: Schedule, n, rho, branches=ALL_BRANCHES):
+    """beta_n of step n: the schedule's, or where the run's `friedmann` switch is on the
+    Friedmann rate of the field energy `rho` (not traced, and `rho` may be None, when
+    `branches` leaves the Friedmann branch out)."""
+    beta = schedule.beta[n]
     if branches.friedmann:
-        own = theory.friedmann_momentum(rho / schedule.planck_mass**2, schedule.vacuum, eta, jnp)
-        beta = jnp.where(schedule.friedmann, own.astype(eta.dtype), beta)
+        mass2 = schedule.planck_mass**2
+        own = theory.friedmann_momentum(rho / mass2, schedule.vacuum, schedule.eta[n], jnp)
+        beta = jnp.where(schedule.friedmann, own.astype(beta.dtype), beta)
+    return beta
+
+
+def scheduled_update(
+    schedule: Schedule, eta, beta, grads, opt_state, params, branches=ALL_BRANCHES
+):
+    """optax.sgd(eta, momentum=beta), Nesterov's (`nesterov=True`) where the run's switch is on
+    (both share the trace, so the switch is data; Nesterov's not traced when `branches` leaves
+    it out). Returns the updates and the optimiser state."""
     heavy, state = heavy_ball(eta, beta).update(grads, opt_state, params)
     if not branches.nesterov:
-        return heavy, state, beta
+        return heavy, state
     ahead, _ = optax.sgd(eta, momentum=beta, nesterov=True).update(grads, opt_state, params)
-    updates = jax.tree.map(lambda a, h: jnp.where(schedule.nesterov, a, h), ahead, heavy)
-    return updates, state, beta
+    return jax.tree.map(lambda a, h: jnp.where(schedule.nesterov, a, h), ahead, heavy), state
 
 
 def checkpoint_slot(step: jax.Array, checkpoints: jax.Array) -> jax.Array:
@@ -137,6 +145,15 @@ def checkpoint_slot(step: jax.Array, checkpoints: jax.Array) -> jax.Array:
 def save_checkpoint(saved, params, slot):
     """Write `params` into checkpoint slot `slot` of the buffer pytree `saved`."""
     return jax.tree.map(lambda buf, leaf: buf.at[slot].set(leaf), saved, params)
+
+
+def checkpointed(saved, params, n, checkpoints: jax.Array):
+    """`saved` with `params`, theta(n), written into the slot of step `n` if `n` is one of the
+    `checkpoints` (a `lax.cond`: every other step writes nothing)."""
+    slot = checkpoint_slot(n, checkpoints)
+    return jax.lax.cond(
+        jnp.isin(n, checkpoints), save_checkpoint, lambda s, *_: s, saved, params, slot
+    )
 
 
 def rayleigh_quotients(pullback: Callable, vectors: jax.Array) -> jax.Array:
@@ -184,6 +201,11 @@ def train_run(
     sharing the step's forward pass (`kappa_stride` 0: off); only the schedule `branches` given.
 
     `on_step(n)`, if given, is traced into every step (progress reports; it returns nothing).
+
+    Step n first applies the update of step n - 1 (its eta, beta_n and gradient are carried)
+    and then evaluates theta(n): the parameters are updated in place before any operation reads
+    them. Updating at the end of the step instead, while the backward pass still reads theta(n),
+    makes XLA copy every weight matrix on every step (benchmarks/README.md §9).
     """
     if kappa_vectors is None:
         kappa_vectors = jnp.zeros((0, x.shape[0]), x.dtype)
@@ -191,31 +213,28 @@ def train_run(
     def step(carry, n):
         if on_step is not None:
             on_step(n)
-        p, opt_state, saved, f_prev = carry
+        p, opt_state, pending, saved, f_prev = carry
+        updates, opt_state = scheduled_update(schedule, *pending, opt_state, p, branches)
+        p = optax.apply_updates(p, updates)  # theta(n), before anything reads it (docstring)
+        saved = checkpointed(saved, p, n, checkpoints)
         f, pullback = jax.vjp(lambda q: apply_fn(q, x), p)
         loss, residual = jax.value_and_grad(mse_loss)(f, y)
         (grads,) = pullback(residual)
         kappa = measured_kappa(n, pullback, kappa_vectors, kappa_stride, kappa_dense)
-        saved = jax.lax.cond(
-            jnp.isin(n, checkpoints),
-            save_checkpoint,
-            lambda s, *_: s,
-            saved,
-            p,
-            checkpoint_slot(n, checkpoints),
-        )
         rho = None
         if branches.friedmann:
             rho = field_energy(f, f_prev, grads, schedule.eta[n], x.shape[0])
-        updates, opt_state, beta = scheduled_update(schedule, n, grads, opt_state, p, rho, branches)
-        carry = (optax.apply_updates(p, updates), opt_state, saved, f)
-        return carry, (f, loss, kappa, beta)
+        beta = scheduled_momentum(schedule, n, rho, branches)
+        return (p, opt_state, (schedule.eta[n], beta, grads), saved, f), (f, loss, kappa, beta)
 
     saved = jax.tree.map(
         lambda leaf: jnp.zeros((len(checkpoints), *leaf.shape), leaf.dtype), params
     )
-    carry = (params, heavy_ball(0.0, 0.0).init(params), saved, apply_fn(params, x))
-    (_, _, saved, _), (f, loss, kappa, beta) = jax.lax.scan(step, carry, jnp.arange(steps + 1))
+    # step 0 applies a zero update (eta = beta = 0, no gradient yet): theta(0) exactly
+    zero = jnp.zeros_like(schedule.eta[0])
+    nothing = (zero, zero, jax.tree.map(jnp.zeros_like, params))
+    carry = (params, heavy_ball(0.0, 0.0).init(params), nothing, saved, apply_fn(params, x))
+    (_, _, _, saved, _), (f, loss, kappa, beta) = jax.lax.scan(step, carry, jnp.arange(steps + 1))
     kappa = kappa[measured_steps(steps, kappa_stride, kappa_dense)]
     return Trajectories(f=f, loss=loss, checkpoints=saved, kappa=kappa, beta=beta)
 
