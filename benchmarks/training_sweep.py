@@ -33,7 +33,10 @@ A and the --chunks variants, round-robin, STEPS steps, problem --shape WIDTH,RUN
 fairer A/B under varying load), --schedules STEPS (only `train_sweep` with constant momentum
 and with all schedule kinds of docs/physics.md §11 mixed in one job, against the step as it was
 before schedules, round-robin at --shape, --repeats rounds: a schedule may cost at most 10 %),
---preset-interleaved STEPS (only part B's jobs, optionally --widths W1,W2: `train_sweep` with
+--job-ab DATASET,WIDTH (only that preset job, its runs for --build F1,F2 or config's figures,
+with kappa and chunk_runs as the train rule runs it, this checkout's train_sweep against each
+--baseline-src, order alternating, --preset-repeats rounds, --preset-steps), --preset-interleaved
+STEPS (only part B's jobs, optionally --widths W1,W2: `train_sweep` with
 chunk 0 and each --chunks B, the same for every src/ folder of --baseline-src SRC1,SRC2 (another
 checkout's nncosmo.training, e.g. the code before a change), and the matmul bound chained over
 STEPS + 1 iterations, round-robin over --preset-repeats rounds; % of bound per round).
@@ -175,14 +178,14 @@ def matmul_chain(runs, n, width, iterations=20):
     return functools.partial(chain, (h, w, delta)), 3 * 2 * runs * n * width**2 * iterations
 
 
-def baseline_train_sweep(src: str):
-    """`train_sweep` of another checkout's `src/nncosmo/training.py` (e.g. the code before a
-    change), loaded as its own module next to this one's."""
+def baseline_training(src: str):
+    """Another checkout's `src/nncosmo/training.py` (e.g. the code before a change), loaded as
+    its own module next to this one's."""
     path = os.path.join(src, "nncosmo", "training.py")
     spec = importlib.util.spec_from_file_location(f"baseline_training_{abs(hash(src))}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.train_sweep
+    return module
 
 
 def preset_interleaved(config, args):
@@ -198,7 +201,7 @@ def preset_interleaved(config, args):
     for src in filter(None, args.baseline_src.split(",")):
         name = os.path.basename(os.path.normpath(src))
         name = os.path.basename(os.path.dirname(os.path.normpath(src))) if name == "src" else name
-        sweeps[f"{name} "] = baseline_train_sweep(src)
+        sweeps[f"{name} "] = baseline_training(src).train_sweep
     for dataset, spec in config["datasets"].items():
         for width in widths_for(config, dataset):
             if args.widths and width not in args.widths:
@@ -244,6 +247,44 @@ def preset_interleaved(config, args):
                         f"{1e3 * min(times[v]):9.1f}   % of bound: per round median "
                         f"{100 * np.median(share):5.1f}, of the minima {100 * best:5.1f}"
                     )
+
+
+def job_ab(config, args):
+    """One preset job as the train rule runs it: `sweep_dataset` (initialisation, kappa
+    eigenvectors, the training program, the dataset) of the job's runs for --build's figures,
+    with config.yaml's kappa and `chunk_runs`, --preset-steps or config's steps; this checkout's
+    against each --baseline-src's, the order alternating every round; per-round time ratios."""
+    dataset, width = args.job_ab.split(",")
+    config["figures"]["build"] = args.build or config["figures"]["build"]
+    train, width = config["training"], int(width)
+    steps = args.preset_steps or train["steps"]
+    runs = runs_for(config, dataset, width)
+    model = build_model(config["model"], width, np.dtype(train["dtype"]))
+    data = nc_data.make_dataset(dataset, config["datasets"][dataset])
+    checkpoints = [c for c in train["checkpoints"] if c <= steps]
+    job = (model, runs, data.x.values, data.y.values, steps, checkpoints)
+    options = (train["divergence_factor"], train["chunk_runs"], None, train["kappa_modes"])
+    options += (train["kappa_stride"], train["kappa_dense_steps"])
+    modules = {"this": sys.modules["nncosmo.training"]}
+    modules.update({src: baseline_training(src) for src in args.baseline_src.split(",") if src})
+    calls = {k: functools.partial(m.sweep_dataset, *job, *options) for k, m in modules.items()}
+    times = {k: [] for k in calls}
+    for call in calls.values():  # compile
+        call()
+    for i in range(args.preset_repeats):
+        for k, call in list(calls.items())[:: 1 if i % 2 == 0 else -1]:
+            t0 = time.perf_counter()
+            call()
+            times[k].append(time.perf_counter() - t0)
+    print(f"== {dataset}, width {width}: {len(runs)} runs, {steps} steps, chunk_runs "
+          f"{train['chunk_runs']}, {args.preset_repeats} rounds")  # fmt: skip
+    this = np.asarray(times["this"])
+    for k, t in times.items():
+        ratio = this / np.asarray(t)
+        print(
+            f"  {k:24s} median {1e3 * np.median(t):9.1f} ms  min {1e3 * min(t):9.1f}   this / it "
+            f"per round: median {np.median(ratio):.3f}, range {ratio.min():.3f}-{ratio.max():.3f}"
+        )
 
 
 def step_fns(apply_fn):
@@ -622,7 +663,20 @@ def main():
         "--baseline-src",
         default="",
         metavar="SRC1,SRC2",
-        help="--preset-interleaved: also the sweeps of these src/ folders (labelled by name)",
+        help="--preset-interleaved, --job-ab: also the sweeps of these src/ folders",
+    )
+    parser.add_argument(
+        "--job-ab",
+        default="",
+        metavar="DATASET,WIDTH",
+        help="only this preset job as the train rule runs it, against --baseline-src",
+    )
+    parser.add_argument(
+        "--build",
+        type=lambda v: [f for f in v.split(",") if f],
+        default=[],
+        metavar="F1,F2",
+        help="--job-ab: the figures whose runs the job trains (default: config's figures.build)",
     )
     args = parser.parse_args()
     with open(os.path.join(ROOT, "config.yaml")) as fh:
@@ -637,6 +691,9 @@ def main():
         return
     if args.preset_interleaved:
         preset_interleaved(config, args)
+        return
+    if args.job_ab:
+        job_ab(config, args)
         return
     peak, best = matmul_peak()
     print(
