@@ -66,12 +66,11 @@ from nncosmo.models import build_model, init_params  # noqa: E402
 from nncosmo.training import (  # noqa: E402
     Branches,
     Schedule,
-    checkpoint_slot,
+    checkpointed,
     heavy_ball,
     mse_loss,
     run_schedule,
     run_spec,
-    save_checkpoint,
     train_run,
     train_sweep,
 )
@@ -97,14 +96,7 @@ def train_run_variant(apply_fn, params, eta, beta, x, y, steps, checkpoints, rec
         p = optax.apply_updates(p, updates)
         (loss, f), grads = jax.value_and_grad(loss_and_output, has_aux=True)(p)
         if ckpt:
-            saved = jax.lax.cond(
-                jnp.isin(n, checkpoints),
-                save_checkpoint,
-                lambda s, *_: s,
-                saved,
-                p,
-                checkpoint_slot(n, checkpoints),
-            )
+            saved = checkpointed(saved, p, n, checkpoints)
         return (p, opt_state, grads, saved), ((f, loss) if record_f else loss)
 
     saved = (
