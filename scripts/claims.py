@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from nncosmo.claims import all_claims, counts, interval_text, to_json, to_table
-from nncosmo.provenance import provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, stage_logger
 from nncosmo.results import Results
 
 
@@ -28,3 +28,4 @@ def main(smk) -> None:
 
 
 main(snakemake)  # noqa: F821
+end_job()

@@ -6,7 +6,7 @@ import jax
 
 from nncosmo.cosmology import field_dataset
 from nncosmo.io import read_dataset, write_dataset
-from nncosmo.provenance import provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, stage_logger
 
 jax.config.update("jax_enable_x64", True)  # the integrator runs in float64
 
@@ -30,3 +30,4 @@ def main(smk) -> None:
 
 
 main(snakemake)  # noqa: F821
+end_job()

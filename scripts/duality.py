@@ -2,7 +2,7 @@
 
 from nncosmo.duality import duality_dataset, with_hubble_windows
 from nncosmo.io import read_dataset, write_dataset
-from nncosmo.provenance import provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, stage_logger
 
 
 def main(smk) -> None:
@@ -31,3 +31,4 @@ def main(smk) -> None:
 
 
 main(snakemake)  # noqa: F821
+end_job()

@@ -1,7 +1,7 @@
 """Rule figures: render every built figure of docs/figures.md (figures.build) as PNG and PDF."""
 
 from nncosmo.figures import FIGURES, save, set_style
-from nncosmo.provenance import provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, stage_logger
 from nncosmo.results import Results
 
 
@@ -17,3 +17,4 @@ def main(smk) -> None:
 
 
 main(snakemake)  # noqa: F821
+end_job()

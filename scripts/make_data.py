@@ -2,7 +2,7 @@
 
 from nncosmo.data import make_dataset
 from nncosmo.io import write_dataset
-from nncosmo.provenance import provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, stage_logger
 
 
 def main(smk) -> None:
@@ -14,3 +14,4 @@ def main(smk) -> None:
 
 
 main(snakemake)  # noqa: F821
+end_job()

@@ -1,7 +1,7 @@
 """Rule manifest: sha256, size and mtime of every result file plus the provenance summary."""
 
 from nncosmo.manifest import write_manifest
-from nncosmo.provenance import provenance
+from nncosmo.provenance import end_job, provenance
 
 
 def main(smk) -> None:
@@ -9,3 +9,4 @@ def main(smk) -> None:
 
 
 main(snakemake)  # noqa: F821
+end_job()

@@ -8,7 +8,7 @@ import numpy as np
 from nncosmo.io import read_dataset, write_dataset
 from nncosmo.models import build_model
 from nncosmo.ntk import ntk_dataset
-from nncosmo.provenance import provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, stage_logger
 
 jax.config.update("jax_enable_x64", True)
 
@@ -33,3 +33,4 @@ def main(smk) -> None:
 
 
 main(snakemake)  # noqa: F821
+end_job()

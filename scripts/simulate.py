@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from nncosmo.io import read_dataset, write_dataset
 from nncosmo.models import build_model
-from nncosmo.provenance import provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, stage_logger
 from nncosmo.simulate import simulate_dataset
 
 jax.config.update("jax_enable_x64", True)  # the simulation trains in float64
@@ -37,3 +37,4 @@ def main(smk) -> None:
 
 
 main(snakemake)  # noqa: F821
+end_job()

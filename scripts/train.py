@@ -7,7 +7,7 @@ import numpy as np
 
 from nncosmo.io import read_dataset, write_dataset
 from nncosmo.models import build_model
-from nncosmo.provenance import provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, stage_logger
 from nncosmo.training import sweep_dataset
 
 jax.config.update("jax_enable_x64", True)  # model dtype is explicit; x64 only enables float64
@@ -62,3 +62,4 @@ def main(smk) -> None:
 
 
 main(snakemake)  # noqa: F821
+end_job()

@@ -60,6 +60,24 @@ def snakemake(*args, cwd=ROOT, check=True):
     return proc
 
 
+def test_every_stage_script_ends_its_job_with_a_frozen_heap():
+    """Each script's last statements are `main(snakemake)` then `end_job()` (the fast exit,
+    nncosmo.provenance.end_job), and `end_job` freezes the garbage collector's heap."""
+    import ast
+
+    for script in sorted((ROOT / "scripts").glob("*.py")):
+        body = ast.parse(script.read_text()).body
+        calls = [ast.unparse(node.value) for node in body[-2:] if isinstance(node, ast.Expr)]
+        assert calls == ["main(snakemake)", "end_job()"], script.name
+    code = (
+        "import gc; from nncosmo.provenance import end_job; end_job(); print(gc.get_freeze_count())"
+    )
+    frozen = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert int(frozen.stdout) > 0
+
+
 def test_dry_run_of_default_config():
     out = snakemake("-n", "--forceall", "--cores", "2", "--quiet", "rules")
     for rule in ("train", "ntk", "cosmology", "duality", "simulate", "claims", "figures"):
