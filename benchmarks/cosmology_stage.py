@@ -31,7 +31,7 @@ STUB = """
 import sys, types
 smk = types.SimpleNamespace(
     input=types.SimpleNamespace(ntk=sys.argv[1], train=sys.argv[2]),
-    output=[sys.argv[3]], log=[sys.argv[4]], config={}, params=types.SimpleNamespace(
+    output=[sys.argv[3]], log=[sys.argv[4]], config={}, threads=1, params=types.SimpleNamespace(
         cosmology={"rtol": float(sys.argv[5]), "atol": float(sys.argv[6])}),
 )
 sys.argv = [sys.argv[0]]

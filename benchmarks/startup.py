@@ -79,6 +79,7 @@ def worker(spec_path: str) -> None:
         return Namedlist(fromdict=value) if isinstance(value, dict) else Namedlist(toclone=value)
 
     smk = argparse.Namespace(
+        threads=1,
         input=named(spec["input"]),
         output=named(spec["output"]),
         log=named(spec["log"]),

@@ -5,12 +5,12 @@ import sys
 from pathlib import Path
 
 from nncosmo.claims import all_claims, counts, interval_text, to_json, to_table
-from nncosmo.provenance import end_job, provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, start_job
 from nncosmo.results import Results
 
 
 def main(smk) -> None:
-    log = stage_logger(smk.log[0], "claims")
+    log = start_job(smk, "claims")
     claims = all_claims(Results.load(smk.input, smk.config), smk.params.build)
     Path(smk.output.json).write_text(to_json(claims, provenance(smk.config, rule="claims")))
     Path(smk.output.table).write_text(to_table(claims))

@@ -6,13 +6,13 @@ import jax
 
 from nncosmo.cosmology import field_dataset
 from nncosmo.io import read_dataset, write_dataset
-from nncosmo.provenance import end_job, provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, start_job
 
 jax.config.update("jax_enable_x64", True)  # the integrator runs in float64
 
 
 def main(smk) -> None:
-    log = stage_logger(smk.log[0], "cosmology")
+    log = start_job(smk, "cosmology")
     ntk = read_dataset(smk.input.ntk, ["u", "eigenvalue", "eigenvector", "ntk", "tau"])
     measured = read_dataset(smk.input.train, optional=["kappa"]).get("kappa")  # None: not measured
     start = time.perf_counter()

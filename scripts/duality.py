@@ -2,11 +2,11 @@
 
 from nncosmo.duality import duality_dataset, with_hubble_windows
 from nncosmo.io import read_dataset, write_dataset
-from nncosmo.provenance import end_job, provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, start_job
 
 
 def main(smk) -> None:
-    log = stage_logger(smk.log[0], "duality")
+    log = start_job(smk, "duality")
     ntk = read_dataset(smk.input.ntk, ["u", "eigenvalue", "residual_norm"])
     cosmo = read_dataset(smk.input.cosmology, ["field", "history_hubble"])
     train = read_dataset(smk.input.train, ["f"], optional=["kappa"])

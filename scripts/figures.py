@@ -1,12 +1,12 @@
 """Rule figures: render every built figure of docs/figures.md (figures.build) as PNG and PDF."""
 
 from nncosmo.figures import FIGURES, save, set_style
-from nncosmo.provenance import end_job, provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, start_job
 from nncosmo.results import Results
 
 
 def main(smk) -> None:
-    log = stage_logger(smk.log[0], "figures")
+    log = start_job(smk, "figures")
     results = Results.load(smk.input, smk.config)
     set_style()
     for fig in smk.params.build:

@@ -2,11 +2,11 @@
 
 from nncosmo.data import make_dataset
 from nncosmo.io import write_dataset
-from nncosmo.provenance import end_job, provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, start_job
 
 
 def main(smk) -> None:
-    log = stage_logger(smk.log[0], "data")
+    log = start_job(smk, "data")
     name, spec = smk.wildcards.dataset, dict(smk.params.spec)
     ds = make_dataset(name, spec)
     log.info("data set %s: %d samples x %d features", name, ds.sizes["sample"], ds.sizes["feature"])

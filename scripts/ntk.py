@@ -8,13 +8,13 @@ import numpy as np
 from nncosmo.io import read_dataset, write_dataset
 from nncosmo.models import build_model
 from nncosmo.ntk import ntk_dataset
-from nncosmo.provenance import end_job, provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, start_job
 
 jax.config.update("jax_enable_x64", True)
 
 
 def main(smk) -> None:
-    log = stage_logger(smk.log[0], "ntk")
+    log = start_job(smk, "ntk")
     data = read_dataset(smk.input.data, ["x", "y"])
     train = read_dataset(smk.input.train, ["f", "loss", "tau", "eta_n", "beta_n"], lazy=True)
     cfg = smk.params.ntk

@@ -7,14 +7,14 @@ import jax.numpy as jnp
 
 from nncosmo.io import read_dataset, write_dataset
 from nncosmo.models import build_model
-from nncosmo.provenance import end_job, provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, start_job
 from nncosmo.simulate import simulate_dataset
 
 jax.config.update("jax_enable_x64", True)  # the simulation trains in float64
 
 
 def main(smk) -> None:
-    log = stage_logger(smk.log[0], "simulate")
+    log = start_job(smk, "simulate")
     name, target, network = smk.wildcards.target, smk.params.target, smk.params.network
     x = read_dataset(smk.input.data, ["x"]).x.values
     model = build_model(smk.params.model, network["width"], jnp.float64)

@@ -7,7 +7,7 @@ import numpy as np
 
 from nncosmo.io import read_dataset, write_dataset
 from nncosmo.models import build_model
-from nncosmo.provenance import end_job, provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, start_job
 from nncosmo.training import sweep_dataset
 
 jax.config.update("jax_enable_x64", True)  # model dtype is explicit; x64 only enables float64
@@ -24,7 +24,7 @@ def progress_logger(log, start: float):
 
 
 def main(smk) -> None:
-    log = stage_logger(smk.log[0], "train")
+    log = start_job(smk, "train")
     data = read_dataset(smk.input.data, ["x", "y"])
     cfg, runs, width = smk.params.training, list(smk.params.runs), smk.params.width
     model = build_model(smk.params.model, width, np.dtype(cfg["dtype"]))

@@ -60,15 +60,21 @@ def snakemake(*args, cwd=ROOT, check=True):
     return proc
 
 
-def test_every_stage_script_ends_its_job_with_a_frozen_heap():
-    """Each script's last statements are `main(snakemake)` then `end_job()` (the fast exit,
-    nncosmo.provenance.end_job), and `end_job` freezes the garbage collector's heap."""
+def test_every_stage_script_starts_and_ends_its_job_through_provenance():
+    """Each script's main begins with `start_job` (XLA's threads set before any computation;
+    the manifest has no log and computes nothing with JAX) and the script ends with
+    `main(snakemake)` then `end_job()`; `end_job` freezes the garbage collector's heap."""
     import ast
 
     for script in sorted((ROOT / "scripts").glob("*.py")):
         body = ast.parse(script.read_text()).body
         calls = [ast.unparse(node.value) for node in body[-2:] if isinstance(node, ast.Expr)]
         assert calls == ["main(snakemake)", "end_job()"], script.name
+        (main,) = [
+            node for node in body if isinstance(node, ast.FunctionDef) and node.name == "main"
+        ]
+        if script.name != "manifest.py":
+            assert ast.unparse(main.body[0]).startswith("log = start_job(smk, "), script.name
     code = (
         "import gc; from nncosmo.provenance import end_job; end_job(); print(gc.get_freeze_count())"
     )
@@ -76,6 +82,45 @@ def test_every_stage_script_ends_its_job_with_a_frozen_heap():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert int(frozen.stdout) > 0
+
+
+def test_start_job_sizes_xla_threads_to_the_job_after_the_scripts_imports(tmp_path):
+    """After every JAX script's imports, `start_job` with the job's `threads` still decides the
+    size of XLA's CPU pool: a 3-thread job's process runs more threads than a 1-thread job's."""
+    imports = sorted(
+        {
+            line
+            for name in ("train", "ntk", "cosmology", "simulate")
+            for line in (ROOT / "scripts" / f"{name}.py").read_text().splitlines()
+            if line.startswith(("import ", "from "))
+        }
+    )
+    log = str(tmp_path / "probe.log")
+    probe = "\n".join(
+        [
+            *imports,
+            "import re, sys, types",
+            "from nncosmo.provenance import start_job",
+            f"smk = types.SimpleNamespace(threads=int(sys.argv[1]), log=[{log!r}])",
+            "start_job(smk, 'probe')",
+            "jax.numpy.ones((256, 256)).sum().block_until_ready()",
+            "print(re.search(r'Threads:\\s+(\\d+)', open('/proc/self/status').read()).group(1))",
+        ]
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PJRT_NPROC", "NPROC")}
+    counts = [
+        int(
+            subprocess.run(
+                [sys.executable, "-c", probe, str(threads)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=env,
+            ).stdout
+        )
+        for threads in (1, 3)
+    ]
+    assert counts[1] > counts[0], counts
 
 
 def test_dry_run_of_default_config():

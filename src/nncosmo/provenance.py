@@ -117,6 +117,18 @@ def stage_logger(log_path: str | Path, name: str):
     return logger
 
 
+def start_job(smk, name: str):
+    """The first statement of every stage script's main: XLA's CPU thread pool sized to the
+    threads Snakemake gave the job (`PJRT_NPROC`, read when JAX creates its CPU client at the
+    job's first computation; Snakemake sets OMP_NUM_THREADS and the BLAS variables alike), so
+    that the jobs Snakemake runs side by side do not each start a thread per core
+    (benchmarks/README.md §10); returns the job's `stage_logger`."""
+    import os
+
+    os.environ["PJRT_NPROC"] = str(smk.threads)
+    return stage_logger(smk.log[0], name)
+
+
 def end_job() -> None:
     """The last statement of every stage script: freeze the heap (`gc.freeze`) so that CPython's
     exit skips its full garbage collections over the imported jax, xarray and flax objects,
