@@ -29,12 +29,13 @@ def main(smk) -> None:
     cfg, runs, width = smk.params.training, list(smk.params.runs), smk.params.width
     model = build_model(smk.params.model, width, np.dtype(cfg["dtype"]))
     log.info(
-        "training %d runs of width %d for %d steps on %s (device %s)",
+        "training %d runs of width %d for %d steps on %s (device %s, XLA CPU threads %d)",
         len(runs),
         width,
         cfg["steps"],
         smk.wildcards.dataset,
         jax.devices()[0],
+        smk.threads,
     )
     start = time.perf_counter()
     ds = sweep_dataset(

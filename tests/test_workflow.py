@@ -250,12 +250,14 @@ def test_end_to_end_files_are_readable_by_group_and_others(tiny_run):
 
 
 def test_end_to_end_training_logs_its_progress(tiny_run):
+    """Ten progress lines, and the XLA threads the job was given."""
     results, config = tiny_run
     steps = config["training"]["steps"]
     log = (results / "logs" / "train" / "teacher" / "w32.log").read_text()
     progress = re.findall(r"step (\d+)/(\d+) \(chunk (\d+)/(\d+)\), [\d.]+ s", log)
     assert len(progress) == 10, log
     assert progress[-1][:2] == (str(steps), str(steps)) and progress[-1][2] == progress[-1][3]
+    assert "XLA CPU threads 1)" in log  # the job's Snakemake threads (provenance.start_job)
 
 
 def test_end_to_end_diverged_run_is_flagged_downstream(tiny_run):
