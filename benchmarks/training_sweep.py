@@ -66,6 +66,7 @@ from nncosmo.models import build_model, init_params  # noqa: E402
 from nncosmo.training import (  # noqa: E402
     Branches,
     Schedule,
+    checkpoint_buffers,
     checkpointed,
     heavy_ball,
     mse_loss,
@@ -99,11 +100,7 @@ def train_run_variant(apply_fn, params, eta, beta, x, y, steps, checkpoints, rec
             saved = checkpointed(saved, p, n, checkpoints)
         return (p, opt_state, grads, saved), ((f, loss) if record_f else loss)
 
-    saved = (
-        jax.tree.map(lambda leaf: jnp.zeros((len(checkpoints), *leaf.shape), leaf.dtype), params)
-        if ckpt
-        else ()
-    )
+    saved = checkpoint_buffers(params, checkpoints) if ckpt else ()
     carry = (params, optimiser.init(params), jax.tree.map(jnp.zeros_like, params), saved)
     (_, _, _, saved), out = jax.lax.scan(step, carry, jnp.arange(steps + 1))
     return out, saved

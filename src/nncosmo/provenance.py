@@ -7,8 +7,10 @@ settings, as JSON strings in its attributes.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -123,8 +125,6 @@ def start_job(smk, name: str):
     job's first computation; Snakemake sets OMP_NUM_THREADS and the BLAS variables alike), so
     that the jobs Snakemake runs side by side do not each start a thread per core
     (benchmarks/README.md §10); returns the job's `stage_logger`."""
-    import os
-
     os.environ["PJRT_NPROC"] = str(smk.threads)
     return stage_logger(smk.log[0], name)
 
@@ -134,6 +134,4 @@ def end_job() -> None:
     exit skips its full garbage collections over the imported jax, xarray and flax objects,
     0.2-0.45 s of every job (benchmarks/README.md §10). Nothing else changes at exit: outputs
     are already written and closed, and logging's own exit hook still flushes the log."""
-    import gc
-
     gc.freeze()

@@ -142,6 +142,11 @@ def checkpoint_slot(step: jax.Array, checkpoints: jax.Array) -> jax.Array:
     return jnp.sum(checkpoints < step).astype(jnp.int32)
 
 
+def checkpoint_buffers(params, checkpoints):
+    """Zeroed buffers, one slot per checkpoint, for every leaf of `params` (`checkpointed`)."""
+    return jax.tree.map(lambda leaf: jnp.zeros((len(checkpoints), *leaf.shape), leaf.dtype), params)
+
+
 def save_checkpoint(saved, params, slot):
     """Write `params` into checkpoint slot `slot` of the buffer pytree `saved`."""
     return jax.tree.map(lambda buf, leaf: buf.at[slot].set(leaf), saved, params)
@@ -227,9 +232,7 @@ def train_run(
         beta = scheduled_momentum(schedule, n, rho, branches)
         return (p, opt_state, (schedule.eta[n], beta, grads), saved, f), (f, loss, kappa, beta)
 
-    saved = jax.tree.map(
-        lambda leaf: jnp.zeros((len(checkpoints), *leaf.shape), leaf.dtype), params
-    )
+    saved = checkpoint_buffers(params, checkpoints)
     # step 0 applies a zero update (eta = beta = 0, no gradient yet): theta(0) exactly
     zero = jnp.zeros_like(schedule.eta[0])
     nothing = (zero, zero, jax.tree.map(jnp.zeros_like, params))
