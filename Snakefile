@@ -34,7 +34,7 @@ validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml
 check_config(config)
 
 JOBS = jobs(config)
-# the most expensive chain of jobs first, when several are ready (nncosmo.config.job_priorities)
+# of the jobs ready to run: the earliest stage first, the costliest first (config.job_priorities)
 PRIORITY = job_priorities(config)
 if workflow.is_main_process and (note := disk_note(config)):
     print(f"nncosmo: {note}", file=sys.stderr)

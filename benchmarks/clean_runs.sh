@@ -7,7 +7,8 @@
 #
 # Each run deletes that checkout's results/ first. Per run it writes OUT/<label>.log (Snakemake's
 # output and /usr/bin/time -v), OUT/<label>.stages (benchmarks/pipeline_stages.py) and
-# OUT/<label>.claims.json, and appends wall clock and peak memory to OUT/summary.txt. Every run
+# OUT/<label>.claims.json, and appends wall clock, peak memory and idle core-seconds
+# (benchmarks/timeline.py) to OUT/summary.txt. Every run
 # has a failing `scontrol` first on PATH: with SLURM installed and no controller running, the
 # SLURM executor plugin makes each Snakemake start wait ~9 s (README, "When something goes wrong").
 # Run it on an idle machine, in the project's virtualenv; then `python benchmarks/floor.py --wall
@@ -27,6 +28,7 @@ run() {  # label checkout snakemake-arguments...
     "$(grep -h 'Maximum resident' "$out/$label.log" | xargs) load=$(cut -d' ' -f1-3 /proc/loadavg)" |
     tee -a "$out/summary.txt"
   python "$here/benchmarks/pipeline_stages.py" --results "$dir/results" > "$out/$label.stages"
+  echo "$label $(python "$here/benchmarks/timeline.py" "$out/$label.log" | tail -1)" >> "$out/summary.txt"
   cp "$dir/results/claims.json" "$out/$label.claims.json"
 }
 

@@ -1,6 +1,6 @@
 """benchmarks/gpu_training.py runs where the GPU machine has no snakemake, h5netcdf, jsonschema
 or scikit-learn (its import chain and its digits stand-in); benchmarks/floor.py counts the
-FLOPs its docstring states."""
+FLOPs its docstring states; benchmarks/timeline.py reads a Snakemake log's job times."""
 
 import importlib.util
 import os
@@ -62,3 +62,49 @@ def test_floor_counts_a_tiny_config_by_hand():
     assert counted["ntk"] == (2 * kernel + 4 * 3 * 10 * 1, "float32")
     assert counted["cosmology"] == (4 * 2 * 12 * 10, "float64")
     assert "simulate" not in counted
+
+
+TIMELINE_LOG = """\
+[Fri Nov 27 10:00:00 2026]
+rule train:
+    jobid: 1
+    wildcards: dataset=a, job=w8
+[Fri Nov 27 10:00:00 2026]
+rule train:
+    jobid: 2
+    wildcards: dataset=b, job=w8
+[Fri Nov 27 10:00:04 2026]
+Finished jobid: 2 (Rule: train)
+[Fri Nov 27 10:00:10 2026]
+Finished jobid: 1 (Rule: train)
+[Fri Nov 27 10:00:10 2026]
+localrule figures:
+    jobid: 3
+[Fri Nov 27 10:00:13 2026]
+Finished jobid: 3 (Rule: figures)
+"""
+
+
+def test_timeline_counts_idle_cores_of_a_log_by_hand(tmp_path):
+    """Two jobs over [0, 10) and [0, 4) s, then one over [10, 13): on 2 cores, no core idles for
+    4 s, one for 6 + 3 s: 9 core-seconds of a 13-s makespan."""
+    spec = importlib.util.spec_from_file_location(
+        "timeline", os.path.join(ROOT, "benchmarks", "timeline.py")
+    )
+    timeline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(timeline)
+    jobs = timeline.job_spans(TIMELINE_LOG.splitlines())
+    assert [(j["rule"], j["wildcards"]) for j in jobs] == [
+        ("train", "dataset=a, job=w8"), ("train", "dataset=b, job=w8"), ("figures", "")
+    ]  # fmt: skip
+    t0 = jobs[0]["start"]
+    spans = [tuple(int((j[k] - t0).total_seconds()) for k in ("start", "end")) for j in jobs]
+    assert spans == [(0, 10), (0, 4), (10, 13)]
+    assert timeline.idle_core_seconds(spans, cores=2) == 9
+    log = tmp_path / "run.log"
+    log.write_text(TIMELINE_LOG)
+    out = subprocess.run(
+        [sys.executable, "benchmarks/timeline.py", str(log)], cwd=ROOT, capture_output=True,
+        text=True, check=True,
+    ).stdout  # fmt: skip
+    assert out.strip().splitlines()[-1] == "makespan 13 s, idle 9 core-s of 2 x 13"

@@ -330,16 +330,25 @@ def test_build_names_only_known_figures(config):
         validate_config(config, SCHEMA)
 
 
-def test_job_priorities_put_the_widest_training_chain_first(config):
-    """Priorities are forward multiply-adds in units of 10^9: runs x (steps + 1) x samples x
-    parameters, counted here by hand for the MLP (d w + w^2 + w weights, 2 w + 1 biases)."""
+def test_job_priorities_rank_stages_then_the_costliest_chain(config):
+    """A duality job's priority is its chain's training forward multiply-adds in units of 10^9
+    (runs x (steps + 1) x samples x parameters, counted here by hand for the MLP: d w + w^2 + w
+    weights, 2 w + 1 biases); each earlier stage (cosmology, ntk, train with the F8 simulations)
+    adds one more band, so every job of a stage ranks above every job of a later one."""
     priorities = job_priorities(config)
     width, runs = 1024, len(job_runs(config, "teacher", "w1024"))
     params = 8 * width + width**2 + width + 2 * width + 1
-    assert priorities["teacher/w1024"] == runs * 401 * 64 * params // 10**9
-    assert max(priorities, key=priorities.get) == "teacher/w1024"
+    assert priorities["duality/teacher/w1024"] == runs * 401 * 64 * params // 10**9
+    stages = ("train", "ntk", "cosmology", "duality")
+    band = priorities["cosmology/teacher/w1024"] - priorities["duality/teacher/w1024"]
+    for d, job in jobs(config):
+        ranks = [priorities[f"{stage}/{d}/{job}"] for stage in stages]
+        assert ranks == [ranks[-1] + k * band for k in (3, 2, 1, 0)]
+    of = lambda stage: [v for k, v in priorities.items() if k.startswith(f"{stage}/")]  # noqa: E731
+    assert all(min(of(a)) > max(of(b)) for a, b in itertools.pairwise(stages))
     steps = config["cosmologies"]["targets"]["misalignment"]["steps"]
     params = 8 * 512 + 512**2 + 512 + 2 * 512 + 1
-    assert priorities["simulate/misalignment"] == steps * 64 * params // 10**9
-    ranked = [priorities[f"digits/w{w}"] for w in (128, 256, 512, 1024)]
+    assert priorities["simulate/misalignment"] == 3 * band + steps * 64 * params // 10**9
+    assert max(priorities, key=priorities.get) == "train/teacher/w1024"
+    ranked = [priorities[f"ntk/digits/w{w}"] for w in (128, 256, 512, 1024)]
     assert ranked == sorted(ranked) and len(set(ranked)) == 4

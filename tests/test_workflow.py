@@ -1,6 +1,7 @@
 """The whole workflow: dry run and lint of the default config, end to end on the tiny preset."""
 
 import copy
+import itertools
 import json
 import os
 import re
@@ -148,13 +149,18 @@ def test_readme_f1_to_f6_command_plans_no_history_sweep_and_no_simulation():
     everything = snakemake("-n", "--forceall", "--cores", "2").stdout
     assert planned_jobs(everything)["simulate"] == 2
     assert planned_jobs(everything)["train"] == planned["train"]
-    # the widest training job's chain goes first (nncosmo.config.job_priorities)
+    # the earlier stage first, and within a stage the widest chain first
+    # (nncosmo.config.job_priorities)
     priorities = planned_priorities(out)
     chains = {job for _, job in priorities}
     assert max(priorities, key=priorities.get) == ("train", "dataset=teacher, job=w1024")
-    for job in chains:
-        stages = {priorities[rule, job] for rule in ("train", "ntk", "cosmology", "duality")}
-        assert len(stages) == 1, (job, stages)
+    stages = ("train", "ntk", "cosmology", "duality")
+    for earlier, later in itertools.pairwise(stages):
+        assert min(priorities[earlier, j] for j in chains) > max(
+            priorities[later, j] for j in chains
+        )
+    order = lambda rule: sorted(chains, key=lambda job: priorities[rule, job])  # noqa: E731
+    assert all(order(stage) == order("train") for stage in stages)
 
 
 def planned_priorities(stdout: str) -> dict[tuple[str, str], int]:

@@ -452,15 +452,28 @@ def simulation_cost(config: dict, target: str) -> int:
     return config["cosmologies"]["targets"][target]["steps"] * spec["n_samples"] * params
 
 
+# Stages in the order their jobs go first when several are ready (`job_priorities`)
+STAGE_ORDER = ("train", "ntk", "cosmology", "duality")
+
+
 def job_priorities(config: dict) -> dict[str, int]:
-    """Snakemake priorities: each training job ("dataset/job", and the ntk, cosmology and
-    duality jobs that follow it) and each F8 simulation ("simulate/target") weighted by its
-    cost in units of 10^9 multiply-adds (`job_cost`, `simulation_cost`), so that of the jobs
-    ready to run the most expensive chain starts first (longest processing time first): started
-    last, the widest training job alone outlasts all the others (README, "Runtime")."""
-    costs = {f"{d}/{job}": job_cost(config, d, job) for d, job in jobs(config)}
-    costs |= {f"simulate/{t}": simulation_cost(config, t) for t in config["cosmologies"]["targets"]}
-    return {name: cost // 10**9 for name, cost in costs.items()}
+    """Snakemake priorities by "stage/chain" (chain: a training job "dataset/job", which its
+    ntk, cosmology and duality jobs follow, or an F8 simulation "target"): of the jobs ready to
+    run, those of the earlier stage (`STAGE_ORDER`; simulations rank with training) first, and
+    within a stage the costliest chain first (its training's forward multiply-adds in units of
+    10^9, `job_cost`, `simulation_cost`: longest processing time first). A stage after training
+    takes a few seconds per job whatever the width, so the jobs left once every training job
+    has started are short ones that fill both cores to the end, instead of one narrow chain's
+    jobs running one after another while the other core idles (README, "Runtime")."""
+    costs = {f"{d}/{job}": job_cost(config, d, job) // 10**9 for d, job in jobs(config)}
+    targets = config["cosmologies"]["targets"]
+    simulations = {t: simulation_cost(config, t) // 10**9 for t in targets}
+    step = 1 + max([*costs.values(), *simulations.values()])  # one stage's band of priorities
+    band = {stage: step * (len(STAGE_ORDER) - 1 - i) for i, stage in enumerate(STAGE_ORDER)}
+    priorities = {f"simulate/{t}": band["train"] + cost for t, cost in simulations.items()}
+    for stage in STAGE_ORDER:
+        priorities |= {f"{stage}/{chain}": band[stage] + cost for chain, cost in costs.items()}
+    return priorities
 
 
 def training_file_bytes(config: dict, dataset: str, job: str) -> int:

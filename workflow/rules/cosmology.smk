@@ -11,7 +11,7 @@ rule cosmology:
     params:
         code=CODE["cosmology.py"],
         cosmology=config["cosmology"],
-    priority: lambda wc: PRIORITY.get(f"{wc.dataset}/{wc.job}", 0)
+    priority: lambda wc: PRIORITY.get(f"cosmology/{wc.dataset}/{wc.job}", 0)
     log:
         f"{RESULTS}/logs/cosmology/{{dataset}}/{{job}}.log",
     benchmark:

@@ -13,7 +13,7 @@ rule duality:
     params:
         code=CODE["duality.py"],
         duality=config["duality"],
-    priority: lambda wc: PRIORITY.get(f"{wc.dataset}/{wc.job}", 0)
+    priority: lambda wc: PRIORITY.get(f"duality/{wc.dataset}/{wc.job}", 0)
     log:
         f"{RESULTS}/logs/duality/{{dataset}}/{{job}}.log",
     benchmark:

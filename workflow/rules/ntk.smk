@@ -13,7 +13,7 @@ rule ntk:
         model=config["model"],
     resources:
         gpu=config["gpus_per_job"],  # cluster profiles turn it into a GPU request (--gpus)
-    priority: lambda wc: PRIORITY.get(f"{wc.dataset}/{wc.job}", 0)
+    priority: lambda wc: PRIORITY.get(f"ntk/{wc.dataset}/{wc.job}", 0)
     log:
         f"{RESULTS}/logs/ntk/{{dataset}}/{{job}}.log",
     benchmark:

@@ -16,7 +16,7 @@ rule train:
         runs=lambda wc: job_runs(config, wc.dataset, wc.job),
     resources:
         gpu=config["gpus_per_job"],  # cluster profiles turn it into a GPU request (--gpus)
-    priority: lambda wc: PRIORITY.get(f"{wc.dataset}/{wc.job}", 0)
+    priority: lambda wc: PRIORITY.get(f"train/{wc.dataset}/{wc.job}", 0)
     log:
         f"{RESULTS}/logs/train/{{dataset}}/{{job}}.log",
     benchmark:
