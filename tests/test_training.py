@@ -327,3 +327,16 @@ def test_kappa_off_writes_no_kappa_variable(rng):
     model, runs, x, y = small_mlp_job(rng, jnp.float32)
     ds = training.sweep_dataset(model, runs[:2], x, y, 5, [0, 5], 100.0, 0, None, 4, 0)
     assert "kappa" not in ds and "kappa_step" not in ds.coords
+
+
+def test_sweep_dataset_compiles_its_training_program_once_per_model(rng):
+    """A second job of an equal model and equal shapes reuses the compiled training sweep
+    (`nncosmo.models.apply_function`): its call adds no entry to the program's cache."""
+    model, runs, x, y = small_mlp_job(rng, jnp.float32)
+    job = (runs[:2], x, y, 5, [0, 5], 100.0)
+    training.sweep_dataset(model, *job)
+    compiled = training._compiled_sweep._cache_size()
+    twin = model.clone()
+    assert twin is not model and twin == model
+    training.sweep_dataset(twin, *job)
+    assert training._compiled_sweep._cache_size() == compiled

@@ -9,7 +9,7 @@ layer by layer without forming the Jacobian.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
+from functools import cache, partial
 
 import flax.linen as nn
 import jax
@@ -79,6 +79,14 @@ def build_model(spec: dict, width: int, dtype=jnp.float32) -> MLP:
         use_bias=spec["use_bias"],
         dtype=dtype,
     )
+
+
+@cache
+def apply_function(model: nn.Module) -> Callable:
+    """f(params, x) = model.apply({"params": params}, x), one function per model (equal models,
+    equal configurations, share it): as a static argument of a compiled program (the training
+    sweep's) it lets a second call for the same model reuse the program instead of recompiling."""
+    return lambda params, x: model.apply({"params": params}, x)
 
 
 def init_params(model: nn.Module, seeds, x) -> dict:

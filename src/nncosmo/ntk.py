@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nncosmo.io import RUN_COORDS
-from nncosmo.models import MLP
+from nncosmo.models import MLP, apply_function
 
 
 def generic_ntk(apply_fn: Callable, params, x: jax.Array, chunk_size: int = 16) -> jax.Array:
@@ -66,7 +66,7 @@ def ntk_function(model, method: str = "auto", chunk_size: int = 16) -> Callable:
         method = "structured" if isinstance(model, MLP) else "generic"
     if method == "structured":
         return jax.jit(lambda p, x: structured_ntk(model, p, x))
-    apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    apply_fn = apply_function(model)
     return jax.jit(lambda p, x: generic_ntk(apply_fn, p, x, chunk_size))
 
 
