@@ -1,5 +1,6 @@
 """NTK stage: symmetric PSD, equal to an independent J J^T, equal to closed forms."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -47,6 +48,30 @@ def test_generic_path_handles_chunks_that_do_not_divide_n(rng):
     params = init(model, x)
     theta = ntk.ntk_function(model, "generic", chunk_size=3)(params, x)
     np.testing.assert_allclose(theta, jacobian_ntk(model, params, x), rtol=1e-10)
+
+
+class ListWidthMLP(nn.Module):
+    """A custom model with a list attribute: Flax cannot hash it."""
+
+    widths: list
+
+    @nn.compact
+    def __call__(self, x):
+        for w in self.widths:
+            x = jnp.tanh(nn.Dense(w)(x))
+        return nn.Dense(1)(x)[..., 0]
+
+
+def test_generic_path_takes_a_model_flax_cannot_hash(rng):
+    """`nncosmo.models.apply_function` shares one function per hashable model; a model with a
+    list attribute gets its own, and its NTK still equals the Jacobian reference."""
+    x = jnp.asarray(rng.standard_normal((5, 3)))
+    model = ListWidthMLP([6, 4])
+    with pytest.raises(TypeError):
+        hash(model)
+    params = init(model, x)
+    theta = ntk.ntk_function(model)(params, x)
+    np.testing.assert_allclose(theta, jacobian_ntk(model, params, x), rtol=1e-6)  # float32
 
 
 def test_one_hidden_layer_closed_form(rng):

@@ -81,12 +81,23 @@ def build_model(spec: dict, width: int, dtype=jnp.float32) -> MLP:
     )
 
 
-@cache
 def apply_function(model: nn.Module) -> Callable:
     """f(params, x) = model.apply({"params": params}, x), one function per model (equal models,
     equal configurations, share it): as a static argument of a compiled program (the training
-    sweep's) it lets a second call for the same model reuse the program instead of recompiling."""
+    sweep's) it lets a second call for the same model reuse the program instead of recompiling.
+    A module that cannot be hashed (an attribute such as a list) gets a function of its own."""
+    try:
+        return _shared_apply_function(model)
+    except TypeError:  # Flax: "Failed to hash Flax Module"
+        return _apply_function(model)
+
+
+def _apply_function(model: nn.Module) -> Callable:
+    """f(params, x) = model.apply({"params": params}, x)."""
     return lambda params, x: model.apply({"params": params}, x)
+
+
+_shared_apply_function = cache(_apply_function)
 
 
 def init_params(model: nn.Module, seeds, x) -> dict:
