@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Clean runs of the default preset from an empty results/, interleaved round by round: this
-# checkout's F1-F6 alone and F1-F8, and, with BASE given, F1-F8 of another checkout of the
-# project (e.g. `git worktree add --detach ../base 982bf0c`). The README "Runtime" table.
+# checkout's F1-F6 alone and F1-F8, and, with BASE given, the same two of another checkout of the
+# project (e.g. `git worktree add --detach ../base 982bf0c`), the order of the two checkouts
+# alternating from round to round. The README "Runtime" table.
 #
 #   bash benchmarks/clean_runs.sh ROUNDS OUT [BASE]
 #
@@ -32,8 +33,20 @@ run() {  # label checkout snakemake-arguments...
   cp "$dir/results/claims.json" "$out/$label.claims.json"
 }
 
+f1_f6=(--config 'figures={build: [F1, F2, F3, F4, F5, F6]}')
 for i in $(seq 1 "$rounds"); do
-  run "f1-f6-$i" "$here" --config 'figures={build: [F1, F2, F3, F4, F5, F6]}'
-  if [ -n "$base" ]; then run "base-f1-f8-$i" "$(realpath "$base")"; fi
-  run "f1-f8-$i" "$here"
+  if [ -z "$base" ]; then
+    run "f1-f6-$i" "$here" "${f1_f6[@]}"
+    run "f1-f8-$i" "$here"
+  elif [ $((i % 2)) -eq 1 ]; then  # with BASE: both builds of both checkouts, order alternating
+    run "f1-f6-$i" "$here" "${f1_f6[@]}"
+    run "base-f1-f6-$i" "$(realpath "$base")" "${f1_f6[@]}"
+    run "base-f1-f8-$i" "$(realpath "$base")"
+    run "f1-f8-$i" "$here"
+  else
+    run "base-f1-f6-$i" "$(realpath "$base")" "${f1_f6[@]}"
+    run "f1-f6-$i" "$here" "${f1_f6[@]}"
+    run "f1-f8-$i" "$here"
+    run "base-f1-f8-$i" "$(realpath "$base")"
+  fi
 done

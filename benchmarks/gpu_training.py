@@ -3,7 +3,7 @@ the CPU): every training job's `train_sweep`, the vmapped sweep against Python l
 widths, and the GPU against these CPU cores per job.
 
 Run from the repository root (the script puts this checkout's src/ first on sys.path; it needs
-jax, flax, optax, xarray, numpy and yaml, not snakemake, h5netcdf, jsonschema or scikit-learn):
+jax, flax, optax, xarray, numpy and yaml, not snakemake, netCDF4, jsonschema or scikit-learn):
 
     python benchmarks/gpu_training.py --rate-steps 20 --stand-in --out /tmp/gpu   # GPU: preset
     JAX_PLATFORMS=cpu python benchmarks/gpu_training.py --steps 20 --repeats 1 --no-progress \\

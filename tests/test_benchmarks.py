@@ -1,4 +1,4 @@
-"""benchmarks/gpu_training.py runs where the GPU machine has no snakemake, h5netcdf, jsonschema
+"""benchmarks/gpu_training.py runs where the GPU machine has no snakemake, netCDF4, jsonschema
 or scikit-learn (its import chain and its digits stand-in); benchmarks/floor.py counts the
 FLOPs its docstring states; benchmarks/timeline.py reads a Snakemake log's job times."""
 
@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ABSENT = ("snakemake", "h5netcdf", "jsonschema", "sklearn")
+ABSENT = ("snakemake", "netCDF4", "jsonschema", "sklearn")
 
 SCRIPT = f"""
 import runpy, sys

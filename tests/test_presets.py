@@ -99,7 +99,7 @@ def test_disk_estimate_matches_tiny_training_files(tmp_path):
     readme_command("tiny", tmp_path, *targets)
     total = 0
     for (dataset, job), target in zip(jobs(config), targets, strict=True):
-        with xr.open_dataset(tmp_path / target, engine="h5netcdf") as ds:
+        with xr.open_dataset(tmp_path / target, engine="netcdf4") as ds:
             assert ds.nbytes == training_file_bytes(config, dataset, job), target
         overhead = (tmp_path / target).stat().st_size - ds.nbytes
         assert 0 < overhead < 64 * 1024, (target, overhead)

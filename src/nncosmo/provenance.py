@@ -26,7 +26,7 @@ PACKAGES = (
     "optax",
     "diffrax",
     "xarray",
-    "h5netcdf",
+    "netCDF4",
     "numpy",
     "scipy",
     "snakemake",
