@@ -10,6 +10,7 @@ import nncosmo
 from nncosmo.codedeps import code_digests
 from nncosmo.config import (
     built_figures,
+    figure_jobs,
     check_config,
     check_yaml_syntax,
     disk_note,

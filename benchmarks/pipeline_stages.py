@@ -12,10 +12,11 @@ from pathlib import Path
 
 
 def stage_times(root: Path) -> dict[str, list[float]]:
-    """Seconds of every job, grouped by stage (the folder under results/benchmarks/)."""
+    """Seconds of every job, grouped by stage (the folder under results/benchmarks/, or the file
+    name: figures_<k>.tsv, the figures stage's k-th rendering job)."""
     times = defaultdict(list)
     for path in sorted(root.rglob("*.tsv")):
-        stage = path.relative_to(root).parts[0].removesuffix(".tsv")
+        stage = path.relative_to(root).parts[0].removesuffix(".tsv").split("_")[0]
         with path.open() as handle:
             rows = list(csv.DictReader(handle, delimiter="\t"))
         times[stage].append(float(rows[-1]["s"]))

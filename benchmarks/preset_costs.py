@@ -19,7 +19,8 @@ What is exact and what is estimated:
                (per sample a backward pass; per layer the Gram matrices of the structured NTK)
     cosmology  s = a + b x runs x modes x steps (every dictionary, one integration per mode)
     duality    s = a + b x runs x modes
-    data, figures, claims: the default's slowest job of that rule (they read small files)
+    data, figures, claims: the default's slowest job of that rule (they read small files),
+               once per job of the preset (figures: its figures.jobs rendering jobs)
     max_rss of train and ntk = a + b x training file bytes of the job (the train job holds the
     checkpointed parameters, the ntk job reads its whole training file); cosmology, duality,
     data: the default's largest; figures and claims: the default's largest plus the bytes of the
@@ -43,6 +44,7 @@ from snakemake.utils import validate
 
 from nncosmo.config import (
     ITEMSIZE,
+    figure_jobs,
     job_runs,
     job_width,
     jobs,
@@ -61,7 +63,6 @@ PRESETS = {
 }
 JOB_STAGES = ("train", "ntk", "cosmology", "duality")
 HDF5_OVERHEAD = 30_000
-FIGURES = 6
 
 
 def load_config(path: Path) -> dict:
@@ -154,7 +155,7 @@ def calibrate(default: dict, results: Path) -> dict:
         }
     for rule, paths in {
         "data": sorted((bench / "data").glob("*.tsv")),
-        "figures": sorted((bench / "figures").glob("*.tsv")),
+        "figures": sorted(bench.glob("figures_*.tsv")),
         "claims": [bench / "claims.tsv"],
     }.items():
         rows = [benchmark_row(p) for p in paths]
@@ -181,7 +182,8 @@ def costs(config: dict, models: dict, cores: int) -> dict:
         out["seconds"][stage] = sum(seconds)
     datasets = {d for d, _ in jobs(config)}
     read_by_figures = sum(out["disk"][stage] for stage in ("ntk", "cosmology", "duality"))
-    for rule, count in {"data": len(datasets), "figures": FIGURES, "claims": 1}.items():
+    counts = {"data": len(datasets), "figures": len(figure_jobs(config)), "claims": 1}
+    for rule, count in counts.items():
         out["seconds"][rule] = models[rule]["time"][0] * count
         out["rss"][rule] = models[rule]["rss"][0] + (rule != "data") * read_by_figures
     out["longest_chain"] = max(chains) + models["figures"]["time"][0] + models["claims"]["time"][0]

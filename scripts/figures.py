@@ -1,4 +1,5 @@
-"""Rule figures: render every built figure of docs/figures.md (figures.build) as PNG and PDF."""
+"""Rules figures_<k>: render this job's share of the built figures of docs/figures.md
+(params.build, dealt out by nncosmo.config.figure_jobs) as PNG and PDF."""
 
 from nncosmo.figures import FIGURES, save, set_style
 from nncosmo.provenance import end_job, provenance, start_job

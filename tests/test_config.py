@@ -15,6 +15,7 @@ from nncosmo.config import (
     ConfigError,
     built_figures,
     check_config,
+    figure_jobs,
     job_priorities,
     job_runs,
     job_width,
@@ -73,6 +74,7 @@ def set_key(config, dotted, value):
         ("sweeps.grid.eta", [], "'sweeps.grid.eta' = [] is invalid: must have at least 1 item(s)"),
         ("training.steps", "400", "'training.steps' = '400' is invalid: must be of type integer"),
         ("training.chunk_runs", -1, "must be >= 0 (0 vmaps all runs of a job at once"),
+        ("figures.jobs", 0, "'figures.jobs' = 0 is invalid: must be >= 1 and <= 8 (how many jobs"),
         ("model.unknown_key", 3, "unknown config key 'model.unknown_key' (allowed: activation,"),
         (
             "sweps",
@@ -322,6 +324,17 @@ def test_f7_alone_trains_only_the_history_sweeps(config):
     assert {run_key(r) for r in job_runs(config, "teacher", "w1024")} == expected
     config["figures"]["build"] = ["F8"]
     assert jobs(config) == []
+
+
+def test_figures_are_dealt_to_the_rendering_jobs_in_build_order(config):
+    assert config["figures"]["jobs"] == 2
+    assert figure_jobs(config) == [["F1", "F3", "F5", "F7"], ["F2", "F4", "F6", "F8"]]
+    config["figures"]["build"] = ["F6", "F1", "F2"]  # built in FIGURE_IDS order
+    assert figure_jobs(config) == [["F1", "F6"], ["F2"]]
+    config["figures"]["jobs"] = 8  # never more jobs than figures
+    assert figure_jobs(config) == [["F1"], ["F2"], ["F6"]]
+    del config["figures"]["jobs"], config["figures"]["build"]  # the schema's defaults: 2, all
+    assert [len(part) for part in figure_jobs(config)] == [4, 4]
 
 
 def test_build_names_only_known_figures(config):

@@ -184,8 +184,8 @@ def test_lock_without_holder_record_is_kept(tmp_path):
 
 # Kill scenarios, each through the README's command in a user's directory: SIGKILL of the
 # snakemake process alone (its job processes survive it) while a training job runs, and of its
-# whole process group while the figures job runs (half-written PNG/PDF files).
-KILLS = [("snakemake alone", "train"), ("process group", "figures")]
+# whole process group while the first figures job runs (half-written PNG/PDF files).
+KILLS = [("snakemake alone", "train"), ("process group", "figures_1")]
 
 
 def wait_for_stage(workdir: Path, stage: str, proc, timeout: float = 300.0) -> None:

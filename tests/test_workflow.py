@@ -141,7 +141,8 @@ def test_readme_f1_to_f6_command_plans_no_history_sweep_and_no_simulation():
     config = "figures={build: [F1, F2, F3, F4, F5, F6]}"
     out = snakemake("-n", "--forceall", "--cores", "2", "--config", config).stdout
     planned = planned_jobs(out)
-    assert "simulate" not in planned and planned["figures"] == 1 and planned["claims"] == 1
+    assert "simulate" not in planned and planned["claims"] == 1
+    assert planned["figures_1"] == planned["figures_2"] == 1 and "figures_3" not in planned
     for stem in ("F1_background", "F6_phase_diagram"):
         assert f"results/figures/{stem}.png" in out
     assert "F7_histories" not in out and "F8_reverse" not in out

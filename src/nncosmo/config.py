@@ -321,6 +321,15 @@ def built_figures(config: dict) -> list[str]:
     return [fig for fig in FIGURE_IDS if fig in build]
 
 
+def figure_jobs(config: dict) -> list[list[str]]:
+    """The built figures dealt to `figures.jobs` rendering jobs (default 2) in build order, figure
+    i to job i mod jobs; never more jobs than figures. Each job pays the Python and matplotlib
+    start-up and reads the results once; the jobs render side by side where cores are free."""
+    built = built_figures(config)
+    jobs = min(config["figures"].get("jobs", 2), len(built))
+    return [built[k::jobs] for k in range(jobs)]
+
+
 def built_sweeps(config: dict) -> dict[str, dict]:
     """The sweeps the built figures read: figures.histories' sweeps if F7 is built, every other
     sweep if any of F1-F6 is; the others are not trained."""

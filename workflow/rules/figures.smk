@@ -1,7 +1,9 @@
 # Stages 6 and 7: figures F1-F8 (PNG + PDF, with report captions) and the checked claims.
 
-# One job renders every built figure (figures.build): the results are read once, and the
-# Python, JAX and matplotlib start-up is paid once instead of once per figure.
+# figures.jobs jobs render the built figures (figures.build), the k-th built figure in job
+# k mod jobs (nncosmo.config.figure_jobs): each job reads the results once and pays the Python
+# and matplotlib start-up once for its figures; two jobs (the default) render side by side at
+# the end of a run, where one job rendered while the other core idled (README "Runtime").
 FIGURE_STEMS = {
     "F1": "F1_background",
     "F2": "F2_ntk",
@@ -23,38 +25,45 @@ DATA_INPUTS = expand(f"{RESULTS}/data/{{dataset}}.nc", dataset=sorted({d for d, 
 # F1-F7 read the sweeps' stages, F8 only the simulations (results/simulate, simulate.smk: empty
 # unless F8 is built)
 RESULT_INPUTS = {**STAGE_INPUTS, "data": DATA_INPUTS, "simulate": list(SIMULATIONS.values())}
+# the settings a figure is drawn with: figures.jobs only says which job draws it
+FIGURE_SETTINGS = {key: value for key, value in config["figures"].items() if key != "jobs"}
+
+
 # per built figure: outputs <fig>_png (in the report, with the figure's caption) and <fig>_pdf
 FIGURE_OUTPUTS = {
-    name: path
-    for fig in BUILT
-    for name, path in {
+    fig: {
         f"{fig}_png": report(
             f"{RESULTS}/figures/{FIGURE_STEMS[fig]}.png",
             caption=f"../report/{fig}.rst",
             category="Figures",
         ),
         f"{fig}_pdf": f"{RESULTS}/figures/{FIGURE_STEMS[fig]}.pdf",
-    }.items()
+    }
+    for fig in BUILT
 }
 
 
-rule figures:
-    input:
-        **RESULT_INPUTS,
-    output:
-        **FIGURE_OUTPUTS,
-    params:
-        code=CODE["figures.py"],
-        build=BUILT,
-        figures=config["figures"],
-    log:
-        f"{RESULTS}/logs/figures.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/figures.tsv"
-    conda:
-        "../envs/nncosmo.yaml"
-    script:
-        "../../scripts/figures.py"
+for part, figures in enumerate(figure_jobs(config), start=1):
+
+    rule:
+        name:
+            f"figures_{part}"
+        input:
+            **RESULT_INPUTS,
+        output:
+            **{name: path for fig in figures for name, path in FIGURE_OUTPUTS[fig].items()},
+        params:
+            code=CODE["figures.py"],
+            build=figures,
+            figures=FIGURE_SETTINGS,
+        log:
+            f"{RESULTS}/logs/figures_{part}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/figures_{part}.tsv"
+        conda:
+            "../envs/nncosmo.yaml"
+        script:
+            "../../scripts/figures.py"
 
 
 rule claims:
@@ -68,7 +77,7 @@ rule claims:
     params:
         code=CODE["claims.py"],
         build=BUILT,
-        figures=config["figures"],
+        figures=FIGURE_SETTINGS,
         claims=config["claims"],
     log:
         f"{RESULTS}/logs/claims.log",
