@@ -34,19 +34,16 @@ run() {  # label checkout snakemake-arguments...
 }
 
 f1_f6=(--config 'figures={build: [F1, F2, F3, F4, F5, F6]}')
+both_builds() {  # round label-prefix checkout
+  run "${2}f1-f6-$1" "$3" "${f1_f6[@]}"
+  run "${2}f1-f8-$1" "$3"
+}
 for i in $(seq 1 "$rounds"); do
-  if [ -z "$base" ]; then
-    run "f1-f6-$i" "$here" "${f1_f6[@]}"
-    run "f1-f8-$i" "$here"
-  elif [ $((i % 2)) -eq 1 ]; then  # with BASE: both builds of both checkouts, order alternating
-    run "f1-f6-$i" "$here" "${f1_f6[@]}"
-    run "base-f1-f6-$i" "$(realpath "$base")" "${f1_f6[@]}"
-    run "base-f1-f8-$i" "$(realpath "$base")"
-    run "f1-f8-$i" "$here"
+  if [ -n "$base" ] && [ $((i % 2)) -eq 0 ]; then  # with BASE: the two checkouts alternate
+    both_builds "$i" base- "$(realpath "$base")"
+    both_builds "$i" "" "$here"
   else
-    run "base-f1-f6-$i" "$(realpath "$base")" "${f1_f6[@]}"
-    run "f1-f6-$i" "$here" "${f1_f6[@]}"
-    run "f1-f8-$i" "$here"
-    run "base-f1-f8-$i" "$(realpath "$base")"
+    both_builds "$i" "" "$here"
+    if [ -n "$base" ]; then both_builds "$i" base- "$(realpath "$base")"; fi
   fi
 done
