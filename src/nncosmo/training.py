@@ -297,6 +297,11 @@ def run_all(
     gradients stay in cache across its steps (benchmarks/README.md: chunk_runs).
     `kappa_vectors` (run, K, N) are each run's v_a.
 
+    Each run gets its own (broadcast) copy of the inputs x: with x shared, XLA merges the runs'
+    first-layer products into one matmul whose output (sample, run, width) and whose weight
+    gradient's operand must then be transposed on every step; batched per run, neither is
+    (4-7 % of a step, benchmarks/README.md §13).
+
     `progress(n, chunk, steps, chunks)`, if not None, is called on the host at PROGRESS_REPORTS
     evenly spaced steps of the job; its arguments are not batched, so it runs once per chunk.
     """
@@ -308,13 +313,15 @@ def run_all(
         if progress is not None:
             on_step = partial(report_progress, progress, chunk=index, chunks=chunks, steps=steps)
 
-        def run(p, s, v):
+        def run(p, s, v, inputs):
             return train_run(
-                apply_fn, p, s, x, y, steps, checkpoints, on_step, v, kappa_stride, kappa_dense,
-                branches,
+                apply_fn, p, s, inputs, y, steps, checkpoints, on_step, v, kappa_stride,
+                kappa_dense, branches,
             )  # fmt: skip
 
-        return jax.vmap(run)(p, schedule, vectors)
+        # every run its own copy of x (docstring: no transposes around the first layer)
+        inputs = jnp.broadcast_to(x, (len(schedule.eta), *x.shape))
+        return jax.vmap(run)(p, schedule, vectors, inputs)
 
     if chunks == 1:
         return sweep(0, *columns)
