@@ -349,12 +349,15 @@ def test_jobs_share_a_persistent_compilation_cache(tiny_run, second_tiny_run):
     """The first run filled results/.jax_cache; the second started with a copy of it (fixture;
     copytree keeps mtimes) and rewrote none of its entries: a miss compiles and stores the program
     again, a hit loads it. (It may add entries: programs that took over the 0.1 s threshold to
-    compile only this time, under other load.) MANIFEST does not list the cache."""
+    compile only this time, under other load.) The integrator's traced programs (programs/,
+    nncosmo.programs) are kept the same way: stored by the first run, loaded by the second.
+    MANIFEST does not list the cache."""
     first, _ = tiny_run
-    stored = {p.name: p.stat().st_mtime_ns for p in (first / ".jax_cache").iterdir()}
     cache = second_tiny_run / "results" / ".jax_cache"
-    again = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
-    assert stored and {name: again.get(name) for name in stored} == stored
+    for folder in ("", "programs"):
+        stored = {p.name: p.stat().st_mtime_ns for p in (first / ".jax_cache" / folder).iterdir()}
+        again = {p.name: p.stat().st_mtime_ns for p in (cache / folder).iterdir()}
+        assert stored and {name: again.get(name) for name in stored} == stored
     assert ".jax_cache" not in (first / "MANIFEST").read_text()
 
 

@@ -355,12 +355,16 @@ def jax_cache_env(folder: str | Path) -> dict[str, str]:
     EQX_ON_ERROR=nan: equinox's run-time checks inside the diffrax integration return NaN instead
     of raising through a host callback, so the integrator's programs are stored too (and shared
     by every job of a configuration: `nncosmo.cosmology.each_system`); a failed integration then
-    stops the job in `nncosmo.cosmology.check_solved`."""
+    stops the job in `nncosmo.cosmology.check_solved`.
+
+    NNCOSMO_PROGRAMS: the folder `programs/` in `folder`, where the integrator's traced programs
+    are kept, so that later jobs neither trace them nor import diffrax (`nncosmo.programs`)."""
     return {
         "JAX_COMPILATION_CACHE_DIR": str(Path(folder).absolute()),
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.1",
         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
         "EQX_ON_ERROR": "nan",
+        "NNCOSMO_PROGRAMS": str(Path(folder, "programs").absolute()),
     }
 
 

@@ -25,8 +25,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import diffrax
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -34,6 +32,13 @@ from jax import Array
 
 from nncosmo import theory
 from nncosmo.io import RUN_COORDS
+from nncosmo.programs import StoredProgram, lazy_import
+
+# imported when first used: a job whose integrations are stored programs never traces them
+diffrax = lazy_import("diffrax")
+eqx = lazy_import("equinox")
+# what tracing the integrations runs through (part of a stored program's key)
+INTEGRATOR_PACKAGES = ("diffrax", "equinox", "lineax", "optimistix")
 
 KINDS = ("de_sitter", "power_law", "friedmann", "friedmann_modes", "tabulated")
 
@@ -238,10 +243,12 @@ def check_solved(fields, valid, what: str) -> None:
         )
 
 
-_matched_field = jax.jit(  # one run's coupled fields (`each_system`)
+_matched_field = StoredProgram(  # one run's coupled fields (`each_system`)
+    "cosmology.matched_field",
     lambda ts, h, m2, knots, u0, du0, rtol, atol: integrate_coupled(
         ts, u0, du0, m2, h, knots, rtol=rtol, atol=atol
-    )
+    ),
+    INTEGRATOR_PACKAGES,
 )
 
 
@@ -508,7 +515,9 @@ def _image_mode(ts, knots, h, m2, u0, du0, rtol, atol):
     return out["phi"]
 
 
-_image_mode_program = jax.jit(_image_mode)  # one mode (`each_system`)
+_image_mode_program = StoredProgram(  # one mode (`each_system`)
+    "cosmology.image_mode", _image_mode, INTEGRATOR_PACKAGES
+)
 
 
 def image_fields(tau, etas, betas, kappa, u, nesterov, rtol: float, atol: float) -> np.ndarray:

@@ -1,0 +1,119 @@
+"""Traced programs kept between jobs: trace a jitted function once, run it in every job.
+
+JAX's persistent compilation cache spares a job compiling a program, not tracing it: the cache
+key is computed from the traced program. Tracing a diffrax integration is ~0.5 s of Python, and
+importing diffrax for it ~0.4 s more, in every cosmology job. `StoredProgram` exports the traced
+program (`jax.export`, StableHLO) into the folder that the environment variable `PROGRAMS_ENV`
+names (the Snakefile sets it for every job, beside the compilation cache:
+`nncosmo.config.jax_cache_env`); a later job with the same key loads and runs that export and
+never traces the function or imports what tracing needs. Compiling the loaded program still goes
+through the compilation cache.
+
+Key: the function's name; the shapes and dtypes of its arguments; the source of every module of
+this package (any edit to nncosmo misses: conservative, never stale); the versions of jax, jaxlib
+and the packages the function traces through; the backend, `jax_enable_x64` and `EQX_ON_ERROR`.
+A miss exports, writes the file atomically and runs the export too, so every job runs the same
+program. Deleting the folder is always safe. Without `PROGRAMS_ENV` (tests, notebooks) the
+function runs as jitted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Callable
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+import jax
+
+PROGRAMS_ENV = "NNCOSMO_PROGRAMS"
+PACKAGE_DIR = Path(__file__).parent
+
+
+@cache
+def package_digest() -> str:
+    """sha256 of the source of every module of nncosmo (file names and contents, sorted)."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        digest.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def signature(args) -> tuple[str, ...]:
+    """The abstract values (shape, dtype, weak type) of `args`: what a trace depends on."""
+    return tuple(str(jax.typeof(leaf)) for leaf in jax.tree.leaves(args))
+
+
+def program_key(name: str, args, packages: tuple[str, ...]) -> str:
+    """sha256 of everything an export of `name` at `args` depends on (module docstring)."""
+    fields = {
+        "name": name,
+        "signature": signature(args),
+        "tree": str(jax.tree.structure(args)),
+        "nncosmo": package_digest(),
+        "versions": {p: metadata.version(p) for p in ("jax", "jaxlib", *packages)},
+        "backend": jax.default_backend(),
+        "x64": bool(jax.config.jax_enable_x64),
+        "EQX_ON_ERROR": os.environ.get("EQX_ON_ERROR"),
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def write_atomically(path: Path, payload: bytes) -> None:
+    """Write `payload` to `path` through a temporary file in the same folder and a rename, so
+    that concurrent writers of one key (equal payloads) and readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(payload)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class StoredProgram:
+    """`function(*args)` (jitted), through the export stored for its key where `PROGRAMS_ENV`
+    names a folder; `packages` are the distributions it traces through (part of the key)."""
+
+    def __init__(self, name: str, function: Callable, packages: tuple[str, ...] = ()):
+        self.name, self.function, self.packages = name, jax.jit(function), packages
+        self.loaded: dict[tuple, Callable] = {}  # per argument signature: the exported program
+
+    def __call__(self, *args):
+        folder = os.environ.get(PROGRAMS_ENV)
+        if not folder:
+            return self.function(*args)
+        key = (signature(args), str(jax.tree.structure(args)))
+        if key not in self.loaded:
+            self.loaded[key] = jax.jit(self.exported(Path(folder), args).call)
+        return self.loaded[key](*args)
+
+    def exported(self, folder: Path, args) -> jax.export.Exported:
+        """The stored export for `args`' key, exported and stored first on a miss."""
+        path = folder / f"{self.name}-{program_key(self.name, args, self.packages)[:32]}.jax"
+        if path.is_file():
+            return jax.export.deserialize(bytearray(path.read_bytes()))
+        exported = jax.export.export(self.function)(*args)
+        write_atomically(path, bytes(exported.serialize()))
+        return exported
+
+
+def lazy_import(name: str):
+    """The module `name`, imported on first attribute access (importlib.util.LazyLoader, the
+    recipe of the importlib documentation): a job that loads its stored programs never pays for
+    the imports that only tracing needs."""
+    import importlib.util
+    import sys
+
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,87 @@
+"""Stored programs (nncosmo.programs): traced once, loaded by later jobs, never stale."""
+
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nncosmo import programs
+from nncosmo.config import jax_cache_env
+from nncosmo.programs import PROGRAMS_ENV, StoredProgram
+
+jax.config.update("jax_enable_x64", True)
+
+
+def counting_program(name="test.damped"):
+    """A StoredProgram and the number of times its Python function has been traced."""
+    traces = []
+
+    def damped(x, rate):
+        traces.append(1)
+        return jax.lax.fori_loop(0, 50, lambda _, y: y - rate * jnp.sin(y), x)
+
+    return StoredProgram(name, damped), traces
+
+
+def test_without_a_folder_it_is_the_jitted_function(monkeypatch):
+    monkeypatch.delenv(PROGRAMS_ENV, raising=False)
+    program, traces = counting_program()
+    x = np.linspace(0.0, 3.0, 7)
+    np.testing.assert_array_equal(program(x, 0.3), jax.jit(program.function)(x, 0.3))
+    assert traces == [1]
+
+
+def test_a_later_job_loads_the_program_without_tracing_and_gets_the_same_result(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv(PROGRAMS_ENV, str(tmp_path))
+    x = np.linspace(0.0, 3.0, 7)
+    first, first_traces = counting_program()
+    expected = np.asarray(first(x, 0.3))
+    assert first_traces == [1] and len(list(tmp_path.iterdir())) == 1
+    later, later_traces = counting_program()  # a new job: a fresh object, the same folder
+    got = np.asarray(later(x, 0.3))
+    assert later_traces == []  # loaded, not traced
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got, np.asarray(jax.jit(first.function)(x, 0.3)))
+
+
+def test_new_shapes_or_an_edited_package_trace_again(tmp_path, monkeypatch):
+    monkeypatch.setenv(PROGRAMS_ENV, str(tmp_path))
+    counting_program()[0](np.zeros(7), 0.3)
+    program, traces = counting_program()
+    program(np.zeros(8), 0.3)  # other shapes: another key
+    assert traces == [1] and len(list(tmp_path.iterdir())) == 2
+    monkeypatch.setattr(programs, "package_digest", lambda: "edited source")
+    program, traces = counting_program()
+    program(np.zeros(7), 0.3)
+    assert traces == [1] and len(list(tmp_path.iterdir())) == 3
+
+
+def test_the_key_covers_code_versions_and_settings(monkeypatch):
+    args = (np.zeros(3), 0.5)
+    key = programs.program_key("f", args, ())
+    assert programs.program_key("f", args, ()) == key
+    assert programs.program_key("g", args, ()) != key
+    assert programs.program_key("f", (np.zeros(3, np.float32), 0.5), ()) != key
+    assert programs.program_key("f", args, ("numpy",)) != key
+    monkeypatch.setenv(
+        "EQX_ON_ERROR", "raise" if os.environ.get("EQX_ON_ERROR") != "raise" else "nan"
+    )
+    assert programs.program_key("f", args, ()) != key
+
+
+def test_every_job_gets_the_folder(tmp_path):
+    env = jax_cache_env(tmp_path)
+    assert env[PROGRAMS_ENV] == str((tmp_path / "programs").absolute())
+
+
+@pytest.mark.parametrize("module", ["nncosmo.cosmology"])
+def test_importing_the_integrator_module_does_not_import_diffrax(module):
+    code = f"import sys, {module}; print('diffrax._integrate' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
