@@ -63,11 +63,12 @@ def test_new_shapes_or_an_edited_package_trace_again(tmp_path, monkeypatch):
 
 
 def test_the_key_covers_code_versions_and_settings(monkeypatch):
-    args = (np.zeros(3), 0.5)
+    args = programs.argument_key((np.zeros(3), 0.5))
     key = programs.program_key("f", args, ())
     assert programs.program_key("f", args, ()) == key
     assert programs.program_key("g", args, ()) != key
-    assert programs.program_key("f", (np.zeros(3, np.float32), 0.5), ()) != key
+    float32 = programs.argument_key((np.zeros(3, np.float32), 0.5))
+    assert programs.program_key("f", float32, ()) != key
     assert programs.program_key("f", args, ("numpy",)) != key
     monkeypatch.setenv(
         "EQX_ON_ERROR", "raise" if os.environ.get("EQX_ON_ERROR") != "raise" else "nan"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -81,14 +81,20 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, provenance: dict | No
     ds = with_coordinate_attrs(ds)
     if provenance is not None:
         ds.attrs["provenance"] = json.dumps(provenance, sort_keys=True, default=str)
+    write_atomically(path, lambda tmp: ds.to_netcdf(tmp, engine=ENGINE, format="NETCDF4"))
+    return path
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """`write(tmp)` to a temporary file `.<name>.<uuid>.tmp` beside `path`, then rename it to
+    `path`: readers and concurrent writers never see a partial file; the temporary file is
+    removed if `write` fails."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        ds.to_netcdf(tmp, engine=ENGINE, format="NETCDF4")
+        write(tmp)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+        tmp.unlink(missing_ok=True)
 
 
 def read_dataset(

@@ -22,13 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from collections.abc import Callable
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 
 import jax
+
+from nncosmo.io import write_atomically
 
 PROGRAMS_ENV = "NNCOSMO_PROGRAMS"
 PACKAGE_DIR = Path(__file__).parent
@@ -43,17 +44,20 @@ def package_digest() -> str:
     return digest.hexdigest()
 
 
-def signature(args) -> tuple[str, ...]:
-    """The abstract values (shape, dtype, weak type) of `args`: what a trace depends on."""
-    return tuple(str(jax.typeof(leaf)) for leaf in jax.tree.leaves(args))
+def argument_key(args) -> tuple:
+    """What a trace depends on of its arguments: their abstract values (shape, dtype, weak type)
+    and their pytree structure."""
+    return tuple(str(jax.typeof(leaf)) for leaf in jax.tree.leaves(args)), str(
+        jax.tree.structure(args)
+    )
 
 
-def program_key(name: str, args, packages: tuple[str, ...]) -> str:
-    """sha256 of everything an export of `name` at `args` depends on (module docstring)."""
+def program_key(name: str, arguments: tuple, packages: tuple[str, ...]) -> str:
+    """sha256 of everything an export of `name` depends on (module docstring), for arguments
+    with the `argument_key` `arguments`."""
     fields = {
         "name": name,
-        "signature": signature(args),
-        "tree": str(jax.tree.structure(args)),
+        "arguments": arguments,
         "nncosmo": package_digest(),
         "versions": {p: metadata.version(p) for p in ("jax", "jaxlib", *packages)},
         "backend": jax.default_backend(),
@@ -63,42 +67,32 @@ def program_key(name: str, args, packages: tuple[str, ...]) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
-def write_atomically(path: Path, payload: bytes) -> None:
-    """Write `payload` to `path` through a temporary file in the same folder and a rename, so
-    that concurrent writers of one key (equal payloads) and readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(payload)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 class StoredProgram:
     """`function(*args)` (jitted), through the export stored for its key where `PROGRAMS_ENV`
     names a folder; `packages` are the distributions it traces through (part of the key)."""
 
     def __init__(self, name: str, function: Callable, packages: tuple[str, ...] = ()):
         self.name, self.function, self.packages = name, jax.jit(function), packages
-        self.loaded: dict[tuple, Callable] = {}  # per argument signature: the exported program
+        self.loaded: dict[tuple, Callable] = {}  # per `argument_key`: the exported program
 
     def __call__(self, *args):
         folder = os.environ.get(PROGRAMS_ENV)
         if not folder:
             return self.function(*args)
-        key = (signature(args), str(jax.tree.structure(args)))
-        if key not in self.loaded:
-            self.loaded[key] = jax.jit(self.exported(Path(folder), args).call)
-        return self.loaded[key](*args)
+        arguments = argument_key(args)
+        if arguments not in self.loaded:
+            self.loaded[arguments] = jax.jit(self.exported(Path(folder), arguments, args).call)
+        return self.loaded[arguments](*args)
 
-    def exported(self, folder: Path, args) -> jax.export.Exported:
-        """The stored export for `args`' key, exported and stored first on a miss."""
-        path = folder / f"{self.name}-{program_key(self.name, args, self.packages)[:32]}.jax"
+    def exported(self, folder: Path, arguments: tuple, args) -> jax.export.Exported:
+        """The stored export for `args` (`argument_key` `arguments`), exported and stored first
+        on a miss."""
+        path = folder / f"{self.name}-{program_key(self.name, arguments, self.packages)[:32]}.jax"
         if path.is_file():
             return jax.export.deserialize(bytearray(path.read_bytes()))
         exported = jax.export.export(self.function)(*args)
-        write_atomically(path, bytes(exported.serialize()))
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, lambda tmp: tmp.write_bytes(exported.serialize()))
         return exported
 
 
