@@ -350,3 +350,30 @@ except FloatingPointError as err:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "test fields: the integration of systems [1] failed" in proc.stdout
+    assert "EQX_ON_ERROR=raise snakemake" in proc.stdout
+
+
+def test_with_equinox_raising_the_integrator_runs_unstored_and_reports_diffrax_message(tmp_path):
+    """`check_solved`'s advice, EQX_ON_ERROR=raise in a job's environment (which
+    `nncosmo.config.jax_cache_env` keeps): the integrator's program then has host callbacks, so
+    it is not stored but runs jitted, and a failed solve raises with diffrax's own message."""
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import jax, numpy as np
+jax.config.update("jax_enable_x64", True)
+from nncosmo.cosmology import _matched_field, integrate_coupled
+ts, m2 = np.linspace(0.0, 10.0, 11), np.broadcast_to(np.eye(2), (11, 2, 2))
+args = (ts, 0.1, m2, np.full(3, np.inf), np.ones(2), np.zeros(2), 1e-10, 1e-12)
+assert np.isfinite(_matched_field(*args)).all()
+jax.jit(lambda: integrate_coupled(
+    ts, np.ones(2), np.zeros(2), m2, 0.1, np.full(3, np.inf), rtol=1e-10, atol=1e-12, max_steps=2
+))().block_until_ready()
+"""
+    env = {**os.environ, "EQX_ON_ERROR": "raise", "NNCOSMO_PROGRAMS": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert proc.returncode != 0
+    assert "maximum number of solver steps was reached" in proc.stderr
+    assert not any(tmp_path.iterdir())

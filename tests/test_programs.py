@@ -81,6 +81,15 @@ def test_every_job_gets_the_folder(tmp_path):
     assert env[PROGRAMS_ENV] == str((tmp_path / "programs").absolute())
 
 
+def test_jobs_keep_equinox_errors_as_nan_unless_the_user_asks_to_raise(tmp_path, monkeypatch):
+    """The default (no host callback, so the integrator's programs are cached) yields to a user's
+    EQX_ON_ERROR=raise, which `check_solved`'s message tells them to set for diffrax's message."""
+    monkeypatch.delenv("EQX_ON_ERROR", raising=False)
+    assert jax_cache_env(tmp_path)["EQX_ON_ERROR"] == "nan"
+    monkeypatch.setenv("EQX_ON_ERROR", "raise")
+    assert jax_cache_env(tmp_path)["EQX_ON_ERROR"] == "raise"
+
+
 @pytest.mark.parametrize("module", ["nncosmo.cosmology"])
 def test_importing_the_integrator_module_does_not_import_diffrax(module):
     code = f"import sys, {module}; print('diffrax._integrate' in sys.modules)"

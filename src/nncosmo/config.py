@@ -9,6 +9,7 @@ sets...). All run in the Snakefile before any job starts.
 from __future__ import annotations
 
 import itertools
+import os
 import reprlib
 from pathlib import Path
 
@@ -352,10 +353,13 @@ def jax_cache_env(folder: str | Path) -> dict[str, str]:
     with host callbacks (the training scan's progress lines): these compile in every job
     (benchmarks/README.md, "Start-up").
 
-    EQX_ON_ERROR=nan: equinox's run-time checks inside the diffrax integration return NaN instead
-    of raising through a host callback, so the integrator's programs are stored too (and shared
-    by every job of a configuration: `nncosmo.cosmology.each_system`); a failed integration then
-    stops the job in `nncosmo.cosmology.check_solved`.
+    EQX_ON_ERROR=nan unless the caller's environment sets it: equinox's run-time checks inside
+    the diffrax integration return NaN instead of raising through a host callback, so the
+    integrator's programs are stored too (and shared by every job of a configuration:
+    `nncosmo.cosmology.each_system`); a failed integration then stops the job in
+    `nncosmo.cosmology.check_solved`. A user's `EQX_ON_ERROR=raise` (to read diffrax's own
+    message) is kept: those programs then have callbacks, so JAX does not store them, and the
+    traced programs are keyed by the setting (`nncosmo.programs.program_key`).
 
     NNCOSMO_PROGRAMS: the folder `programs/` in `folder`, where the integrator's traced programs
     are kept, so that later jobs neither trace them nor import diffrax (`nncosmo.programs`)."""
@@ -363,7 +367,7 @@ def jax_cache_env(folder: str | Path) -> dict[str, str]:
         "JAX_COMPILATION_CACHE_DIR": str(Path(folder).absolute()),
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.1",
         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
-        "EQX_ON_ERROR": "nan",
+        "EQX_ON_ERROR": os.environ.get("EQX_ON_ERROR", "nan"),
         "NNCOSMO_PROGRAMS": str(Path(folder, "programs").absolute()),
     }
 

@@ -238,8 +238,8 @@ def check_solved(fields, valid, what: str) -> None:
     if bad.any():
         raise FloatingPointError(
             f"{what}: the integration of systems {np.flatnonzero(bad).tolist()} failed (non-"
-            "finite result from finite parameters); rerun with EQX_ON_ERROR=raise for diffrax's "
-            "message"
+            "finite result from finite parameters); for diffrax's own message rerun the job with "
+            "equinox's checks raising: EQX_ON_ERROR=raise snakemake --cores 1 --forcerun cosmology"
         )
 
 

@@ -13,8 +13,9 @@ Key: the function's name; the shapes and dtypes of its arguments; the source of 
 this package (any edit to nncosmo misses: conservative, never stale); the versions of jax, jaxlib
 and the packages the function traces through; the backend, `jax_enable_x64` and `EQX_ON_ERROR`.
 A miss exports, writes the file atomically and runs the export too, so every job runs the same
-program. Deleting the folder is always safe. Without `PROGRAMS_ENV` (tests, notebooks) the
-function runs as jitted.
+program. A program with host callbacks (equinox's checks under `EQX_ON_ERROR=raise`) cannot be
+exported: it runs jitted and nothing is stored. Deleting the folder is always safe. Without
+`PROGRAMS_ENV` (tests, notebooks) the function runs as jitted.
 """
 
 from __future__ import annotations
@@ -81,16 +82,20 @@ class StoredProgram:
             return self.function(*args)
         arguments = argument_key(args)
         if arguments not in self.loaded:
-            self.loaded[arguments] = jax.jit(self.exported(Path(folder), arguments, args).call)
+            exported = self.exported(Path(folder), arguments, args)
+            self.loaded[arguments] = self.function if exported is None else jax.jit(exported.call)
         return self.loaded[arguments](*args)
 
-    def exported(self, folder: Path, arguments: tuple, args) -> jax.export.Exported:
+    def exported(self, folder: Path, arguments: tuple, args) -> jax.export.Exported | None:
         """The stored export for `args` (`argument_key` `arguments`), exported and stored first
-        on a miss."""
+        on a miss; None for a program that cannot be exported (host callbacks)."""
         path = folder / f"{self.name}-{program_key(self.name, arguments, self.packages)[:32]}.jax"
         if path.is_file():
             return jax.export.deserialize(bytearray(path.read_bytes()))
-        exported = jax.export.export(self.function)(*args)
+        try:
+            exported = jax.export.export(self.function)(*args)
+        except NotImplementedError:  # jax: "serialization of host_callbacks is not yet implemented"
+            return None
         folder.mkdir(parents=True, exist_ok=True)
         write_atomically(path, lambda tmp: tmp.write_bytes(exported.serialize()))
         return exported
