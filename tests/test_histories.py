@@ -114,3 +114,22 @@ def test_windowed_hubble_recovers_a_power_law_history(linear_runs):
     assert ok.sum() >= 10 and status[0] == WINDOW_STATUS.index("unresolved")
     relative = ds.H_window.values[ok] / ds.H_window_history.values[ok] - 1
     assert np.abs(relative).max() < HUBBLE_TOL
+
+
+@pytest.mark.parametrize(
+    "low, high, labels",
+    [(0.015, 0.25, ["0.02", "0.05", "0.1", "0.2"]), (0.09, 25.0, ["0.1", "1", "10"])],
+)
+def test_f7_log_axes_are_labelled_in_plain_numbers_without_minor_labels(low, high, labels):
+    """F7's H panels: plain labels at 1, 2, 5 x 10^k (10^k beyond 1.5 decades) and none on the
+    minor ticks, whose default labels ("3×10⁻² 2×10⁻²") collided on short ranges."""
+    from nncosmo.figures import _plain_log_y, plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [low, high])
+    _plain_log_y(ax, low, high)
+    fig.canvas.draw()
+    shown = [t.get_text() for t in ax.get_yticklabels() if low <= t.get_position()[1] <= high]
+    assert shown == labels
+    assert not any(t.get_text() for t in ax.get_yticklabels(minor=True))
+    plt.close(fig)

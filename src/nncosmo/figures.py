@@ -17,7 +17,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
-from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
+from matplotlib.ticker import (  # noqa: E402
+    FormatStrFormatter,
+    LogLocator,
+    NullFormatter,
+    ScalarFormatter,
+)
 
 from nncosmo import theory  # noqa: E402
 from nncosmo.claims import (  # noqa: E402
@@ -104,6 +109,17 @@ def _clean_log_ticks(ax) -> None:
     """No labels on the minor ticks of a log x axis (explicit ticks are set there); the y axis
     keeps matplotlib's default, which labels minor ticks only when the range has too few majors."""
     ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _plain_log_y(ax, low: float, high: float) -> None:
+    """Log y axis over [low, high] labelled in plain numbers: ticks at 1, 2, 5 x 10^k within 1.5
+    decades, at 10^k beyond, and no minor labels (matplotlib's default labels every minor tick
+    of a short range, "3×10⁻² 2×10⁻²", which collide)."""
+    ax.set_yscale("log")
+    subs = (1.0,) if np.log10(high / low) > 1.5 else (1.0, 2.0, 5.0)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _finish(fig, title: str, legend_from=None):
@@ -747,9 +763,9 @@ def _window_hubble(ax, dual, cosmo) -> None:
             lw=0.8,
             label="windowed fit" if code == 0 else "windowed fit (unresolved)",
         )
-    history = cosmo.history_hubble.values
-    if np.nanmax(history) > 3 * np.nanmin(history):  # a varying history: log scale
-        ax.set_yscale("log")
+    low, high = np.nanmin(cosmo.history_hubble.values), np.nanmax(cosmo.history_hubble.values)
+    if high > 3 * low:  # a varying history: log scale
+        _plain_log_y(ax, low, high)
     ax.set_xlabel("τ = Σ √η_n")
 
 
@@ -783,15 +799,22 @@ def figure_histories(results: Results):
         )
         _window_hubble(axes[1, j], dual, cosmo)
     axes[0, 0].set_ylabel("u₀ / |u₀(0)|")
-    axes[1, 0].set_ylabel("H (1/τ)")
+    axes[1, 0].set_ylabel("H  [1/τ]")
     handles = [h for ax in axes[:, 0] for h in ax.get_legend_handles_labels()[0]]
     labels = [lab for ax in axes[:, 0] for lab in ax.get_legend_handles_labels()[1]]
     fig.suptitle(
         f"F7  Expansion histories: network u₀ against each history's field, and the "
         f"windowed H(τ) of u₀ (width {results.grid_width})"
     )
-    fig.tight_layout(rect=(0, 0, 1, 0.9))
-    fig.legend(handles, labels, loc="upper center", ncol=5, bbox_to_anchor=(0.5, 0.945), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    fig.legend(
+        handles,
+        labels,
+        loc="upper center",
+        ncol=len(handles),
+        bbox_to_anchor=(0.5, 0.945),
+        fontsize=8,
+    )
     return fig
 
 
