@@ -108,3 +108,55 @@ def test_timeline_counts_idle_cores_of_a_log_by_hand(tmp_path):
         text=True, check=True,
     ).stdout  # fmt: skip
     assert out.strip().splitlines()[-1] == "makespan 13 s, idle 9 core-s of 2 x 13"
+
+
+HLO = """HloModule jit_run_all
+
+%fused_dot (p0: f32[2,64,128], p1: f32[2,128,128]) -> f32[2,64,128] {
+  %p0 = f32[2,64,128]{2,1,0} parameter(0)
+  %p1 = f32[2,128,128]{2,1,0} parameter(1)
+  ROOT %dot_general.3 = f32[2,64,128]{2,1,0} dot(%p0, %p1), lhs_contracting_dims={2}
+}
+
+%fused_erf (p0: f32[2,64,128]) -> f32[2,64,128] {
+  %p0 = f32[2,64,128]{2,1,0} parameter(0)
+  ROOT %erf.1 = f32[2,64,128]{2,1,0} erf(%p0)
+}
+
+%fused_sum (p0: f32[2,64,128], p1: f32[]) -> f32[2,128] {
+  %p0 = f32[2,64,128]{2,1,0} parameter(0)
+  %p1 = f32[] parameter(1)
+  ROOT %reduce.2 = f32[2,128]{1,0} reduce(%p0, %p1), dimensions={1}
+}
+
+ENTRY %main (x: f32[2,64,128], w: f32[2,128,128]) -> f32[2,128] {
+  %x = f32[2,64,128]{2,1,0} parameter(0)
+  %w = f32[2,128,128]{2,1,0} parameter(1)
+  %ynn_fusion.9 = f32[2,64,128]{2,1,0} fusion(%x, %w), kind=kCustom, calls=%fused_dot, metadata={}
+  %dot.21 = f32[2,128,128]{2,1,0} dot(%x, %x), lhs_contracting_dims={1}
+  %add_erf_fusion = f32[2,64,128]{2,1,0} fusion(%ynn_fusion.9), kind=kLoop, calls=%fused_erf
+  %ynn_fusion.6 = f32[2,128]{1,0} fusion(%add_erf_fusion, %c), kind=kCustom, calls=%fused_sum
+  %while.7 = (s64[], f32[2]{0}) while(%t), condition=%cond, body=%body
+  ROOT %copy.1 = f32[2,128]{1,0} copy(%ynn_fusion.6)
+}
+"""
+
+
+def test_train_job_profile_sorts_kernels_by_what_they_compute():
+    """A fusion holding a dot is a matmul whatever XLA names it, one holding erf the activation;
+    XNNPACK's reduction fusion is not a matmul; a loop is a container of kernels."""
+    spec = importlib.util.spec_from_file_location(
+        "train_job_profile", os.path.join(ROOT, "benchmarks", "train_job_profile.py")
+    )
+    profile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(profile)
+    kinds = profile.kernel_kinds(HLO)
+    names = ("ynn_fusion.9", "dot.21", "add_erf_fusion", "ynn_fusion.6", "while.7", "copy.1")
+    assert {name: kinds[name] for name in names} == {
+        "ynn_fusion.9": "matmul",
+        "dot.21": "matmul",
+        "add_erf_fusion": "activation",
+        "ynn_fusion.6": "other",
+        "while.7": "container",
+        "copy.1": "other",
+    }
