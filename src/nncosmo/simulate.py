@@ -19,6 +19,8 @@ JAX runs in float64 here: callers enable jax_enable_x64 (scripts/simulate.py doe
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -90,6 +92,7 @@ def top_mode(model, params, x) -> tuple[np.ndarray, float]:
     return vec[:, 0], float(lam[0])
 
 
+@partial(jax.jit, static_argnums=(0, 8))
 def train_schedule(apply_fn, params, velocity, etas, betas, x, y, vector, stride: int):
     """Heavy ball with a per-step (eta_n, beta_n), velocity form, in one `lax.scan`:
         v(n+1) = beta_n v(n) - eta_n grad L(theta_n),   theta(n+1) = theta(n) + v(n+1),
@@ -116,9 +119,11 @@ def train_schedule(apply_fn, params, velocity, etas, betas, x, y, vector, stride
     return out
 
 
+@partial(jax.jit, static_argnums=0)
 def initial_velocity(apply_fn, params, x, vector, lam0: float, shift: float):
     """theta(0) - theta(-1) = shift J^T v_0 / lambda_0: moves u_0(0) - u_0(-1) by `shift` (to
-    first order) and no other mode, since J J^T v_0 = lambda_0 v_0."""
+    first order) and no other mode, since J J^T v_0 = lambda_0 v_0. Compiled: op by op, its
+    pullback's one-operation programs took ~1 s of every simulate job (benchmarks/README.md §14)."""
     _, pullback = jax.vjp(lambda q: apply_fn(q, x), params)
     (pulled,) = pullback(jnp.asarray(vector))
     return jax.tree.map(lambda leaf: shift * leaf / lam0, pulled)
@@ -138,7 +143,7 @@ def simulate(target: dict, network: dict, model, x: np.ndarray) -> dict:
     kappa0, eps = lam0 / x.shape[0], network["amplitude"]
     shift = eps * (target["phi0"] - previous_field(target, field["H"][0], dt))
     velocity = initial_velocity(apply_fn, params, x, vector, lam0, shift)
-    y = np.asarray(apply_fn(params, x)) - eps * target["phi0"] * vector
+    y = np.asarray(jax.jit(apply_fn)(params, x)) - eps * target["phi0"] * vector
     u, leak, kappa = train_schedule(
         apply_fn, params, velocity, xk / kappa0, beta, x, y, vector, network["kappa_stride"]
     )
