@@ -77,12 +77,20 @@ def emit(result: dict) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
 
+def parse_result(stdout: str) -> dict | None:
+    """The result a worker `emit`ted on `stdout`, None if it printed none."""
+    for line in stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    return None
+
+
 def run_worker(argv: list[str], env: dict | None = None) -> dict:
     """Run a worker subprocess (fresh process: its own peak RSS) and parse its RESULT line."""
     proc = subprocess.run(argv, capture_output=True, text=True, env=env)
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
+    result = parse_result(proc.stdout)
+    if result is not None:
+        return result
     sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
     raise RuntimeError(f"worker {argv} failed with exit code {proc.returncode}")
 

@@ -46,7 +46,15 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+import _timing  # noqa: E402
+
 CONTAINERS = ("while", "conditional", "call")
+PHASE_EVENTS = {  # jax.monitoring duration events -> phase
+    "/jax/core/compile/jaxpr_trace_duration": "trace",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration": "trace",
+    "/jax/core/compile/backend_compile_duration": "compile",
+}
 
 
 def job_call(args):
@@ -95,15 +103,17 @@ def phases(args) -> dict:
     call()
     out["total"] = time.perf_counter() - start
     for name, secs, fun in events:
-        kind = "compile" if name.endswith("backend_compile_duration") else "trace"
+        if name not in PHASE_EVENTS:
+            continue
         program = re.sub(r"^jit\((.*)\)$", r"\1", fun)
         program = program if program in ("run_all", "_stacked_init") else "other"
-        out[f"{kind} {program}"] = out.get(f"{kind} {program}", 0.0) + secs
+        key = f"{PHASE_EVENTS[name]} {program}"
+        out[key] = out.get(key, 0.0) + secs
     out["run"] = out["total"] - sum(
         v for k, v in out.items() if k.split()[0] in ("trace", "compile")
     )
-    if args.kernels:
-        out["kernels"] = kernels(call)
+    if args.hlo:
+        out["kernels"] = kernels(call, args.hlo)
     return out
 
 
@@ -135,8 +145,9 @@ def kernel_kinds(hlo: str) -> dict[str, str]:
     return kinds
 
 
-def kernels(call) -> dict:
-    """Profile a second, compiled call; kernel time by kind (module docstring)."""
+def kernels(call, hlo_folder: str) -> dict:
+    """Profile a second, compiled call; kernel time by kind (module docstring), the kinds from
+    the optimised HLO XLA dumped into `hlo_folder`."""
     import jax
 
     folder = tempfile.mkdtemp(prefix="train_job_profile_")
@@ -145,9 +156,7 @@ def kernels(call) -> dict:
     call()
     wall = time.perf_counter() - start
     jax.profiler.stop_trace()
-    dumps = glob.glob(
-        os.path.join(os.environ["TRAIN_JOB_HLO"], "*jit_run_all*after_optimizations.txt")
-    )
+    dumps = glob.glob(os.path.join(hlo_folder, "*jit_run_all*after_optimizations.txt"))
     with open(max(dumps, key=os.path.getmtime)) as handle:
         kinds = kernel_kinds(handle.read())
     (trace,) = glob.glob(os.path.join(folder, "**", "*.trace.json.gz"), recursive=True)
@@ -167,9 +176,11 @@ def kernels(call) -> dict:
     }
 
 
-def child(args, threads: int, extra=()) -> subprocess.Popen:
-    """This script's phases of the job in a fresh process with `threads` XLA threads."""
+def child(args, threads: int, extra=(), env_extra=None) -> subprocess.Popen:
+    """This script's phases of the job in a fresh process with `threads` XLA threads, plus
+    `env_extra`."""
     env = {**os.environ, "PJRT_NPROC": str(threads), "PYTHONPATH": os.path.join(ROOT, "src")}
+    env.update(env_extra or {})
     command = [sys.executable, __file__, args.dataset, str(args.width), "--child", "--config",
                args.config, *(["--build", args.build] if args.build else []),
                *(["--no-kappa"] if args.no_kappa else []), *extra]  # fmt: skip
@@ -177,10 +188,12 @@ def child(args, threads: int, extra=()) -> subprocess.Popen:
 
 
 def collect(process: subprocess.Popen) -> dict:
+    """The phases a `child` emitted (`_timing.emit`); stops if it failed."""
     out, _ = process.communicate()
-    if process.returncode:
+    result = _timing.parse_result(out)
+    if process.returncode or result is None:
         raise SystemExit(f"child failed ({process.returncode})")
-    return json.loads(out.strip().splitlines()[-1])
+    return result
 
 
 def main() -> None:
@@ -194,17 +207,17 @@ def main() -> None:
     parser.add_argument("--no-kappa", action="store_true", help="kappa_a(n) off (goal 4's setup)")
     parser.add_argument("--side-by-side", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--hlo", default="", help=argparse.SUPPRESS)  # a child's XLA dump folder
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(phases(args)))
+        _timing.emit(phases(args))
         return
-    extra = ["--kernels"] if args.kernels else []
     with tempfile.TemporaryDirectory() as hlo:
+        extra, flags = (), {}
         if args.kernels:  # XLA dumps the optimised HLO the kernels are sorted by
-            flags = os.environ.get("XLA_FLAGS", "")
-            os.environ["XLA_FLAGS"] = f"{flags} --xla_dump_to={hlo} --xla_dump_hlo_as_text"
-            os.environ["TRAIN_JOB_HLO"] = hlo
-        result = collect(child(args, args.threads, extra))
+            dump = f"{os.environ.get('XLA_FLAGS', '')} --xla_dump_to={hlo} --xla_dump_hlo_as_text"
+            extra, flags = ("--hlo", hlo), {"XLA_FLAGS": dump}
+        result = collect(child(args, args.threads, extra, flags))
     print(f"{args.dataset}/w{args.width}, {result.pop('runs')} runs, {args.threads} XLA thread(s)")
     for key, value in {**result.pop("kernels", {}), **result}.items():
         print(f"  {key:24s} {value:8.3f}")
