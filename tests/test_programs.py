@@ -90,6 +90,15 @@ def test_jobs_keep_equinox_errors_as_nan_unless_the_user_asks_to_raise(tmp_path,
     assert jax_cache_env(tmp_path)["EQX_ON_ERROR"] == "raise"
 
 
+def test_jobs_share_a_gpu_unless_the_user_asks_for_preallocation(tmp_path, monkeypatch):
+    """JAX's default (75 % of a GPU's memory per process) would stop the second of two jobs on
+    one GPU; a user's own setting is kept."""
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    assert jax_cache_env(tmp_path)["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "true")
+    assert jax_cache_env(tmp_path)["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
+
+
 @pytest.mark.parametrize("module", ["nncosmo.cosmology"])
 def test_importing_the_integrator_module_does_not_import_diffrax(module):
     code = f"import sys, {module}; print('diffrax._integrate' in sys.modules)"

@@ -32,6 +32,7 @@ from nncosmo.io import (
     write_dataset,
 )
 from nncosmo.manifest import invocation
+from nncosmo.provenance import git_state
 
 
 def small_dataset():
@@ -75,6 +76,14 @@ def test_roundtrip_keeps_values_and_provenance(tmp_path):
     back = read_dataset(path)
     xr.testing.assert_allclose(back.drop_attrs(), small_dataset().drop_attrs())
     assert '"seed": 3' in back.attrs["provenance"]
+
+
+def test_provenance_without_git_on_path_says_unknown(tmp_path, monkeypatch):
+    """A machine without git (a container, a GPU image) still writes results: the commit is
+    recorded as unknown instead of the job failing."""
+    repository = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no git executable
+    assert git_state(str(repository)) == {"commit": "unknown", "dirty": None}
 
 
 @pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])

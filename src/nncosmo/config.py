@@ -362,13 +362,19 @@ def jax_cache_env(folder: str | Path) -> dict[str, str]:
     traced programs are keyed by the setting (`nncosmo.programs.program_key`).
 
     NNCOSMO_PROGRAMS: the folder `programs/` in `folder`, where the integrator's traced programs
-    are kept, so that later jobs neither trace them nor import diffrax (`nncosmo.programs`)."""
+    are kept, so that later jobs neither trace them nor import diffrax (`nncosmo.programs`).
+
+    XLA_PYTHON_CLIENT_PREALLOCATE=false unless the caller's environment sets it: on a GPU, JAX
+    takes 75 % of the device's memory at a process's first computation, so the second of the
+    jobs Snakemake runs side by side on one GPU would fail to start; with it each job allocates
+    what it uses (JAX's "GPU memory allocation" guide). No effect on CPUs."""
     return {
         "JAX_COMPILATION_CACHE_DIR": str(Path(folder).absolute()),
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.1",
         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
         "EQX_ON_ERROR": os.environ.get("EQX_ON_ERROR", "nan"),
         "NNCOSMO_PROGRAMS": str(Path(folder, "programs").absolute()),
+        "XLA_PYTHON_CLIENT_PREALLOCATE": os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE", "false"),
     }
 
 

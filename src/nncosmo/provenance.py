@@ -44,12 +44,16 @@ def config_hash(config: dict) -> str:
 
 @cache
 def git_state(root: str = ".") -> dict:
-    """Commit hash and dirty flag of the git tree at `root` ("unknown" outside a repository)."""
+    """Commit hash and dirty flag of the git tree at `root` ("unknown" outside a repository or
+    where git is not installed)."""
 
     def git(*args: str) -> str:
-        out = subprocess.run(
-            ["git", "-C", root, *args], capture_output=True, text=True, check=False
-        )
+        try:
+            out = subprocess.run(
+                ["git", "-C", root, *args], capture_output=True, text=True, check=False
+            )
+        except FileNotFoundError:  # no git executable on PATH
+            return ""
         return out.stdout.strip() if out.returncode == 0 else ""
 
     commit = git("rev-parse", "HEAD") or "unknown"
