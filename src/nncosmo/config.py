@@ -364,10 +364,11 @@ def jax_cache_env(folder: str | Path) -> dict[str, str]:
     NNCOSMO_PROGRAMS: the folder `programs/` in `folder`, where the integrator's traced programs
     are kept, so that later jobs neither trace them nor import diffrax (`nncosmo.programs`).
 
-    XLA_PYTHON_CLIENT_PREALLOCATE=false unless the caller's environment sets it: on a GPU, JAX
-    takes 75 % of the device's memory at a process's first computation, so the second of the
-    jobs Snakemake runs side by side on one GPU would fail to start; with it each job allocates
-    what it uses (JAX's "GPU memory allocation" guide). No effect on CPUs."""
+    XLA_PYTHON_CLIENT_PREALLOCATE=false unless the caller's environment sets it: by default JAX
+    preallocates 75 % of a GPU's memory in each process, which JAX's "GPU memory allocation"
+    guide names as a common cause of out-of-memory failures when several processes (here: the
+    jobs Snakemake runs side by side) share one GPU; with it each job allocates what it uses.
+    No effect on CPUs."""
     return {
         "JAX_COMPILATION_CACHE_DIR": str(Path(folder).absolute()),
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.1",
