@@ -226,3 +226,31 @@ def test_infinite_width_dictionary_is_the_exact_image_of_the_analytic_kernel(rng
             else:
                 assert np.isnan(dictionary["m2"][i, a])
     assert real_images >= 12  # the top mode at eta = 0.5 may have none; most modes do
+
+
+@pytest.mark.parametrize(
+    "widths, second_line",
+    [([128, 256, 512, 1024], []), ([128, 256, 512, 1024, 2048], ["1/2048"])],
+)
+def test_f5_inverse_width_labels_do_not_overlap(widths, second_line):
+    """F5's 1/width axis, in an F5-sized panel after the final layout: the widest widths crowd
+    near 0 (1/2048 and 1/1024 were printed over each other); a label that would touch its
+    neighbour drops to a second line, and no two labels of a line overlap."""
+    from nncosmo.figures import _inverse_width_ticks, plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(11.2, 8))
+    ax = axes[1, 0]
+    ax.plot(np.concatenate([[0.0], 1 / np.asarray(widths, float)]), np.zeros(len(widths) + 1))
+    _inverse_width_ticks(ax, widths)
+    fig.tight_layout()
+    fig.canvas.draw()
+    labels = ax.get_xticklabels()
+    assert [t.get_text().strip() for t in labels] == ["∞"] + [f"1/{w}" for w in widths]
+    assert [t.get_text().strip() for t in labels if t.get_text().startswith("\n")] == second_line
+    for line in (False, True):
+        boxes = sorted(
+            (t.get_window_extent() for t in labels if t.get_text().startswith("\n") == line),
+            key=lambda box: box.x0,
+        )
+        assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:], strict=False))
+    plt.close(fig)
