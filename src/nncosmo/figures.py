@@ -105,6 +105,12 @@ def _width_axis(ax, widths) -> None:
     ax.set_xlabel("width")
 
 
+def _legend_below(ax, ncol: int = 2) -> None:
+    """The axes' legend under its x label, in `ncol` columns: with one entry per beta (five in
+    the workstation and paper presets) a legend inside the axes covers the data."""
+    ax.legend(fontsize=7, ncol=ncol, loc="upper center", bbox_to_anchor=(0.5, -0.17), frameon=False)
+
+
 def _clean_log_ticks(ax) -> None:
     """No labels on the minor ticks of a log x axis (explicit ticks are set there); the y axis
     keeps matplotlib's default, which labels minor ticks only when the range has too few majors."""
@@ -280,7 +286,7 @@ def figure_lambda(results: Results):
     """F3: H_fit against eta per beta with both dictionaries; Lambda_fit against 1/eta."""
     grid = results.grid_runs("duality")
     slopes = lambda_slopes(grid)
-    fig, (ax_h, ax_l) = plt.subplots(1, 2, figsize=(10.5, 4))
+    fig, (ax_h, ax_l) = plt.subplots(1, 2, figsize=(10.5, 5))
     eta_line = np.geomspace(grid.eta.min(), grid.eta.max(), 100)
     for k, beta in enumerate(np.unique(grid.beta.values)):
         sel = grid.isel(run=grid.beta.values == beta)
@@ -307,7 +313,7 @@ def figure_lambda(results: Results):
         ylabel="H  [1/τ]",
         title="(a) Hubble rate from Prony fits of u₀",
     )
-    ax_h.legend(fontsize=7)
+    _legend_below(ax_h)
     ax_l.plot([], [], "k-", lw=1, label="Λ_η = (ln β)² / (3η)")
     ax_l.set(
         xscale="log",
@@ -316,7 +322,7 @@ def figure_lambda(results: Results):
         ylabel="Λ_fit = 3 H_fit²  [1/τ²]",
         title="(b) cosmological constant ∝ 1/η",
     )
-    ax_l.legend(fontsize=7)
+    _legend_below(ax_l)
     etas = np.unique(grid.eta.values)
     for ax, ticks in ((ax_h, etas), (ax_l, 1 / etas)):
         _clean_log_ticks(ax)
