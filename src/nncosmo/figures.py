@@ -61,6 +61,7 @@ from nncosmo.results import (  # noqa: E402
 PALETTE = sns.color_palette("colorblind")
 NETWORK, EXACT, CONTINUUM, ADIABATIC = "0.15", PALETTE[0], PALETTE[3], PALETTE[2]
 COUPLED = PALETTE[1]
+HISTORY = PALETTE[4]  # F7's H(tau) of a history: not the exact dictionary's colour (one legend)
 DICTIONARY_STYLE = {
     "exact": {"color": EXACT, "lw": 1.2},
     "continuum": {"color": CONTINUUM, "lw": 1.5, "ls": "--"},
@@ -774,7 +775,7 @@ def _window_hubble(ax, dual, cosmo) -> None:
     """F7 lower panel: the history's H(tau) and the windowed Prony H of u_0, resolved windows
     filled, unresolved ones open (other statuses have no H)."""
     tau, status = dual.window_tau.values, dual.window_status.values
-    ax.plot(cosmo.tau.values, cosmo.history_hubble.values, color=EXACT, lw=1.2, label="history H")
+    ax.plot(cosmo.tau.values, cosmo.history_hubble.values, color=HISTORY, lw=1.2, label="history H")
     for code, fill in ((0, NETWORK), (3, "none")):
         sel = status == code
         ax.errorbar(
