@@ -91,8 +91,8 @@ def test_jobs_keep_equinox_errors_as_nan_unless_the_user_asks_to_raise(tmp_path,
 
 
 def test_jobs_share_a_gpu_unless_the_user_asks_for_preallocation(tmp_path, monkeypatch):
-    """JAX's default (75 % of a GPU's memory per process) would stop the second of two jobs on
-    one GPU; a user's own setting is kept."""
+    """JAX's default preallocates 75 % of a GPU's memory per process, a common cause of
+    out-of-memory failures when jobs share one GPU; a user's own setting is kept."""
     monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
     assert jax_cache_env(tmp_path)["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
     monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "true")

@@ -79,11 +79,12 @@ def test_roundtrip_keeps_values_and_provenance(tmp_path):
 
 
 def test_provenance_without_git_on_path_says_unknown(tmp_path, monkeypatch):
-    """A machine without git (a container, a GPU image) still writes results: the commit is
-    recorded as unknown instead of the job failing."""
+    """A machine without git (a container, say) still writes results: the commit is recorded as
+    unknown instead of the job failing. (`__wrapped__`: past git_state's per-process cache, which
+    an earlier test may have filled for this root.)"""
     repository = Path(__file__).resolve().parents[1]
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no git executable
-    assert git_state(str(repository)) == {"commit": "unknown", "dirty": None}
+    assert git_state.__wrapped__(str(repository)) == {"commit": "unknown", "dirty": None}
 
 
 @pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])

@@ -523,15 +523,14 @@ def _inverse_width_ticks(ax, widths, fontsize: float = 7) -> None:
     low, high = ax.get_xlim()
     pixels_per_unit = ax.get_window_extent().width / (high - low)
     char_pixels = 0.6 * fontsize * ax.figure.dpi / 72
-    placed, right = {}, None  # right: (position, characters) of the last first-line label
+    right = None  # (position, characters) of the last label left on the first line
     for k in np.argsort(ticks)[::-1]:
-        label = labels[k]
-        needed = 1.1 * char_pixels * (len(label) + (right[1] if right else 0)) / 2
+        needed = 1.1 * char_pixels * (len(labels[k]) + (right[1] if right else 0)) / 2
         if right and (right[0] - ticks[k]) * pixels_per_unit < needed:
-            placed[k] = "\n" + label
+            labels[k] = "\n" + labels[k]
         else:
-            placed[k], right = label, (ticks[k], len(label))
-    ax.set_xticks(ticks, [placed[k] for k in range(len(ticks))], fontsize=fontsize)
+            right = (ticks[k], len(labels[k]))
+    ax.set_xticks(ticks, labels, fontsize=fontsize)
 
 
 def _infinite_width_limit(ax, results: Results, dataset: str) -> None:
