@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nncosmo import training
-from nncosmo.models import build_model
+from nncosmo.models import build_model, dense_product, training_apply_function
 from nncosmo.ntk import ntk_function
 
 
@@ -173,6 +173,62 @@ def test_training_loop_updates_the_weights_in_place(rng, branches):
     assert bodies and any("f32[5,16,16]" in body for body in bodies)
     for body in bodies:
         assert not re.search(r"= f32\[5,16,16\]\{[\d,]*\} copy\(", body)
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (3, 6, 5)])
+def test_dense_product_pullback_is_autodiffs(rng, shape):
+    """dense_product's written-out pullback (ct W^T, the sum over samples of h ct^T) equals
+    autodiff's of h @ W, for samples alone and with a leading batch axis, and under vmap."""
+    h, kernel = rng.standard_normal(shape), rng.standard_normal((5, 4))
+    ct = rng.standard_normal((*shape[:-1], 4))
+    _, written = jax.vjp(dense_product, h, kernel)
+    _, autodiff = jax.vjp(jnp.matmul, h, kernel)
+    for a, b in zip(written(ct), autodiff(ct), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
+    batched = jax.vmap(lambda h, ct: jax.vjp(dense_product, h, kernel)[1](ct))(h[None], ct[None])
+    for a, b in zip(batched, autodiff(ct), strict=True):
+        np.testing.assert_allclose(a[0], b, rtol=1e-13, atol=1e-13)
+
+
+def test_training_apply_function_trains_as_autodiff(rng):
+    """The sweep with `training_apply_function` (dense_product in every layer) gives autodiff's
+    trajectories, checkpoints and kappa_a(n) in float64, one run alone and three in a vmap."""
+    model, runs, x, y = small_mlp_job(rng)
+    params = training.init_params_for(model, runs, x)
+    vectors = training.initial_eigenvectors(model, params, x, 1)
+    etas, betas = [r["eta"] for r in runs], [r["beta"] for r in runs]
+    for count in (1, 3):
+        head = jax.tree.map(lambda a: a[:count], params)  # noqa: B023
+        kappa = dict(kappa_vectors=vectors[:count], kappa_stride=4, kappa_dense=2)
+        job = (head, etas[:count], betas[:count], x, y, 12, [0, 5, 12])
+        autodiff = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+        expected = training.train_sweep(autodiff, *job, **kappa)
+        written = training.train_sweep(training_apply_function(model), *job, **kappa)
+        for a, b in zip(jax.tree.leaves(written), jax.tree.leaves(expected), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    one = jax.tree.map(lambda a: a[0], params)
+    with pytest.raises(TypeError, match="custom_vjp"):  # reverse mode only, as documented
+        jax.jvp(lambda p: training_apply_function(model)(p, x), (one,), (one,))
+
+
+def test_single_run_loop_keeps_the_weight_gradient_in_the_weights_layout(rng):
+    """A one-run training loop carries no weight-shaped array in a transposed layout with
+    `training_apply_function`; with autodiff's transpose rule XLA's CPU backend carries the
+    hidden layer's gradient as {1,2,0}, the transpose of the weights' {2,1,0}, and every step
+    reads it strided (benchmarks/README.md §16; if this autodiff half ever fails, XLA no longer
+    needs `dense_product`)."""
+    x, y = rng.standard_normal((8, 4)).astype(np.float32), rng.standard_normal(8)
+    model = build_model(dict(depth=2, activation="erf", bias_std=1.0, use_bias=True), 64)
+    params = training.init_params_for(model, [{"seed": 0}], x)
+    schedules = training.batched_schedules(np.full(1, 0.1), np.full(1, 0.9), 10, jnp.float32)
+    args = (params, schedules, x, y.astype(np.float32), 10, jnp.asarray([0, 10]), 0, None)
+    kappa = (jnp.zeros((1, 0, 8), jnp.float32), 0, 0, training.Branches(False, False))
+    autodiff = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    for apply_fn, transposed in ((training_apply_function(model), False), (autodiff, True)):
+        hlo = training._compiled_sweep.lower(apply_fn, *args, *kappa).compile().as_text()
+        (body,) = while_bodies(hlo)
+        layouts = set(re.findall(r"f32\[1,64,64\]\{([\d,]*)\}", body))
+        assert "2,1,0" in layouts and ("1,2,0" in layouts) == transposed, layouts
 
 
 def test_chunk_size_prefers_equal_chunks_and_never_pads():

@@ -22,20 +22,46 @@ ACTIVATIONS: dict[str, Callable] = {
 }
 
 
+@jax.custom_vjp
+def dense_product(h: jax.Array, kernel: jax.Array) -> jax.Array:
+    """h @ W, with the pullback (ct @ W^T, h^T ct) written out: the weight gradient comes out as
+    one product in W's own (fan_in, fan_out) order. Autodiff's transpose rule computes
+    (ct^T h)^T instead, which XLA's CPU backend, for one unbatched run, lays out as the
+    transpose of W: every training step then transposed the gradient or read it strided, 1.6x
+    the per-run time of a batch of runs (benchmarks/README.md §16). Reverse mode only (no jvp)."""
+    return h @ kernel
+
+
+def _dense_product_forward(h, kernel):
+    return h @ kernel, (h, kernel)
+
+
+def _dense_product_pullback(residuals, ct):
+    h, kernel = residuals
+    leading = tuple(range(h.ndim - 1))  # every axis but the features: samples, any batch
+    return ct @ kernel.T, jnp.tensordot(h, ct, axes=(leading, leading))
+
+
+dense_product.defvjp(_dense_product_forward, _dense_product_pullback)
+
+
 class NTKDense(nn.Module):
-    """z = x @ W / sqrt(fan_in) + bias_std * b, with W, b ~ N(0, 1)."""
+    """z = x @ W / sqrt(fan_in) + bias_std * b, with W, b ~ N(0, 1); with `reverse_mode_only`,
+    x @ W is `dense_product` (its pullback written out; no forward-mode derivatives)."""
 
     features: int
     bias_std: float = 1.0
     use_bias: bool = True
     dtype: jnp.dtype = jnp.float32
+    reverse_mode_only: bool = False
 
     @nn.compact
     def __call__(self, x):
         kernel = self.param(
             "kernel", nn.initializers.normal(1.0), (x.shape[-1], self.features), self.dtype
         )
-        z = x @ kernel / jnp.sqrt(jnp.asarray(x.shape[-1], self.dtype))
+        product = dense_product(x, kernel) if self.reverse_mode_only else x @ kernel
+        z = product / jnp.sqrt(jnp.asarray(x.shape[-1], self.dtype))
         if self.use_bias:
             bias = self.param("bias", nn.initializers.normal(1.0), (self.features,), self.dtype)
             z = z + self.bias_std * bias
@@ -43,7 +69,8 @@ class NTKDense(nn.Module):
 
 
 class MLP(nn.Module):
-    """f(x) = readout(act(... act(hidden_0(x)))) with `depth` hidden layers; scalar output."""
+    """f(x) = readout(act(... act(hidden_0(x)))) with `depth` hidden layers; scalar output.
+    `reverse_mode_only`: every layer's product is `dense_product` (`training_apply_function`)."""
 
     width: int
     depth: int
@@ -51,6 +78,7 @@ class MLP(nn.Module):
     bias_std: float = 1.0
     use_bias: bool = True
     dtype: jnp.dtype = jnp.float32
+    reverse_mode_only: bool = False
 
     def layer_names(self) -> list[str]:
         """Names of the dense layers, input to output."""
@@ -63,7 +91,15 @@ class MLP(nn.Module):
         for name in self.layer_names():
             self.sow("intermediates", f"{name}_input", h)
             features = 1 if name == "readout" else self.width
-            z = NTKDense(features, self.bias_std, self.use_bias, self.dtype, name=name)(h)
+            dense = NTKDense(
+                features,
+                self.bias_std,
+                self.use_bias,
+                self.dtype,
+                self.reverse_mode_only,
+                name=name,
+            )
+            z = dense(h)
             z = self.perturb(f"{name}_preactivation", z)
             h = z if name == "readout" else act(z)
         return h[..., 0]
@@ -90,6 +126,13 @@ def apply_function(model: nn.Module) -> Callable:
         return _shared_apply_function(model)
     except TypeError:  # Flax: "Failed to hash Flax Module"
         return _apply_function(model)
+
+
+def training_apply_function(model: MLP) -> Callable:
+    """`apply_function` of `model` with the written-out pullback of `dense_product` in every
+    layer, for code that only pulls back (training steps, kappa_a(n), the simulations): the same
+    values and gradients, faster single runs on a CPU; `jax.jvp` of it raises."""
+    return apply_function(model.clone(reverse_mode_only=True))
 
 
 def _apply_function(model: nn.Module) -> Callable:

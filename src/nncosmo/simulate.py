@@ -132,10 +132,10 @@ def initial_velocity(apply_fn, params, x, vector, lam0: float, shift: float):
 def simulate(target: dict, network: dict, model, x: np.ndarray) -> dict:
     """Train `model` (seed network.seed, float64) on inputs x to simulate `target`: the derived
     settings, the network's phi(t_n) and the target's integrated field (module docstring)."""
-    from nncosmo.models import apply_function, init_params
+    from nncosmo.models import init_params, training_apply_function
 
     params = jax.tree.map(lambda a: a[0], init_params(model, [network["seed"]], jnp.asarray(x)))
-    apply_fn = apply_function(model)
+    apply_fn = training_apply_function(model)
     field = target_field(target)
     t, dt = target_times(target)
     beta, xk = lattice_schedule(field["H"], target["mass"], dt)

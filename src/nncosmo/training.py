@@ -453,12 +453,12 @@ def sweep_dataset(
     n < `kappa_dense` and every `kappa_stride` steps (stride 0: off), and return the Dataset."""
     import xarray as xr
 
-    from nncosmo.models import apply_function
+    from nncosmo.models import training_apply_function
 
     params = init_params_for(model, runs, x)
     schedules = [run_schedule(r, steps) for r in runs]
     etas, betas, *switches = (np.asarray(column) for column in zip(*schedules, strict=True))
-    apply_fn = apply_function(model)
+    apply_fn = training_apply_function(model)
     vectors = initial_eigenvectors(model, params, x, kappa_modes if kappa_stride else 0)
     traj = train_sweep(
         apply_fn, params, etas, betas, x, y, steps, checkpoints, chunk, progress,
