@@ -77,7 +77,7 @@ from training_sweep import flops_per_step, loop_single, matmul_peak, step_fns  #
 
 from nncosmo import data as nc_data  # noqa: E402
 from nncosmo.config import DIGITS_PIXELS, job_runs, job_width, jobs  # noqa: E402
-from nncosmo.models import apply_function, build_model  # noqa: E402
+from nncosmo.models import build_model, training_apply_function  # noqa: E402
 from nncosmo.training import (  # noqa: E402
     batched_schedules,
     init_params_for,
@@ -130,7 +130,7 @@ def job_inputs(config: dict, dataset: str, job: str, x, y, steps: int) -> dict:
     return {
         "model": model,
         "runs": runs,
-        "apply_fn": apply_function(model),
+        "apply_fn": training_apply_function(model),
         "params": params,
         "etas": etas,
         "betas": betas,

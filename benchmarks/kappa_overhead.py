@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _timing  # noqa: E402
 
-from nncosmo.models import apply_function, build_model, init_params  # noqa: E402
+from nncosmo.models import build_model, init_params, training_apply_function  # noqa: E402
 from nncosmo.training import initial_eigenvectors, train_sweep  # noqa: E402
 
 MODEL = dict(depth=2, activation="erf", bias_std=1.0, use_bias=True)
@@ -51,7 +51,7 @@ def main() -> None:
     y = np.tanh(x.sum(axis=1) / np.sqrt(8)).astype(np.float32) + 1.0
     model = build_model(MODEL, args.width, jnp.float32)
     params = init_params(model, list(range(args.runs)), jnp.asarray(x))
-    apply_fn = apply_function(model)
+    apply_fn = training_apply_function(model)
     etas = np.linspace(0.02, 0.5, args.runs)
     betas = np.full(args.runs, 0.9)
     modes = [int(k) for k in args.modes.split(",")]

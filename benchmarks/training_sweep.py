@@ -62,7 +62,7 @@ import _timing  # noqa: E402
 
 from nncosmo import data as nc_data  # noqa: E402
 from nncosmo.config import runs_for, widths_for  # noqa: E402
-from nncosmo.models import apply_function, build_model, init_params  # noqa: E402
+from nncosmo.models import build_model, init_params, training_apply_function  # noqa: E402
 from nncosmo.training import (  # noqa: E402
     Branches,
     Schedule,
@@ -379,7 +379,7 @@ def problem(dataset_spec, width, depth, runs, dtype=jnp.float32):
     params = init_params(model, [r["seed"] for r in runs], x)
     etas = jnp.asarray([r["eta"] for r in runs], dtype)
     betas = jnp.asarray([r["beta"] for r in runs], dtype)
-    apply_fn = apply_function(model)
+    apply_fn = training_apply_function(model)
     return model, params, etas, betas, x, jnp.asarray(y, dtype), apply_fn
 
 
