@@ -243,7 +243,7 @@ def test_scancel_is_reported_and_the_same_command_completes(running_cluster, tmp
 
 def test_a_job_over_its_memory_request_fails_with_slurms_reason(running_cluster, tmp_path_factory):
     workdir = user_dir(tmp_path_factory, "memory")
-    # 60 MB: Python with Snakemake alone needs more; SLURM polls every job's RSS every 5 s
+    # 60 MB: Python with Snakemake alone needs more; SLURM polls every job's RSS every second
     returncode, output = run_slurm_command(
         workdir, "results/data/teacher.nc", "--set-resources", "data:mem_mb=60"
     )
