@@ -133,3 +133,25 @@ def test_f7_log_axes_are_labelled_in_plain_numbers_without_minor_labels(low, hig
     assert shown == labels
     assert not any(t.get_text() for t in ax.get_yticklabels(minor=True))
     plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    "spec, title",
+    [
+        ({"kind": "constant"}, "constant β (de Sitter)"),
+        ({"kind": "power_law", "p": 2 / 3, "tau0": 2.0, "hubble_step": 0.0}, "a ∝ t^0.667, τ₀ = 2"),
+        (
+            {"kind": "power_law", "p": 0.5, "tau0": 1.0, "hubble_step": 0.2},
+            "a ∝ t^0.5, τ₀ = 1, H√η_n ≤ 0.2",
+        ),
+        ({"kind": "nesterov"}, "β_n = n / (n + 3)"),
+        ({"kind": "friedmann", "planck_mass": 80.0}, "Friedmann, M = 80"),
+    ],
+)
+def test_f7_titles_name_each_history_in_the_physics_notation(spec, title):
+    """F7's panel titles read the run coordinate `schedule` (theory.schedule_label) back into
+    the history it names; a zero hubble_step (the default: eta_n = eta) is not shown."""
+    from nncosmo.figures import _schedule_title
+    from nncosmo.theory import schedule_label
+
+    assert _schedule_title(schedule_label(spec)) == title

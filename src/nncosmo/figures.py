@@ -754,6 +754,23 @@ def figure_reverse(results: Results):
     return _finish(fig, title, legend_from=axes[0, 0])
 
 
+def _schedule_title(label: str) -> str:
+    """An F7 panel's history in the physics' notation from its run coordinate `schedule`
+    (`theory.schedule_label`, "kind key=value ..."): "a ∝ t^0.667, τ₀ = 2" for a power law."""
+    kind, *pairs = label.split()
+    params = {key: float(value) for key, value in (pair.split("=") for pair in pairs)}
+    if kind == "constant":
+        return "constant β (de Sitter)"
+    if kind == "nesterov":
+        return "β_n = n / (n + 3)"
+    if kind == "friedmann":
+        return f"Friedmann, M = {params['planck_mass']:g}"
+    title = f"a ∝ t^{params['p']:.3g}, τ₀ = {params['tau0']:g}"
+    if params.get("hubble_step"):
+        title += f", H√η_n ≤ {params['hubble_step']:g}"
+    return title
+
+
 def _history_text(results: Results, ntk, cosmo) -> str:
     """F7 panel text: sup errors of both history fields, and Nesterov's envelope exponent or
     Friedmann's w (claims F7-*)."""
@@ -811,7 +828,8 @@ def figure_histories(results: Results):
         fields = {h: f for h, f in fields.items() if np.isfinite(f).any()}
         _overlay(axes[0, j], tau, u, fields, abs(u[0]))
         axes[0, j].set_title(
-            f"{name.removeprefix('history_')}\n{ntk.schedule.values}", fontsize=7.5
+            f"{name.removeprefix('history_')}\n{_schedule_title(str(ntk.schedule.values))}",
+            fontsize=7.5,
         )
         axes[0, j].text(
             0.97,
