@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nncosmo import training
-from nncosmo.models import build_model, dense_product, training_apply_function
+from nncosmo.models import apply_function, build_model, dense_product, training_apply_function
 from nncosmo.ntk import ntk_function
 
 
@@ -201,8 +201,7 @@ def test_training_apply_function_trains_as_autodiff(rng):
         head = jax.tree.map(lambda a: a[:count], params)  # noqa: B023
         kappa = dict(kappa_vectors=vectors[:count], kappa_stride=4, kappa_dense=2)
         job = (head, etas[:count], betas[:count], x, y, 12, [0, 5, 12])
-        autodiff = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
-        expected = training.train_sweep(autodiff, *job, **kappa)
+        expected = training.train_sweep(apply_function(model), *job, **kappa)
         written = training.train_sweep(training_apply_function(model), *job, **kappa)
         for a, b in zip(jax.tree.leaves(written), jax.tree.leaves(expected), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
@@ -223,8 +222,10 @@ def test_single_run_loop_keeps_the_weight_gradient_in_the_weights_layout(rng):
     schedules = training.batched_schedules(np.full(1, 0.1), np.full(1, 0.9), 10, jnp.float32)
     args = (params, schedules, x, y.astype(np.float32), 10, jnp.asarray([0, 10]), 0, None)
     kappa = (jnp.zeros((1, 0, 8), jnp.float32), 0, 0, training.Branches(False, False))
-    autodiff = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
-    for apply_fn, transposed in ((training_apply_function(model), False), (autodiff, True)):
+    for apply_fn, transposed in (
+        (training_apply_function(model), False),
+        (apply_function(model), True),
+    ):
         hlo = training._compiled_sweep.lower(apply_fn, *args, *kappa).compile().as_text()
         (body,) = while_bodies(hlo)
         layouts = set(re.findall(r"f32\[1,64,64\]\{([\d,]*)\}", body))
