@@ -51,12 +51,17 @@ def expansion(background: dict) -> tuple[str, Expansion]:
     )
 
 
+# Compiled as one program: called eagerly, each of integrate_flrw's operations outside diffrax's
+# own jit was a program of its own, ~1 s of every simulate job (benchmarks/README.md §17).
+_integrate_flrw = jax.jit(integrate_flrw, static_argnames=("kind", "max_steps"))
+
+
 def target_field(target: dict) -> dict[str, np.ndarray]:
     """The target's phi, phi', a (a(t0) = 1) and H on the lattice (`cosmology.integrate_flrw`)."""
     t, _ = target_times(target)
     kind, params = expansion(target["background"])
     zero = np.zeros(1)
-    out = integrate_flrw(
+    out = _integrate_flrw(
         t,
         target["phi0"],
         target["dphi0"],
