@@ -9,7 +9,7 @@ def main(smk) -> None:
     log = start_job(smk, "duality")
     ntk = read_dataset(smk.input.ntk, ["u", "eigenvalue", "residual_norm"])
     cosmo = read_dataset(smk.input.cosmology, ["field", "history_hubble"])
-    train = read_dataset(smk.input.train, ["f"], optional=["kappa"])
+    train = read_dataset(smk.input.train, ["f", "tau"], optional=["kappa"])
     y = read_dataset(smk.input.data, ["y"]).y.values
     cfg = smk.params.duality
     ds = duality_dataset(ntk, cosmo, cfg["fit_rel_floor"], train, y)

@@ -7,20 +7,10 @@ import numpy as np
 
 from nncosmo.io import read_dataset, write_dataset
 from nncosmo.models import build_model
-from nncosmo.provenance import end_job, provenance, start_job
+from nncosmo.provenance import end_job, progress_logger, provenance, start_job
 from nncosmo.training import sweep_dataset
 
 jax.config.update("jax_enable_x64", True)  # model dtype is explicit; x64 only enables float64
-
-
-def progress_logger(log, start: float):
-    """The training scan's progress callback: logs "step n/N (chunk c/C), t s" since `start`."""
-
-    def report(step, chunk, steps, chunks):
-        elapsed = time.perf_counter() - start
-        log.info("step %d/%d (chunk %d/%d), %.1f s", step, steps, chunk + 1, chunks, elapsed)
-
-    return report
 
 
 def main(smk) -> None:

@@ -50,6 +50,7 @@ from nncosmo.results import (
     width_values,
     window_hubble_errors,
 )
+from nncosmo.theory import parse_schedule_label
 
 VERDICTS = ("pass", "fail", "untestable")
 
@@ -680,8 +681,8 @@ def power_law_claims(name: str, ds) -> list[Claim]:
 
 def _history_of_kind(results: Results, runs: dict, kind: str) -> str | None:
     """The first F7 history whose schedule is `kind` (None when there is none)."""
-    labels = {name: str(ds.schedule.values) for name, ds in runs.items()}
-    return next((name for name, label in labels.items() if label.split()[0] == kind), None)
+    kinds = {name: parse_schedule_label(ds.schedule.values)["kind"] for name, ds in runs.items()}
+    return next((name for name, found in kinds.items() if found == kind), None)
 
 
 def history_claims(results: Results) -> list[Claim]:
@@ -824,3 +825,22 @@ def to_table(claims: list[Claim]) -> str:
             f"{c.tolerance}\t{c.statement}\t{c.reason or ''}"
         )
     return "\n".join(rows) + "\n"
+
+
+def log_lines(claims: list[Claim]) -> list[str]:
+    """The claims rule's log: one line per claim (verdict, id, measured value or reason,
+    interval, tolerance), then the verdict counts."""
+    lines = []
+    for c in claims:
+        shown = c.reason if c.verdict == "untestable" else f"measured {c.measured:.4g}"
+        if c.interval is not None:
+            shown += f", {interval_text(c)}" + (f"; {c.reason}" if c.reason else "")
+        lines.append(f"{c.verdict.upper():<10} {c.id:<34} {shown} (tolerance {c.tolerance})")
+    tally = counts(claims)
+    return [*lines, f"{tally['pass']} pass, {tally['fail']} fail, {tally['untestable']} untestable"]
+
+
+def failures(claims: list[Claim], on_failure: str) -> list[str]:
+    """The ids of the failing claims that fail the claims rule: all of them where `on_failure`
+    (config claims.on_failure) is "error", none where it is "warn"."""
+    return [c.id for c in claims if c.verdict == "fail"] if on_failure == "error" else []

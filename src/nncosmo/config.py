@@ -163,7 +163,7 @@ def lowest_hubble(background: dict, span: float) -> float:
         return background["H"]
     if kind == "power_law":
         return background["p"] / (background["t0"] + span)
-    return float(np.sqrt(background["Lambda"] / 3))
+    return float(theory.friedmann_hubble(0.0, background["Lambda"]))
 
 
 def check_cosmologies(config: dict) -> None:
@@ -183,7 +183,7 @@ def check_cosmologies(config: dict) -> None:
         hubble = lowest_hubble(target["background"], target["span"])
         phase = float(theory.lattice_phase(hubble, target["mass"] ** 2, dt).real)
         if phase >= np.pi:
-            beta = float(np.exp(-3 * hubble * dt))
+            beta = float(theory.momentum_from_hubble(hubble, dt))
             needed = int(np.floor(phase * target["steps"] / np.pi)) + 1
             _fail(
                 f"cosmologies.targets.{name}.steps",
@@ -232,7 +232,7 @@ def check_schedules(config: dict) -> None:
     tau0 <= 0 (also when the schema was bypassed), and F1-F6's sweeps, whose figures compare with
     de Sitter, keep the constant schedule."""
     for name, sweep in config["sweeps"].items():
-        schedule, key = sweep.get("schedule", {"kind": "constant"}), f"sweeps.{name}.schedule"
+        schedule, key = _given_schedule(sweep), f"sweeps.{name}.schedule"
         if schedule.get("kind") not in SCHEDULE_KEYS:
             _fail(f"{key}.kind", schedule.get("kind"), f"must be one of {list(SCHEDULE_KEYS)}")
         for param in ("p", "tau0") if schedule["kind"] == "power_law" else ():
@@ -275,20 +275,26 @@ def run_matches(run: dict, ref: dict) -> bool:
     return run["eta"] == ref["eta"] and run["beta"] == ref["beta"]
 
 
-# Keys of each schedule kind with their defaults (workflow/schemas: $defs.schedule).
-SCHEDULE_KEYS = {
-    "constant": {},
+# Keys of each schedule kind (theory.SCHEDULES) with their defaults (workflow/schemas:
+# $defs.schedule); the kinds not named here take no keys.
+_SCHEDULE_PARAMETERS = {
     "power_law": {"p": None, "tau0": None, "hubble_step": 0.0},
-    "nesterov": {},
     "friedmann": {"planck_mass": 1.0},
 }
+SCHEDULE_KEYS = {kind: _SCHEDULE_PARAMETERS.get(kind, {}) for kind in theory.SCHEDULES}
 # Schedules that set beta_n themselves: their sweeps take no beta (the run's beta is None).
 OWN_MOMENTUM = ("power_law", "nesterov")
 
 
+def _given_schedule(sweep: dict) -> dict:
+    """The schedule a sweep (or run) names, as given; the constant schedule when it names none."""
+    return sweep.get("schedule", {"kind": "constant"})
+
+
 def schedule_spec(sweep: dict) -> dict:
-    """A sweep's schedule with every key of its kind, defaults filled (default: constant)."""
-    given = sweep.get("schedule", {"kind": "constant"})
+    """A sweep's (or run's) schedule with every key of its kind, defaults filled (default:
+    constant, `_given_schedule`)."""
+    given = _given_schedule(sweep)
     keys = SCHEDULE_KEYS[given["kind"]]
     return {"kind": given["kind"], **{k: given.get(k, v) for k, v in keys.items()}}
 
@@ -516,7 +522,7 @@ def training_file_bytes(config: dict, dataset: str, job: str) -> int:
     per_run = ITEMSIZE[training["dtype"]] * (checkpoints * params + steps * (samples + 1))
     per_run += (8 + ITEMSIZE[training["dtype"]]) * steps + 8 * steps + 33  # eta_n, beta_n, tau
     runs = job_runs(config, dataset, job)
-    labels = [theory.schedule_label(r.get("schedule", {"kind": "constant"})) for r in runs]
+    labels = [theory.schedule_label(schedule_spec(r)) for r in runs]
     per_run += 4 * max(map(len, labels))  # the schedule label, fixed-width unicode
     coordinates = steps + checkpoints + samples
     if training.get("kappa_stride", 0):

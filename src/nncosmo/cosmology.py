@@ -64,7 +64,7 @@ def hubble(kind: str, expansion: Expansion, t, phi, dphi, mass2, modes=0.0) -> A
         return expansion.H0.evaluate(t)
     if kind in ("friedmann", "friedmann_modes"):
         rho = 0.5 * dphi**2 + 0.5 * mass2 * phi**2 + (modes if kind == "friedmann_modes" else 0)
-        return jnp.sqrt((rho + expansion.Lambda) / 3.0)
+        return theory.friedmann_hubble(rho, expansion.Lambda, jnp)
     raise ValueError(f"unknown expansion kind {kind!r}; expected one of {KINDS}")
 
 
@@ -92,6 +92,15 @@ def _vector_field(t, y, args):
     h = hubble(kind, expansion, t, phi, dphi, mass2, modes)
     background = jnp.stack([h, dphi, -3.0 * h * dphi - mass2 * phi])
     return jnp.concatenate([background, ddelta, -3.0 * h * ddelta - omega2 * delta])
+
+
+def _require_x64() -> None:
+    """Raise ValueError unless JAX runs in float64 (the module docstring)."""
+    if not jax.config.jax_enable_x64:
+        raise ValueError(
+            "nncosmo.cosmology needs float64: call jax.config.update('jax_enable_x64', True) "
+            "before using JAX"
+        )
 
 
 def _f64(x) -> Array:
@@ -138,11 +147,7 @@ def integrate_flrw(
     equal length). Returns "phi", "dphi", "a", "H" of shape (T,) and "delta", "ddelta" of shape
     (T, K), solved with Dopri8 under a PID step-size controller.
     """
-    if not jax.config.jax_enable_x64:
-        raise ValueError(
-            "nncosmo.cosmology needs float64: call jax.config.update('jax_enable_x64', True) "
-            "before using JAX"
-        )
+    _require_x64()
     if kind not in KINDS:
         raise ValueError(f"unknown expansion kind {kind!r}; expected one of {KINDS}")
     ts, k, rtol, atol = map(_f64, (ts, k, rtol, atol))
@@ -190,11 +195,7 @@ def integrate_coupled(ts, phi0, dphi0, mass2, h, knots, *, rtol, atol, max_steps
     traced (jit, vmap). Returns phi (T, K). The scalar fields of a diagonal M^2 are the
     perturbations of `integrate_flrw` at k = 0, one per mode.
     """
-    if not jax.config.jax_enable_x64:
-        raise ValueError(
-            "nncosmo.cosmology needs float64: call jax.config.update('jax_enable_x64', True) "
-            "before using JAX"
-        )
+    _require_x64()
     ts, phi0, dphi0, mass2, h, knots = map(_f64, (ts, phi0, dphi0, mass2, h, knots))
     controller = diffrax.ClipStepSizeController(
         diffrax.PIDController(rtol=rtol, atol=atol), step_ts=knots
@@ -286,7 +287,8 @@ def interpolate_steps(known, values, steps) -> np.ndarray:
 def checkpoint_kappa(ntk) -> np.ndarray:
     """kappa_a(n) = lam_a(n) / N, shape (run, step, mode): the sorted NTK eigenvalues at the
     checkpoints, linearly interpolated in n (held constant outside them)."""
-    lam = ntk.eigenvalue.isel(eigen=slice(0, ntk.sizes["mode"])).values / ntk.attrs["n_samples"]
+    eigenvalues = ntk.eigenvalue.isel(eigen=slice(0, ntk.sizes["mode"])).values
+    lam = theory.ntk_kappa(eigenvalues, ntk.attrs["n_samples"])
     return interpolate_steps(ntk.checkpoint.values, lam, ntk.step.values)
 
 
@@ -324,7 +326,7 @@ def kappa_matrices(ntk) -> np.ndarray:
     kernels = ntk.ntk.values
     with np.errstate(invalid="ignore", over="ignore"):
         c = np.einsum("rsa,rcst,rtb->rcab", vectors, kernels, vectors)
-    return 0.5 * (c + np.swapaxes(c, -1, -2)) / ntk.attrs["n_samples"]
+    return theory.ntk_kappa(0.5 * (c + np.swapaxes(c, -1, -2)), ntk.attrs["n_samples"])
 
 
 def dictionary_parameters(dictionary: str, eta, beta, kappa, u0):
@@ -340,7 +342,9 @@ def dictionary_parameters(dictionary: str, eta, beta, kappa, u0):
     if dictionary in CONSTANT_MASS:
         kappa = np.broadcast_to(kappa[:, :1], kappa.shape)
     if dictionary == "continuum":
-        return theory.hubble_continuum(eta, beta), kappa.copy(), np.zeros_like(u0)
+        per_run = (slice(None), None, None, None)  # (run,) against (run, step, K, K)
+        image = theory.continuum_dictionary(eta[per_run], beta[per_run], kappa)
+        return image["H"][:, 0, 0, 0], image["m2"], np.zeros_like(u0)
     mass2 = theory.exact_mass_matrix(eta[:, None], beta[:, None], kappa)
     du0 = theory.rest_velocity_matrix(eta, beta, kappa[:, 0]) @ u0[..., None]
     return theory.hubble_exact(eta, beta), mass2, du0[..., 0]
@@ -584,8 +588,7 @@ def continuum_fields(kind: str, specs, tau, eta, beta, kappa, u0, du0, rtol: flo
         expansion = Expansion(p=params("p"))
     else:
         ts, scale = tau, params("planck_mass")
-        vacuum = theory.cosmological_constant(theory.hubble_exact(eta, beta))
-        expansion = Expansion(Lambda=vacuum)
+        expansion = Expansion(Lambda=theory.vacuum_energy(eta, beta))
     per_run = lambda v: np.broadcast_to(np.asarray(v, np.float64), scale.shape)  # noqa: E731
     expansion = Expansion(*map(per_run, expansion))
     columns = (ts, kappa, u0 / scale[:, None], du0 / scale[:, None])

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from nncosmo.io import RUN_COORDS
-from nncosmo.theory import REGIMES, continuum_dictionary, exact_dictionary
+from nncosmo.theory import REGIMES, continuum_dictionary, exact_dictionary, ntk_kappa
 
 
 def _acosh_ratio(z):
@@ -271,16 +271,16 @@ def drift_fits(tau, kappa, kinetic, hubble, usable):
 
 def drift_variables(train, y, hubble) -> dict:
     """The drift laws (docs/physics.md §7.7) on the training file's measured kappa_a(n) (`kappa`,
-    `f`; run order of the ntk stage) and the data's y, with H = `hubble` (run,): in-sample fits
-    and out-of-sample fractions of every law, per run and mode (dim drift_mode); {} when kappa
-    was not measured (training.kappa_stride 0)."""
+    `f`, `tau`; run order of the ntk stage) and the data's y, with H = `hubble` (run,): the
+    in-sample fits of every law per run and mode (dim drift_mode), and tau at the measured
+    steps (`out_of_sample` predicts across runs from them); {} when kappa was not measured
+    (training.kappa_stride 0)."""
     import xarray as xr
 
     if train is None or "kappa" not in train:
         return {}
     steps = train.kappa_step.values
-    eta = train.eta.values
-    tau = np.sqrt(eta)[:, None] * steps[None, :]
+    tau = train.tau.values[:, steps]
     kinetic = np.stack([kinetic_term(f - y)[steps] for f in train.f.values.astype(float)])
     kappa = train.kappa.values.astype(float)
     usable = ~train.diverged.values & np.isfinite(kappa).all(axis=(1, 2)) & np.isfinite(hubble)
@@ -306,6 +306,12 @@ def drift_variables(train, y, hubble) -> dict:
         "kinetic": var(
             ("run", "kappa_step"), kinetic, "kinetic term K(n) = sum ||dr||^2 / ||r(0)||^2"
         ),
+        "kappa_tau": var(
+            ("run", "kappa_step"),
+            tau,
+            "time tau_n = sum_{k<n} sqrt(eta_k) of a kappa_a(n) measurement",
+            "sqrt(eta) per step",
+        ),
         "drift_curve": var(
             ("law", *rsm), curves, "in-sample fit of kappa_a(n) by each drift law", "1/tau^2"
         ),
@@ -322,16 +328,15 @@ def out_of_sample(ds):
     """`cross_run_unexplained` (law, run, drift_mode) over the runs of a duality dataset: the
     caller chooses them (the grid sweep's runs, merged over jobs), so a split of the jobs does
     not change which runs a prediction pools."""
-    eta, beta = ds.eta.values, ds.beta.values
     lrm = ("law", "run", "drift_mode")
     return cross_run_unexplained(
         ds.kappa_measured.transpose("run", "kappa_step", "drift_mode").values,
-        np.sqrt(eta)[:, None] * ds.kappa_step.values[None, :],
+        ds.kappa_tau.transpose("run", "kappa_step").values,
         ds.kinetic.transpose("run", "kappa_step").values,
         ds.H_exact.values,
         ds.drift_amplitude.transpose(*lrm).values,
         ds.drift_rate.transpose(*lrm).values,
-        np.column_stack([eta, beta]),
+        np.column_stack([ds.eta.values, ds.beta.values]),
     )
 
 
@@ -343,7 +348,7 @@ def duality_dataset(ntk, cosmo, rel_floor: float, train=None, y=None):
     n = ntk.attrs["n_samples"]
     eta, beta, u = ntk.eta.values, ntk.beta.values, ntk.u.values
     modes = ntk.sizes["mode"]
-    kappa = ntk.eigenvalue.isel(eigen=slice(0, modes)).values / n  # (run, checkpoint, mode)
+    kappa = ntk_kappa(ntk.eigenvalue.isel(eigen=slice(0, modes)).values, n)  # (run, ckpt, mode)
     status, fit = fit_all(u, eta, rel_floor)
     exact = exact_dictionary(eta[:, None], beta[:, None], kappa[:, 0])
     continuum = continuum_dictionary(eta[:, None], beta[:, None], kappa[:, 0])

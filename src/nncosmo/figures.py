@@ -1,4 +1,4 @@
-"""Stage 6, figures F1-F7 of docs/figures.md: one function each, one shared style.
+"""Stage 6, figures F1-F8 of docs/figures.md: one function each, one shared style.
 
 Every function takes the `nncosmo.results.Results` of the pipeline and returns a matplotlib
 Figure; the numbers it annotates come from the same measurement functions as claims.json
@@ -9,6 +9,7 @@ theory curves from `nncosmo.theory`.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib
 
@@ -34,6 +35,7 @@ from nncosmo.claims import (  # noqa: E402
 )
 from nncosmo.config import sweep_runs  # noqa: E402
 from nncosmo.duality import DRIFT_LAWS, out_of_sample  # noqa: E402
+from nncosmo.io import write_atomically  # noqa: E402
 from nncosmo.results import (  # noqa: E402
     MIN_SLOPE_POINTS,
     MIXING_RUNS,
@@ -90,10 +92,14 @@ def set_style() -> None:
 
 
 def save(fig, png: str, pdf: str, dpi: int, provenance: dict) -> None:
-    """Write PNG and PDF with the provenance in their metadata."""
+    """Write PNG and PDF atomically (`io.write_atomically`) with the provenance in their
+    metadata."""
     blob = json.dumps(provenance, sort_keys=True, default=str)
-    fig.savefig(png, dpi=dpi, metadata={"Description": blob})
-    fig.savefig(pdf, metadata={"Subject": blob[:60000]})
+    png_metadata, pdf_metadata = {"Description": blob}, {"Subject": blob[:60000]}
+    write_atomically(
+        Path(png), lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, metadata=png_metadata)
+    )
+    write_atomically(Path(pdf), lambda tmp: fig.savefig(tmp, format="pdf", metadata=pdf_metadata))
     plt.close(fig)
 
 
@@ -240,7 +246,7 @@ def figure_ntk(results: Results):
     ref_ntk = results.width_runs("ntk", results.dataset)
     for colour, w in zip(colours, widths, strict=True):
         ds = ref_ntk[w].isel(run=0)
-        lam = ds.eigenvalue / ds.attrs["n_samples"]
+        lam = theory.ntk_kappa(ds.eigenvalue, ds.attrs["n_samples"])
         ax_s.semilogy(lam.isel(checkpoint=0), "-", color=colour, label=f"width {w}, init")
         ax_s.semilogy(lam.isel(checkpoint=-1), ":", color=colour, label=f"width {w}, end")
     ax_s.set(
@@ -422,9 +428,10 @@ LAW_STYLE = {
 
 
 def _drift_row(ax_fit, ax_grid, results: Results) -> None:
-    """F4 bottom row: the reference run's measured kappa_a(tau) with the in-sample fits of the
-    three drift laws (`ax_fit`), and each law's out-of-sample unexplained fraction (filled) and
-    in-sample one (open) on every grid run (`ax_grid`), against the F4-law tolerance."""
+    """F4 middle row, right two panels: the reference run's measured kappa_a(tau) with the
+    in-sample fits of the three drift laws (`ax_fit`), and each law's out-of-sample unexplained
+    fraction (filled) and in-sample one (open) on every grid run (`ax_grid`), against the F4-law
+    tolerance."""
     ref, grid = results.reference_run("duality"), results.grid_runs("duality")
     short = drift_shortfall(ref)
     if short:
@@ -438,7 +445,7 @@ def _drift_row(ax_fit, ax_grid, results: Results) -> None:
 
 def _drift_fits(ax, ref) -> None:
     """The measured kappa_a(tau) / kappa_a(0) - 1 (points, a = 0 darkest) and the laws' fits."""
-    tau = np.sqrt(float(ref.eta)) * ref.kappa_step.values
+    tau = ref.kappa_tau.values
     for a in ref.drift_mode.values:
         kappa = ref.kappa_measured.sel(drift_mode=a).values
         first = a == ref.drift_mode.values[0]
@@ -757,8 +764,8 @@ def figure_reverse(results: Results):
 def _schedule_title(label: str) -> str:
     """An F7 panel's history in the physics' notation from its run coordinate `schedule`
     (`theory.schedule_label`, "kind key=value ..."): "a ∝ t^0.667, τ₀ = 2" for a power law."""
-    kind, *pairs = label.split()
-    params = {key: float(value) for key, value in (pair.split("=") for pair in pairs)}
+    params = theory.parse_schedule_label(label)
+    kind = params["kind"]
     if kind == "constant":
         return "constant β (de Sitter)"
     if kind == "nesterov":
@@ -778,7 +785,7 @@ def _history_text(results: Results, ntk, cosmo) -> str:
     lines = [f"exact {_percent(errors['exact'], 2)}"]
     if np.isfinite(errors["continuum"]):
         lines.append(f"contin. {_percent(errors['continuum'], 2)}")
-    kind = str(ntk.schedule.values).split()[0]
+    kind = theory.parse_schedule_label(ntk.schedule.values)["kind"]
     if kind == "nesterov":
         env = nesterov_envelope(ntk, results.config["duality"]["fit_rel_floor"])
         lines.append(f"envelope τ^{env['slope']:.2f}")

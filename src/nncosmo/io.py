@@ -71,13 +71,10 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, provenance: dict | No
 
     The temporary file is created by the netCDF library like any new file, so the result gets
     the mode `open()` gives (0o666 & ~umask), and the coordinates get `COORDINATE_ATTRS`.
-    Temporary files of `path` left by a killed writer (SIGKILL, `scancel`) are removed first:
-    Snakemake runs one job per output, so no other writer of `path` can be alive.
+    Temporary files of `path` left by a killed writer are removed first (`write_atomically`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        stale.unlink(missing_ok=True)
     ds = with_coordinate_attrs(ds)
     if provenance is not None:
         ds.attrs["provenance"] = json.dumps(provenance, sort_keys=True, default=str)
@@ -88,7 +85,11 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, provenance: dict | No
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """`write(tmp)` to a temporary file `.<name>.<uuid>.tmp` beside `path`, then rename it to
     `path`: readers and concurrent writers never see a partial file; the temporary file is
-    removed if `write` fails."""
+    removed if `write` fails. Temporary files of `path` left by a killed writer (SIGKILL,
+    `scancel`) are removed first: Snakemake runs one job per output, so no other writer of
+    `path` can be alive."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         write(tmp)
@@ -138,11 +139,6 @@ def _load(path: str | os.PathLike, keep: list[str] | None = None, lazy: bool = F
             f"Delete it and rerun snakemake to rebuild it."
         ) from exc
     return ds
-
-
-def provenance_of(ds: xr.Dataset) -> dict:
-    """The provenance record stored in a dataset's attributes."""
-    return json.loads(ds.attrs.get("provenance", "{}"))
 
 
 def job_key(path: str | os.PathLike) -> tuple[str, int]:

@@ -52,10 +52,12 @@ def manifest(paths: list[str], record: dict) -> str:
 
 
 def write_manifest(out: str | Path, paths: list[str], record: dict) -> None:
-    """Write the MANIFEST of `paths` to `out` atomically (a killed write leaves no half file)."""
-    tmp = Path(f"{out}.tmp")
-    tmp.write_text(manifest(paths, record))
-    os.replace(tmp, out)
+    """Write the MANIFEST of `paths` to `out` atomically (`io.write_atomically`: a killed write
+    leaves no half file)."""
+    from nncosmo.io import write_atomically  # here: the Snakefile imports this module, not xarray
+
+    text = manifest(paths, record)
+    write_atomically(Path(out), lambda tmp: tmp.write_text(text))
 
 
 def read_manifest(path: str | Path) -> list[Entry]:

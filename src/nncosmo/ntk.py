@@ -70,6 +70,12 @@ def ntk_function(model, method: str = "auto", chunk_size: int = 16) -> Callable:
     return jax.jit(lambda p, x: generic_ntk(apply_fn, p, x, chunk_size))
 
 
+def symmetrised(kernels: np.ndarray) -> np.ndarray:
+    """(Theta + Theta^T) / 2 over the last two axes: exact symmetry before `eigenmodes` (a
+    computed kernel can differ from its transpose by rounding)."""
+    return 0.5 * (kernels + np.swapaxes(kernels, -1, -2))
+
+
 def eigenmodes(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Eigenpairs of a symmetric kernel in float64, sorted descending, signs fixed.
 
@@ -145,7 +151,7 @@ def ntk_dataset(
 
     ntk_fn = ntk_function(model, method, chunk_size)
     kernels = kernels_by_run(ntk_fn, train, jnp.asarray(x, model.dtype))
-    kernels = 0.5 * (kernels + np.swapaxes(kernels, -1, -2))  # exact symmetry before eigh
+    kernels = symmetrised(kernels)
     lam, vec = batched_eigenmodes(kernels)
     f = train["f"].values
     u_init = residual_modes(f, y, vec[:, 0, :, :modes])

@@ -14,6 +14,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -121,6 +122,17 @@ def stage_logger(log_path: str | Path, name: str):
         handler.setFormatter(fmt)
         logger.addHandler(handler)
     return logger
+
+
+def progress_logger(log, start: float):
+    """The training scan's progress callback: logs "step n/N (chunk c/C), t s" since `start`
+    (a `time.perf_counter` reading)."""
+
+    def report(step, chunk, steps, chunks):
+        elapsed = time.perf_counter() - start
+        log.info("step %d/%d (chunk %d/%d), %.1f s", step, steps, chunk + 1, chunks, elapsed)
+
+    return report
 
 
 def start_job(smk, name: str):

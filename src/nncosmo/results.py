@@ -22,6 +22,7 @@ from nncosmo.theory import (
     REGIMES,
     cosmological_constant,
     nesterov_friction,
+    ntk_kappa,
     regime,
     schedule_label,
 )
@@ -234,7 +235,7 @@ def continuum_h_error(grid: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 def initial_kappa(ntk: xr.Dataset) -> np.ndarray:
     """kappa_0 = lambda_0 / N of every run at initialisation."""
-    return ntk.eigenvalue.isel(checkpoint=0, eigen=0).values / ntk.attrs["n_samples"]
+    return ntk_kappa(ntk.eigenvalue.isel(checkpoint=0, eigen=0).values, ntk.attrs["n_samples"])
 
 
 def infinite_width_ratios(results: Results, dataset: str) -> dict[str, tuple]:
@@ -389,7 +390,7 @@ def nesterov_envelope(ntk, rel_floor: float) -> dict:
     from scipy.signal import find_peaks
 
     eta = float(ntk.eta_n.values[0])
-    kappa = float(ntk.eigenvalue.isel(checkpoint=0, eigen=0)) / ntk.attrs["n_samples"]
+    kappa = float(initial_kappa(ntk))
     tau, u = ntk.tau.values, ntk.u.sel(mode=0).values
     v = np.abs(u * np.exp(0.5 * nesterov_friction(eta, kappa) * tau))
     peaks, _ = find_peaks(v)
@@ -411,7 +412,8 @@ def equation_of_state(ntk) -> float:
     periods of mode 0: rho, p = sum_a u_a'^2 / 2 +- kappa_a u_a^2 / 2, u' the central difference
     / sqrt(eta), kappa_a = lambda_a(0) / N (docs/physics.md §13; matter-like: w = 0)."""
     eta = float(ntk.eta_n.values[0])
-    kappa = ntk.eigenvalue.isel(checkpoint=0).values[: ntk.sizes["mode"]] / ntk.attrs["n_samples"]
+    eigenvalues = ntk.eigenvalue.isel(checkpoint=0).values[: ntk.sizes["mode"]]
+    kappa = ntk_kappa(eigenvalues, ntk.attrs["n_samples"])
     u = ntk.u.values
     du = (u[2:] - u[:-2]) / (2 * np.sqrt(eta))
     kinetic, potential = 0.5 * du**2, 0.5 * kappa * u[1:-1] ** 2

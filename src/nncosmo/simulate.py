@@ -90,10 +90,11 @@ def previous_field(target: dict, hubble0: float, dt: float) -> float:
 
 
 def top_mode(model, params, x) -> tuple[np.ndarray, float]:
-    """Top eigenvector v_0 and eigenvalue lambda_0 of the empirical NTK at initialisation."""
-    from nncosmo.ntk import eigenmodes, ntk_function
+    """Top eigenvector v_0 and eigenvalue lambda_0 of the empirical NTK at initialisation,
+    symmetrised as the ntk stage does (`ntk.symmetrised`)."""
+    from nncosmo.ntk import eigenmodes, ntk_function, symmetrised
 
-    lam, vec = eigenmodes(np.asarray(ntk_function(model)(params, x)))
+    lam, vec = eigenmodes(symmetrised(np.asarray(ntk_function(model)(params, x))))
     return vec[:, 0], float(lam[0])
 
 
@@ -145,7 +146,7 @@ def simulate(target: dict, network: dict, model, x: np.ndarray) -> dict:
     t, dt = target_times(target)
     beta, xk = lattice_schedule(field["H"], target["mass"], dt)
     vector, lam0 = top_mode(model, params, x)
-    kappa0, eps = lam0 / x.shape[0], network["amplitude"]
+    kappa0, eps = theory.ntk_kappa(lam0, x.shape[0]), network["amplitude"]
     shift = eps * (target["phi0"] - previous_field(target, field["H"][0], dt))
     velocity = initial_velocity(apply_fn, params, x, vector, lam0, shift)
     y = np.asarray(jax.jit(apply_fn)(params, x)) - eps * target["phi0"] * vector

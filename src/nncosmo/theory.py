@@ -36,6 +36,12 @@ import numpy as np
 REGIMES = ("overdamped", "underdamped", "alternating", "unstable")
 
 
+def ntk_kappa(eigenvalue, n_samples: int):
+    """kappa_a = lam_a / N: an NTK eigenvalue over the number of training samples, the mass^2
+    of mode a in both dictionaries (docs/physics.md, notation)."""
+    return eigenvalue / n_samples
+
+
 def regime_bounds(beta):
     """Regime bounds on x = eta kappa: (1 - sqrt(beta))^2, (1 + sqrt(beta))^2 (double roots
     +-sqrt(beta)) and the stability edge 2 (1 + beta) (a root at -1).
@@ -105,6 +111,24 @@ def hubble_exact(eta, beta):
 def cosmological_constant(hubble):
     """Vacuum energy of de Sitter space with Hubble rate H: Lambda = 3 H^2 (M_p = 1)."""
     return 3 * np.asarray(hubble) ** 2
+
+
+def vacuum_energy(eta, beta):
+    """Lambda = 3 H^2 of the exact dictionary's rate 3H = -ln(beta) / sqrt(eta) (docs/physics.md
+    §5): the vacuum of a friedmann schedule, beta_n -> beta as rho -> 0 (§11)."""
+    return cosmological_constant(hubble_exact(eta, beta))
+
+
+def momentum_from_hubble(H, dt):
+    """beta = exp(-3 H dt): the exact dictionary (docs/physics.md §5, §12) read backwards, the
+    momentum of Hubble rate H on a lattice of time step dt (dt = sqrt(eta))."""
+    return np.exp(-3 * H * dt)
+
+
+def friedmann_hubble(rho, vacuum, xp=np):
+    """Friedmann rate H = sqrt((rho + Lambda) / 3) of energy density rho and vacuum Lambda
+    (M_p = 1; docs/physics.md §11, §13); `xp` np or jnp."""
+    return xp.sqrt((rho + vacuum) / 3)
 
 
 def continuum_dictionary(eta, beta, kappa):
@@ -213,8 +237,9 @@ def adiabatic_amplitude_error(eta, beta, kappa):
     1 / sqrt(sinh(d_n)) (d = (ln r+ - ln r-) / 2, imaginary when underdamped); the field of the
     interpolated mass conserves a^2 w, w = d / sqrt(eta), amplitude 1 / sqrt(d_n).  Both start
     equal, so u(n) = (1 + p_n) phi(n) with p_n = sqrt(sinhc(d_0) / sinhc(d_n)) - 1
-    ~ (d_n^2 - d_0^2) / 12 ~ -eta (kappa(n) - kappa(0)) / 12: set by the change of kappa, not
-    by its rate (docs/physics.md §9).
+    ~ (d_0^2 - d_n^2) / 12 ~ eta (kappa(n) - kappa(0)) / (12 sqrt(beta)) (small d: sinhc d ~
+    1 + d^2 / 6, cosh d = (1 + beta - eta kappa) / (2 sqrt(beta))): set by the change of kappa,
+    not by its rate (docs/physics.md §9).
     """
     l_plus, l_minus = _log_roots(eta, beta, kappa)
     half = 0.5 * (l_plus - l_minus)
@@ -229,7 +254,7 @@ def mode_solution(tau, u0, du0, H, m2):
     w = 0 is the limit (a + b tau) e^{-3H tau / 2}.  Returns the real part.
     """
     tau, u0, du0, H, m2 = (np.asarray(a, dtype=float) for a in (tau, u0, du0, H, m2))
-    w = np.sqrt((2.25 * H**2 - m2).astype(complex))
+    w = np.sqrt(_frequency2(H, m2).astype(complex))
     growth = np.cosh(w * tau) * u0 + (du0 + 1.5 * H * u0) * tau * _sinhc(w * tau)
     return (np.exp(-1.5 * H * tau) * growth).real
 
@@ -247,15 +272,21 @@ def lattice_settings(H, m2, dt):
     H, m2 = np.asarray(H, dtype=float), np.asarray(m2, dtype=float)
     half_root = -np.expm1(-1.5 * H * dt)  # 1 - sqrt(beta)
     sine = np.sin(0.5 * lattice_phase(H, m2, dt))
-    beta = np.exp(-3 * H * dt)
+    beta = momentum_from_hubble(H, dt)
     return beta, half_root**2 + 4 * np.exp(-1.5 * H * dt) * (sine**2).real
 
 
 def lattice_phase(H, m2, dt):
     """omega dt = sqrt(m2 - 9 H^2 / 4) dt as a complex number (imaginary when overdamped); the
     lattice resolves the mass only for real part < pi (the Nyquist bound of the step)."""
-    omega2 = np.asarray(m2, dtype=float) - 2.25 * np.asarray(H, dtype=float) ** 2
+    omega2 = -_frequency2(np.asarray(H, dtype=float), np.asarray(m2, dtype=float))
     return np.sqrt(omega2.astype(complex)) * dt
+
+
+def _frequency2(H, m2):
+    """w^2 = 9 H^2 / 4 - m2, w the rate of the damped oscillator's modes s+- = -3H/2 +- w
+    (negative, w = i omega, when underdamped)."""
+    return 2.25 * H**2 - m2
 
 
 # Schedules: step-dependent (eta_n, beta_n) as expansion histories (docs/physics.md §11).
@@ -310,8 +341,11 @@ def nesterov_momentum(steps):
 
 
 def friedmann_momentum(rho, vacuum, eta, xp=np):
-    """beta_n = exp(-3 H sqrt(eta)), H^2 = (rho + Lambda) / 3: the exact dictionary (§5) read
-    backwards for the Friedmann rate of the energy density rho (M_p = 1); `xp` np or jnp."""
+    """beta_n = exp(-3 H sqrt(eta)), H^2 = (rho + Lambda) / 3: `momentum_from_hubble` of
+    `friedmann_hubble` (docs/physics.md §5, §11), M_p = 1; `xp` np or jnp.
+
+    Evaluated fused, as exp(-sqrt(3 (rho + Lambda) eta)): composing the two functions rounds
+    differently (float32 training trajectories would change in the last bit)."""
     return xp.exp(-xp.sqrt(3 * (rho + vacuum) * eta))
 
 
@@ -401,8 +435,9 @@ def lattice_velocity(u_prev, u_now, dtau, H, m2):
     u(tau_n) = u_now (the exact image of one lattice step, docs/physics.md §13):
         u' = -3H u_now / 2 + (u_now cosh(w dtau) - u_prev e^{-3H dtau / 2}) / (dtau sinhc(w dtau)),
     w^2 = 9H^2/4 - m2 (complex w; even in w, so the double root needs no division by zero).
-    With u_prev = u_now it is `rest_initial_velocity`."""
+    With u_prev = u_now it is `rest_initial_velocity` in exact arithmetic (that one, written via
+    the roots, stays accurate in slow roll, where the two differ by up to ~1e-11 relative)."""
     H, m2, dtau = (np.asarray(a, dtype=float) for a in (H, m2, dtau))
-    w = np.sqrt((2.25 * H**2 - m2).astype(complex))
+    w = np.sqrt(_frequency2(H, m2).astype(complex))
     swing = u_now * np.cosh(w * dtau) - u_prev * np.exp(-1.5 * H * dtau)
     return (-1.5 * H * u_now + swing / (dtau * _sinhc(w * dtau))).real

@@ -31,6 +31,7 @@ import numpy as np
 import optax
 
 from nncosmo import theory
+from nncosmo.config import schedule_spec
 
 
 class Trajectories(NamedTuple):
@@ -523,8 +524,9 @@ def sweep_dataset(
 
 
 def run_spec(run: dict) -> dict:
-    """A run's schedule (`nncosmo.config.schedule_spec`); constant when the run names none."""
-    return run.get("schedule", {"kind": "constant"})
+    """A run's schedule with its kind's defaults filled, constant when the run names none
+    (`nncosmo.config.schedule_spec`)."""
+    return schedule_spec(run)
 
 
 def run_schedule(run: dict, steps: int) -> tuple:
@@ -535,27 +537,27 @@ def run_schedule(run: dict, steps: int) -> tuple:
     kind, etas = spec["kind"], np.full(steps + 1, eta, float)
     if kind == "power_law":
         etas, betas = theory.power_law_schedule(
-            eta, spec["p"], spec["tau0"], steps, spec.get("hubble_step", 0.0)
+            eta, spec["p"], spec["tau0"], steps, spec["hubble_step"]
         )
     elif kind == "nesterov":
         betas = theory.nesterov_momentum(steps)
     else:
         betas = np.full(steps + 1, beta, float)
     friedmann = kind == "friedmann"
-    vacuum = theory.cosmological_constant(theory.hubble_exact(eta, beta)) if friedmann else 0.0
+    vacuum = theory.vacuum_energy(eta, beta) if friedmann else 0.0
     return etas, betas, kind == "nesterov", friedmann, vacuum, spec.get("planck_mass", 1.0)
 
 
 def initial_eigenvectors(model, params, x, modes: int) -> np.ndarray:
     """Top `modes` eigenvectors v_a (run, mode, sample) of each run's NTK at initialisation,
     symmetrised and signed exactly as the ntk stage does (`nncosmo.ntk.eigenmodes`)."""
-    from nncosmo.ntk import batched_eigenmodes, ntk_function
+    from nncosmo.ntk import batched_eigenmodes, ntk_function, symmetrised
 
     if modes == 0:
         return np.zeros((len(jax.tree.leaves(params)[0]), 0, x.shape[0]))
     x = jnp.asarray(x, model.dtype)
     kernels = np.asarray(jax.vmap(ntk_function(model), (0, None))(params, x))
-    _, vectors = batched_eigenmodes(0.5 * (kernels + np.swapaxes(kernels, -1, -2)))
+    _, vectors = batched_eigenmodes(symmetrised(kernels))
     return np.swapaxes(vectors[..., :modes], -1, -2)
 
 
