@@ -12,15 +12,24 @@ from nncosmo.claims import (
     Tolerance,
     infinite_width_claims,
     interval_verdict,
+    lambda_claims,
     make_claim,
     mixing_claims,
     ntk_claims,
+    stability_claims,
     to_json,
     too_few,
     width_claims,
 )
 from nncosmo.infinite import infinite_width_dictionary
-from nncosmo.results import Results, bootstrap_over_seeds, seed_mean_slope
+from nncosmo.results import (
+    Results,
+    bootstrap_over_seeds,
+    equation_of_state,
+    nesterov_envelope,
+    seed_mean_slope,
+    stability_table,
+)
 
 
 @pytest.mark.parametrize(
@@ -303,3 +312,178 @@ def test_mixing_claims_report_the_seed_mean_of_the_worst_mode():
 def test_mixing_claims_untestable_without_seeds_or_the_width(seeds, width, reason):
     for claim in mixing_claims(mixing_sweep(seeds, 0.005, 0.02, width)):
         assert claim.verdict == "untestable" and reason in claim.reason
+
+
+def grid_results(etas, betas, h_fit, fit_ok=None, width=64):
+    """Results of a grid sweep (one seed) of 'toy' at `width` whose mean-mode fits give
+    H_fit = h_fit(eta, beta) (fit_status ok where fit_ok(eta, beta), default everywhere), with
+    the dictionaries' H written out: 3H_eta = -ln beta / sqrt eta and
+    3H_cont = (1 - beta) / sqrt eta."""
+    runs = [(e, b) for e in etas for b in betas]
+    eta, beta = (np.array(c, dtype=float) for c in zip(*runs, strict=True))
+    ok = np.array([True if fit_ok is None else fit_ok(e, b) for e, b in runs])
+    coords = {"eta": ("run", eta), "beta": ("run", beta), "seed": ("run", np.zeros(len(runs)))}
+    coords |= {"schedule": ("run", ["constant"] * len(runs)), "mode": [0]}
+    duality = xr.Dataset(
+        {
+            "H_fit": (("run", "mode"), np.array([h_fit(e, b) for e, b in runs])[:, None]),
+            "H_exact": ("run", -np.log(beta) / (3 * np.sqrt(eta))),
+            "H_continuum": ("run", (1 - beta) / (3 * np.sqrt(eta))),
+            "fit_status": (("run", "mode"), np.where(ok, 0, 2)[:, None].astype(np.int8)),
+        },
+        coords,
+    )
+    sweep = {"datasets": ["toy"], "widths": [width], "eta": list(etas), "beta": list(betas)}
+    config = {
+        "model": {"use_bias": True},
+        "sweeps": {"grid": sweep | {"seeds": [0]}},
+        "figures": {"dataset": "toy", "grid_sweep": "grid", "width_sweep": "grid"}
+        | {"reference": {"eta": etas[0], "beta": betas[0]}},
+    }
+    return Results({}, {}, {("toy", width): duality}, {}, config)
+
+
+F3_ETAS, F3_BETAS = [0.02, 0.05, 0.1, 0.2, 0.5], [0.5, 0.7, 0.9]
+
+
+def test_lambda_claims_on_the_exact_hubble_rate():
+    """H_fit = H_eta exactly: Lambda = 3 H^2 = (ln beta)^2 / (3 eta), slope -1 at every beta;
+    |H_fit / H_eta - 1| = 0; the continuum error (1 - beta) / (-ln beta) - 1 (eta-free) has the
+    log-log slope against 1 - beta of docs/figures.md F3 (1.05 on beta = 0.5, 0.7, 0.9)."""
+    results = grid_results(F3_ETAS, F3_BETAS, lambda e, b: -np.log(b) / (3 * np.sqrt(e)))
+    claims = {c.id: c for c in lambda_claims(results)}
+    slope = claims["F3-slope"]
+    assert slope.verdict == "pass" and slope.measured == pytest.approx(-1, abs=1e-12)
+    assert slope.details["per_beta"] == pytest.approx(dict.fromkeys(F3_BETAS, -1.0), abs=1e-12)
+    assert claims["F3-H"].measured == pytest.approx(0, abs=1e-14)
+    assert claims["F3-H"].verdict == "pass"
+    betas = np.array(F3_BETAS)
+    error = np.abs((1 - betas) / -np.log(betas) - 1)
+    expected = np.polyfit(np.log(1 - betas), np.log(error), 1)[0]
+    assert round(expected, 2) == 1.05
+    order = claims["F3-continuum-order"]
+    assert order.measured == pytest.approx(expected, rel=1e-12) and order.verdict == "pass"
+    np.testing.assert_allclose(order.details["error"], error, rtol=1e-12)
+
+
+def test_lambda_slope_per_beta_from_good_fits_only():
+    """H_fit = H_eta (eta / 0.1)^delta_beta: Lambda_fit ~ eta^(-1 + 2 delta_beta), so the slopes
+    are -1, -0.99, -1.04 and the worst, -1.04, fails. Runs whose fit failed (status not ok)
+    carry a wrong H_fit (3 H_eta) and must not enter; beta = 0.95, with 2 good fits, has no
+    slope."""
+    delta = {0.5: 0.0, 0.7: 0.005, 0.9: -0.02, 0.95: 0.0}
+    bad = {(0.02, 0.9), (0.5, 0.7), (0.02, 0.95), (0.05, 0.95), (0.1, 0.95)}
+
+    def h_fit(e, b):
+        exact = -np.log(b) / (3 * np.sqrt(e))
+        return 3 * exact if (e, b) in bad else exact * (e / 0.1) ** delta[b]
+
+    results = grid_results(F3_ETAS, list(delta), h_fit, lambda e, b: (e, b) not in bad)
+    slope = next(c for c in lambda_claims(results) if c.id == "F3-slope")
+    expected = {b: -1 + 2 * d for b, d in delta.items() if b != 0.95}
+    assert slope.details["per_beta"] == pytest.approx(expected, abs=1e-12)
+    assert slope.measured == pytest.approx(-1.04, abs=1e-12) and slope.verdict == "fail"
+
+
+def stability_results(runs, other_width_runs=()):
+    """Results whose ntk jobs of 'toy' (widths 64 and 128) and of another data set hold runs
+    (eta, beta, kappa_0, diverged, schedule) with kappa_0 = lambda_0 / N, N = 4."""
+
+    def job(rows):
+        eta, beta, kappa, diverged, schedule = (list(c) for c in zip(*rows, strict=True))
+        eigen = np.array(kappa)[:, None, None] * 4 * np.array([1.0, 0.5])  # (run, ckpt, eigen)
+        coords = {"eta": ("run", eta), "beta": ("run", beta), "seed": ("run", range(len(eta)))}
+        coords |= {"schedule": ("run", schedule), "diverged": ("run", diverged)}
+        return xr.Dataset(
+            {"eigenvalue": (("run", "checkpoint", "eigen"), eigen)}, coords, {"n_samples": 4}
+        )
+
+    ntk = {("toy", 64): job(runs), ("other", 64): job([(0.5, 0.5, 1.0, True, "constant")])}
+    if other_width_runs:
+        ntk[("toy", 128)] = job(other_width_runs)
+    config = toy_width_config([64], 1, {"use_bias": True})
+    return Results(ntk, {}, {}, {}, config)
+
+
+def test_stability_table_counts_runs_by_the_stability_edge():
+    """eta = 0.5, beta = 0.5: the edge x = eta kappa_0 = 2 (1 + beta) = 3 (docs/figures.md F6).
+    kappa_0 = 6 (x = 3, on the edge) and -0.5 (x < 0) are unstable, 5.98, 2 and 1 stable; a
+    Nesterov run and the other data set's run are not counted; the second width's are."""
+    runs = [
+        (0.5, 0.5, 6.0, True, "constant"),  # on the edge: unstable, diverged
+        (0.5, 0.5, -0.5, True, "constant"),  # tachyonic: unstable, diverged
+        (0.5, 0.5, 8.0, False, "constant"),  # beyond the edge, converged (catapult)
+        (0.5, 0.5, 5.98, False, "constant"),  # alternating: stable, converged
+        (0.5, 0.5, 2.0, True, "constant"),  # stable, diverged: contradicts the theory
+        (0.5, 0.5, 1.0, True, "nesterov"),  # not a constant schedule: not counted
+    ]
+    wide = [(0.2, 0.9, 1.0, False, "constant"), (0.2, 0.9, 25.0, True, "constant")]  # edge 3.8
+    results = stability_results(runs, wide)
+    expected = {
+        "predicted_unstable_diverged": 3,
+        "predicted_unstable_converged": 1,
+        "predicted_stable_diverged": 1,
+        "predicted_stable_converged": 2,
+    }
+    assert stability_table(results) == expected
+    (claim,) = stability_claims(results)
+    assert claim.measured == 1 and claim.verdict == "fail" and claim.details == expected
+    (claim,) = stability_claims(stability_results(runs[:4] + runs[5:], wide))
+    assert claim.measured == 0 and claim.verdict == "pass"
+
+
+def history_ntk(u, eigenvalue, eta, n_samples=4):
+    """One run's ntk-stage dataset: u (step, mode), eigenvalue (checkpoint, eigen), constant eta,
+    tau = n sqrt(eta)."""
+    steps = np.arange(u.shape[0])
+    return xr.Dataset(
+        {
+            "u": (("step", "mode"), u),
+            "eigenvalue": (("checkpoint", "eigen"), eigenvalue),
+        },
+        {
+            "step": steps,
+            "mode": np.arange(u.shape[1]),
+            "eta_n": ("step", np.full(len(steps), eta)),
+            "tau": ("step", np.sqrt(eta) * steps),
+        },
+        {"n_samples": n_samples},
+    )
+
+
+@pytest.mark.parametrize("frozen", [0.0, 1.0, 2.0])
+def test_equation_of_state_of_a_harmonic_and_a_frozen_mode(frozen):
+    """Mode 0 u = cos(2 pi n / 40 + 0.3) with kappa_0 = sin(2 pi / 40)^2 / eta, the mass whose
+    central-difference velocity has kinetic = potential over whole periods (w = 0; the code's
+    period round(2 pi / sqrt(kappa_0 eta)) is 40); mode 1 frozen at u = c with kappa_1 = 0.1
+    (kinetic 0: w = -1). Over whole periods <K> = <V_0> = kappa_0 / 4 per step, V_1 =
+    kappa_1 c^2 / 2: w = -kappa_1 c^2 / (kappa_0 + kappa_1 c^2)."""
+    eta, n = 0.1, np.arange(401)
+    kappa = np.array([np.sin(2 * np.pi / 40) ** 2 / eta, 0.1])
+    u = np.stack([np.cos(2 * np.pi * n / 40 + 0.3), np.full(n.size, frozen)], axis=1)
+    eigenvalue = 4 * np.array([[*kappa, 0.05, 0.01], [*(2 * kappa), 0.1, 0.02]])  # ckpt 1 ignored
+    w = equation_of_state(history_ntk(u, eigenvalue, eta))
+    expected = -kappa[1] * frozen**2 / (kappa[0] + kappa[1] * frozen**2)
+    assert w == pytest.approx(expected, abs=1e-12)
+
+
+def test_nesterov_envelope_slope_of_a_known_power_law():
+    """u_0(n) = e^(-gamma tau / 2) tau^(-3/2) cos(pi n / 5), gamma = -ln(1 - eta kappa_0) /
+    sqrt(eta): with the friction divided out the peaks of |v| are tau^(-3/2) at n = 5k, slope
+    exactly -3/2; kept are those with m tau >= 2 pi (m = sqrt(kappa_0)) and |u_0| >= the floor
+    times max |u_0|."""
+    eta, kappa, floor = 0.01, 4.0, 1e-6
+    n = np.arange(401)
+    tau = np.sqrt(eta) * n
+    gamma = -np.log(1 - eta * kappa) / np.sqrt(eta)
+    t = np.maximum(tau, tau[1])  # u_0(0) = u_0(1) (from rest); tau^(-3/2) finite
+    u0 = np.exp(-gamma * t / 2) * t**-1.5 * np.cos(np.pi * np.maximum(n, 1) / 5)
+    u = np.stack([u0, 0.1 * u0], axis=1)
+    env = nesterov_envelope(history_ntk(u, np.array([[4 * kappa, 1.0, 0.5, 0.1]]), eta), floor)
+    assert env["friction"] == pytest.approx(gamma, rel=1e-14)
+    peaks = n[(n % 5 == 0) & (tau * np.sqrt(kappa) >= 2 * np.pi)]
+    peaks = peaks[np.abs(u0[peaks]) >= floor * np.abs(u0).max()]
+    assert 3 <= peaks.size < np.sum((n % 5 == 0) & (n > 0)) - 10  # both cuts remove peaks
+    np.testing.assert_allclose(env["tau"], tau[peaks], rtol=1e-14)
+    np.testing.assert_allclose(env["envelope"], tau[peaks] ** -1.5, rtol=1e-10)
+    assert env["slope"] == pytest.approx(-1.5, abs=1e-10)

@@ -22,10 +22,49 @@ def test_teacher_is_reproducible_and_seed_dependent():
     assert not np.allclose(a[1], c[1])
 
 
-def test_digits_two_classes_plus_minus_one():
-    x, y = digits(40, [3, 8], seed=0)
-    assert x.shape[0] == 40 and set(np.unique(y)) <= {-1.0, 1.0}
-    assert (x.std(axis=0) > 0).all()
+def is_subsequence(short, long):
+    """Whether `short` is `long` with some entries left out (order kept)."""
+    values = iter(long)
+    return all(any(v == w for w in values) for v in short)
+
+
+def source_labels(x):
+    """The digit label of each row of x, found in scikit-learn's load_digits: the one image
+    whose pixels hold the row as a subsequence (the kept pixels) with the pixel sum's excess
+    the same for every row (the dropped pixels are constant over the picked images); also
+    the matched images (row order)."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    matches = []
+    for row in x:
+        found = [
+            i
+            for i in np.flatnonzero(bunch.data.sum(axis=1) >= row.sum())
+            if is_subsequence(row, bunch.data[i])
+        ]
+        labels = set(bunch.target[found].tolist())
+        assert len(labels) == 1, f"row matches images of digits {labels}"
+        matches.append(found[0])
+    images = bunch.data[matches]
+    excess = images.sum(axis=1) - x.sum(axis=1)
+    assert np.all(excess == excess[0])
+    varying = images.std(axis=0) > 0  # the pixels dropped: constant over the picked images
+    np.testing.assert_array_equal(x, images[:, varying])
+    return bunch.target[matches]
+
+
+@pytest.mark.parametrize("classes", [[3, 8], [8, 3], [0, 1]])
+def test_digits_two_classes_plus_minus_one(classes):
+    """40 distinct images of the two classes, both present, labelled y = +1 for classes[0] and
+    -1 for classes[1] (checked against the images' load_digits labels), constant pixels
+    dropped."""
+    x, y = digits(40, classes, seed=0)
+    assert x.shape[0] == 40 and set(y.tolist()) == {-1.0, 1.0}
+    assert (x.std(axis=0) > 0).all() and len(np.unique(x, axis=0)) == 40
+    labels = source_labels(x)
+    assert set(labels.tolist()) == set(classes)
+    np.testing.assert_array_equal(y, np.where(labels == classes[0], 1.0, -1.0))
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ def test_relu_one_layer_equals_arc_cosine_ntk(rng):
         expected = np.outer(norms, norms) * (np.sin(t) + 2 * (np.pi - t) * np.cos(t)) / (2 * np.pi)
         theta = infinite.infinite_width_ntk(spec(1, "relu", use_bias), x)
         # arccos near 1 keeps half the digits: 1e-8 on the diagonal
-    np.testing.assert_allclose(theta, expected + s**2, rtol=1e-8)
+        np.testing.assert_allclose(theta, expected + s**2, rtol=1e-8)
 
 
 PHI_AND_DERIVATIVE = {

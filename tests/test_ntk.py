@@ -91,22 +91,104 @@ def test_one_hidden_layer_closed_form(rng):
     np.testing.assert_allclose(theta, readout + hidden, rtol=1e-10)
 
 
-def test_auto_picks_structured_for_mlp_and_generic_otherwise():
-    model = mlp(4, 1, "relu")
-    assert isinstance(model, MLP)
-    x = jnp.ones((3, 2))
-    p = init(model, x)
-    np.testing.assert_allclose(
-        ntk.ntk_function(model, "auto")(p, x), ntk.structured_ntk(model, p, x), rtol=1e-12
-    )
+def test_auto_picks_structured_for_mlp_and_generic_otherwise(rng, monkeypatch):
+    """`auto` traces `structured_ntk` for an MLP and `generic_ntk` for any other Flax model
+    (spies on both record which one ran); either way Theta is the Jacobian reference."""
+    calls = []
+
+    def spy(name):
+        real = getattr(ntk, name)
+
+        def recorded(*args, **kwargs):
+            calls.append(name)
+            return real(*args, **kwargs)
+
+        return recorded
+
+    for name in ("structured_ntk", "generic_ntk"):
+        monkeypatch.setattr(ntk, name, spy(name))
+    x = jnp.asarray(rng.standard_normal((5, 3)))
+    cases = ((mlp(4, 1, "relu"), "structured_ntk"), (ListWidthMLP([6, 4]), "generic_ntk"))
+    for model, used in cases:
+        assert isinstance(model, MLP) == (used == "structured_ntk")
+        calls.clear()
+        p = init(model, x)
+        theta = ntk.ntk_function(model, "auto")(p, x)
+        assert calls == [used]
+        np.testing.assert_allclose(theta, jacobian_ntk(model, p, x), rtol=1e-6)  # float32
 
 
-def test_eigenmodes_sorted_with_positive_sum(rng):
+def eigh_with_signs(monkeypatch, signs):
+    """Make np.linalg.eigh return its eigenvectors times `signs` (one per column): any sign is
+    a valid eigh answer, and eigenmodes must fix it whatever eigh picked. Returns the list of
+    calls, so a test can check that eigenmodes went through it."""
+    eigh, calls = np.linalg.eigh, []
+
+    def flipped(a):
+        calls.append(a)
+        lam, vec = eigh(a)
+        return lam, vec * np.asarray(signs)[: vec.shape[1]]
+
+    monkeypatch.setattr(np.linalg, "eigh", flipped)
+    return calls
+
+
+@pytest.mark.parametrize("signs", [[1] * 6, [-1] * 6, [1, -1, -1, 1, -1, 1]])
+def test_eigenmodes_sorted_with_positive_sum(rng, monkeypatch, signs):
+    """Eigenpairs (theta v = lam v, orthonormal) in descending order and every eigenvector with a
+    positive sum, whichever signs eigh returns; also for -theta (eigh's ascending order is then
+    the kernel's descending one reversed)."""
     a = rng.standard_normal((6, 6))
-    lam, vec = ntk.eigenmodes(a @ a.T + 6 * np.ones((6, 6)))
-    assert np.all(np.diff(lam) <= 0)
-    assert vec[:, 0].sum() > 0
-    np.testing.assert_allclose(vec.T @ vec, np.eye(6), atol=1e-12)
+    calls = eigh_with_signs(monkeypatch, signs)
+    for theta in (a @ a.T + 6 * np.ones((6, 6)), -(a @ a.T) - 6 * np.ones((6, 6))):
+        lam, vec = ntk.eigenmodes(theta)
+        assert calls, "eigenmodes no longer calls np.linalg.eigh: flip its signs elsewhere"
+        np.testing.assert_allclose(lam, np.sort(np.linalg.eigvalsh(theta))[::-1], rtol=1e-12)
+        assert np.all(np.diff(lam) < 0)
+        np.testing.assert_allclose(theta @ vec, vec * lam, rtol=0, atol=1e-12 * np.abs(lam).max())
+        assert np.all(vec.sum(axis=0) > 1e-8)
+        np.testing.assert_allclose(vec.T @ vec, np.eye(6), atol=1e-12)
+
+
+@pytest.mark.parametrize("signs", [[1, 1, 1, 1], [-1, -1, -1, -1], [1, -1, 1, -1]])
+def test_eigenmodes_zero_sum_vector_gets_a_positive_largest_entry(monkeypatch, signs):
+    """An eigenvector whose sum vanishes has its largest-magnitude entry positive.
+    [[2, 1], [1, 2]]: (3, (1, 1)/sqrt 2) and (1, +-(1, -1)/sqrt 2), the latter's entries tied in
+    magnitude: the same answer whichever sign eigh returns. A 4-sample kernel
+    5 u u^T + 2 w w^T + 1 z z^T + 0.5 q q^T, u = (1, 1, 1, 1)/2, w = (-1, 4, -3, 0)/sqrt 26
+    (sum 0, largest entry 4/sqrt 26): v_1 = +w; z, q (orthogonal to u, so of zero sum too)
+    with their largest entries positive."""
+    calls = eigh_with_signs(monkeypatch, signs)
+    lam, vec = ntk.eigenmodes(np.array([[2.0, 1.0], [1.0, 2.0]]))
+    assert calls, "eigenmodes no longer calls np.linalg.eigh: flip its signs elsewhere"
+    np.testing.assert_allclose(lam, [3.0, 1.0], rtol=1e-14)
+    np.testing.assert_allclose(vec[:, 0], [2**-0.5, 2**-0.5], rtol=1e-14)
+    np.testing.assert_allclose(np.abs(vec[:, 1]), [2**-0.5, 2**-0.5], rtol=1e-14)
+    assert vec[0, 1] == -vec[1, 1]
+    monkeypatch.undo()
+    assert np.array_equal(vec, ntk.eigenmodes(np.array([[2.0, 1.0], [1.0, 2.0]]))[1])
+
+    eigh_with_signs(monkeypatch, signs)
+    u, w = np.ones(4) / 2, np.array([-1.0, 4.0, -3.0, 0.0]) / np.sqrt(26)
+    z = np.array([1.0, 0.0, 0.0, -1.0])
+    z = z - (z @ w) * w
+    z /= np.linalg.norm(z)
+    q = np.array([1.0, -1.0, -1.0, 1.0]) / 2
+    q = q - (q @ w) * w - (q @ z) * z
+    q /= np.linalg.norm(q)
+    basis = np.column_stack([u, w, z, q])
+    np.testing.assert_allclose(basis.T @ basis, np.eye(4), atol=1e-15)
+    theta = basis @ np.diag([5.0, 2.0, 1.0, 0.5]) @ basis.T
+    lam, vec = ntk.eigenmodes(theta)
+    np.testing.assert_allclose(lam, [5.0, 2.0, 1.0, 0.5], rtol=1e-12)
+    np.testing.assert_allclose(theta @ vec, vec * lam, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(vec[:, 0], u, atol=1e-12)
+    np.testing.assert_allclose(vec[:, 1], w, atol=1e-12)
+    for column in (2, 3):  # z and q sum to zero too: their largest entry, well separated, > 0
+        largest, second = np.sort(np.abs(basis[:, column]))[::-1][:2]
+        assert largest - second > 1e-3
+        pivot = basis[np.abs(basis[:, column]).argmax(), column]
+        np.testing.assert_allclose(vec[:, column], np.sign(pivot) * basis[:, column], atol=1e-12)
 
 
 def test_overlap_drift_and_residual_modes():

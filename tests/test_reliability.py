@@ -29,6 +29,7 @@ from nncosmo.io import (
     MissingVariableError,
     load_stage,
     read_dataset,
+    write_atomically,
     write_dataset,
 )
 from nncosmo.manifest import invocation
@@ -62,13 +63,20 @@ def test_failed_write_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_temporary_files_of_a_killed_writer_are_removed(tmp_path):
-    killed = tmp_path / ".r.nc.0123abcd.tmp"  # what a writer killed mid-write leaves
+WRITERS = {  # every result goes through write_atomically: datasets, figures, claims, MANIFEST
+    "r.nc": lambda path: write_dataset(small_dataset(), path),
+    "r.png": lambda path: write_atomically(path, lambda tmp: tmp.write_bytes(b"png")),
+}
+
+
+@pytest.mark.parametrize("name", WRITERS)
+def test_temporary_files_of_a_killed_writer_are_removed(tmp_path, name):
+    killed = tmp_path / f".{name}.0123abcd.tmp"  # what a writer killed mid-write leaves
     killed.write_bytes(b"partial")
     other = tmp_path / ".other.nc.0123abcd.tmp"  # another output's: not this write's business
     other.write_bytes(b"partial")
-    write_dataset(small_dataset(), tmp_path / "r.nc")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, "r.nc"]
+    WRITERS[name](tmp_path / name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, name]
 
 
 def test_roundtrip_keeps_values_and_provenance(tmp_path):

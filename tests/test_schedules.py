@@ -2,12 +2,12 @@
 against the exact scheduled recursion, that recursion's heavy-ball form and its image, the
 histories against their closed forms, and the config errors."""
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import yaml
+from linear_model import LinearModel
 from scipy import special
 from test_config import ROOT, dry_run
 
@@ -22,17 +22,6 @@ SPECS = {
     "nesterov": {"kind": "nesterov"},
     "friedmann": {"kind": "friedmann", "planck_mass": 2.0},
 }
-
-
-class LinearModel(nn.Module):
-    """f(x) = x . w / sqrt(d) + b: linear in its parameters, NTK = x x^T / d + 1."""
-
-    @nn.compact
-    def __call__(self, x):
-        d = x.shape[-1]
-        w = self.param("w", nn.initializers.normal(1.0), (d,), jnp.float64)
-        b = self.param("b", nn.initializers.normal(1.0), (), jnp.float64)
-        return x @ w / jnp.sqrt(d) + b
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +68,13 @@ def test_friedmann_momentum_is_that_of_the_modes_energy(linear_sweep):
     (|Delta r|^2 / (2 eta) + (N/2) |grad L|^2) equals it; beta_n -> beta as rho -> 0."""
     s = linear_sweep
     index, eta, beta = 3, s["runs"][3]["eta"], s["runs"][3]["beta"]
-    u = s["u"][index]
-    rho = theory.mode_energy(u, np.concatenate([u[:1], u[:-1]]), s["kappa"], eta)
-    vacuum = theory.cosmological_constant(theory.hubble_exact(eta, beta))
-    expected = theory.friedmann_momentum(rho / 2.0**2, vacuum, eta)
+    planck_mass = SPECS["friedmann"]["planck_mass"]
+    u = s["u"][index]  # modes of the closed-form NTK x x^T / d + 1, kappa_a = lam_a / N
+    u_prev = np.concatenate([u[:1], u[:-1]])  # from rest: u(-1) = u(0)
+    rho = np.sum((u - u_prev) ** 2 / (2 * eta) + s["kappa"] * u**2 / 2, axis=-1) / planck_mass**2
+    vacuum = np.log(beta) ** 2 / (3 * eta)  # Lambda = 3 H^2 of de Sitter's 3H = -ln beta / sqrt eta
+    hubble = np.sqrt((rho + vacuum) / 3)
+    expected = np.exp(-3 * hubble * np.sqrt(eta))
     used = np.asarray(s["traj"].beta[index])
     np.testing.assert_allclose(used, expected, rtol=1e-12)
     assert np.all(used <= beta) and beta - used[-1] < 1e-3 * (beta - used[0])

@@ -2,26 +2,15 @@
 
 import re
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from linear_model import LinearModel
 
 from nncosmo import training
 from nncosmo.models import apply_function, build_model, dense_product, training_apply_function
 from nncosmo.ntk import ntk_function
-
-
-class LinearModel(nn.Module):
-    """f(x) = x . w / sqrt(d) + b: linear in its parameters, NTK = x x^T / d + 1."""
-
-    @nn.compact
-    def __call__(self, x):
-        d = x.shape[-1]
-        w = self.param("w", nn.initializers.normal(1.0), (d,), jnp.float64)
-        b = self.param("b", nn.initializers.normal(1.0), (), jnp.float64)
-        return x @ w / jnp.sqrt(d) + b
 
 
 def recursion(u0, eta, beta, kappa, steps):
@@ -34,6 +23,9 @@ def recursion(u0, eta, beta, kappa, steps):
 
 @pytest.mark.parametrize("eta,beta", [(0.05, 0.9), (0.3, 0.5), (0.8, 0.0), (0.02, 0.99)])
 def test_linear_model_follows_recursion_D(rng, eta, beta):
+    """train_sweep's plain (eta, beta) path against (D) written out, over four settings down to
+    gradient descent (beta = 0) and beta = 0.99; tests/test_schedules.py checks one constant
+    schedule through `run_schedule` against theory.scheduled_recursion instead."""
     n, d, steps = 12, 5, 150
     x = rng.standard_normal((n, d))
     y = rng.standard_normal(n)
