@@ -35,7 +35,7 @@ peak; the peaks are the median GFLOP/s of a 2048 x 2048 matmul in this process (
 benchmarks/_timing / training_sweep.py measure it), which on this machine uses both cores. The
 floor assumes perfect use of the peak by every stage and no start-up, I/O or Python at all: the
 pipeline's wall time divided by it (--wall) says how far from "this machine doing only the
-arithmetic" the pipeline is (issue 12 goal: <= 2).
+arithmetic" the pipeline is (performance goal 1, benchmarks/README.md: <= 2).
 """
 
 from __future__ import annotations

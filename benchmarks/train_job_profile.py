@@ -24,8 +24,9 @@ one: XLA CPU's XNNPACK fusions), `activation` (fusions holding erf or exp: the e
 and its derivative 2/sqrt(pi) exp(-z^2)) and `other` (updates, loss, copies, bias reductions);
 loops and conditionals are containers of kernels that are counted themselves. The profiler adds
 time per kernel, so shares, not sums, are what to read. "ceiling" = matmul / (matmul +
-activation): the fraction of a bound that counts matmuls only (issue 12 goal 4,
-benchmarks/training_sweep.py) that a step can reach if everything but its activation were free.
+activation): the fraction of a bound that counts matmuls only (performance goal 4 of
+benchmarks/README.md, benchmarks/training_sweep.py) that a step can reach if everything but its
+activation were free.
 
 `--side-by-side`: two processes of the job at once with one XLA thread each (what two pipeline
 jobs on two cores do) against the two one after the other with two threads each.
