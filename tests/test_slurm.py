@@ -137,8 +137,31 @@ def start_slurm_command(workdir: Path, *args: str) -> subprocess.Popen:
 def run_slurm_command(workdir: Path, *args: str) -> tuple[int, str]:
     """The README's SLURM command with `args` in `workdir`, run to its end: (exit code, output)."""
     proc = start_slurm_command(workdir, *args)
-    proc.wait(timeout=1500)
+    wait_for_exit(proc, 1500)
     return proc.returncode, proc.output.read_text()
+
+
+def wait_for_exit(proc: subprocess.Popen, seconds: float) -> None:
+    """Wait for the SLURM command to end; past `seconds`, kill it and fail with its output."""
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"still running after {seconds} s:\n{proc.output.read_text()[-4000:]}")
+
+
+def assert_squeue_status_is_used():
+    """The profile's `slurm-status-command: squeue` holds only where `scontrol show config` works
+    and says MinJobAge >= 120 s; otherwise the plugin falls back to sacct, which reports a
+    cancelled job as "CANCELLED by <uid>", and the scancel test would wait forever."""
+    shown = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True)
+    assert shown.returncode == 0, (
+        f"`{shutil.which('scontrol')} show config` failed (a stub first on PATH?): {shown.stderr}"
+    )
+    ages = [
+        line.split("=")[1].split()[0] for line in shown.stdout.splitlines() if "MinJobAge" in line
+    ]
+    assert ages and int(ages[0]) >= 120, f"MinJobAge {ages}: the plugin would use sacct"
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +170,7 @@ def running_cluster():
     started = cluster("start")
     assert started.returncode == 0, started.stdout + started.stderr
     try:
+        assert_squeue_status_is_used()
         yield daemon_pids(started.stdout)
     finally:
         cluster("stop")
@@ -224,7 +248,7 @@ def test_scancel_is_reported_and_the_same_command_completes(running_cluster, tmp
     proc = start_slurm_command(workdir, TRAIN_TARGET)
     job = wait_for_training_progress(proc, workdir / "results/logs/train/teacher/w32.log")
     subprocess.run(["scancel", job], check=True)
-    proc.wait(timeout=600)
+    wait_for_exit(proc, 600)
     output = proc.output.read_text()
     assert proc.returncode != 0, output[-4000:]
     assert f"SLURM-job '{job}' failed, SLURM status is: 'CANCELLED'" in output, output[-4000:]
