@@ -76,6 +76,20 @@ def test_preset_dry_run_in_a_fresh_directory(preset, tmp_path):
     assert disk_line == (preset != "tiny"), proc.stderr
 
 
+def test_scaled_paper_copy_runs_after_the_paper_preset(tmp_path):
+    """benchmarks/slurm_paper_scaled.yaml passed after the paper preset (README "Run on a SLURM
+    cluster", here without the profile): a valid config whose dry run plans its jobs."""
+    scaled = ROOT / "benchmarks" / "slurm_paper_scaled.yaml"
+    config = load(preset_path("paper"))
+    update_config(config, load(scaled))
+    expected = len(jobs(with_defaults(config)))
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-n"]
+    command += ["-d", str(tmp_path), "--configfile", str(preset_path("paper")), str(scaled)]
+    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert stats(proc.stdout)["train"] == expected
+
+
 @pytest.mark.parametrize(
     "model",
     [
