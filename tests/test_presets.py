@@ -35,11 +35,14 @@ def with_defaults(config: dict) -> dict:
     return config
 
 
-def readme_command(preset: str, workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """`snakemake -s <repo>/Snakefile -d <workdir> --configfile <preset> --cores 2 ...`, run
-    from `workdir` (README "Presets")."""
+def readme_command(
+    preset: str, workdir: Path, *args: str, after: tuple[Path, ...] = ()
+) -> subprocess.CompletedProcess:
+    """`snakemake -s <repo>/Snakefile -d <workdir> --configfile <preset> [<after>...] --cores 2
+    ...`, run from `workdir` (README "Presets"); `after`: config files passed after the preset."""
+    configfiles = [str(preset_path(preset)), *map(str, after)]
     command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
-    command += ["-d", str(workdir), "--configfile", str(preset_path(preset)), "--cores", "2"]
+    command += ["-d", str(workdir), "--configfile", *configfiles, "--cores", "2"]
     proc = subprocess.run([*command, *args], cwd=workdir, capture_output=True, text=True)
     assert proc.returncode == 0, f"{' '.join(command)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc
@@ -83,10 +86,7 @@ def test_scaled_paper_copy_runs_after_the_paper_preset(tmp_path):
     config = load(preset_path("paper"))
     update_config(config, load(scaled))
     expected = len(jobs(with_defaults(config)))
-    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-n"]
-    command += ["-d", str(tmp_path), "--configfile", str(preset_path("paper")), str(scaled)]
-    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = readme_command("paper", tmp_path, "-n", after=(scaled,))
     assert stats(proc.stdout)["train"] == expected
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from snakemake_executor_plugin_slurm.job_status_query import get_min_job_age
 from userdir import README_COMMAND, ROOT, assert_same_results, copy_workflow
 
 from nncosmo.io import read_dataset
@@ -151,17 +152,13 @@ def wait_for_exit(proc: subprocess.Popen, seconds: float) -> None:
 
 
 def assert_squeue_status_is_used():
-    """The profile's `slurm-status-command: squeue` holds only where `scontrol show config` works
-    and says MinJobAge >= 120 s; otherwise the plugin falls back to sacct, which reports a
-    cancelled job as "CANCELLED by <uid>", and the scancel test would wait forever."""
-    shown = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True)
-    assert shown.returncode == 0, (
-        f"`{shutil.which('scontrol')} show config` failed (a stub first on PATH?): {shown.stderr}"
-    )
-    ages = [
-        line.split("=")[1].split()[0] for line in shown.stdout.splitlines() if "MinJobAge" in line
-    ]
-    assert ages and int(ages[0]) >= 120, f"MinJobAge {ages}: the plugin would use sacct"
+    """The profile's `slurm-status-command: squeue` holds only where the plugin reads MinJobAge
+    >= 120 s from `scontrol show config` (on every status check); otherwise it falls back to
+    sacct, which reports a cancelled job as "CANCELLED by <uid>", and the scancel test would
+    wait forever."""
+    age = get_min_job_age()  # None where `scontrol show config` fails
+    scontrol = shutil.which("scontrol")
+    assert age is not None and age >= 120, f"MinJobAge {age} from {scontrol} (a stub on PATH?)"
 
 
 @pytest.fixture(scope="module")
