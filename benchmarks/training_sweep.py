@@ -40,6 +40,9 @@ STEPS (only part B's jobs, optionally --widths W1,W2: `train_sweep` with
 chunk 0 and each --chunks B, the same for every src/ folder of --baseline-src SRC1,SRC2 (another
 checkout's nncosmo.training, e.g. the code before a change), and the matmul bound chained over
 STEPS + 1 iterations, round-robin over --preset-repeats rounds; % of bound per round).
+Every measurement runs on --threads XLA CPU threads (default 1: the train rule's jobs run on one
+thread each, two side by side on the 2 cores; benchmarks/README.md sections before 19 ran on all
+cores, `--threads 2` today) and the caller's XLA_FLAGS.
 """
 
 from __future__ import annotations
@@ -667,10 +670,20 @@ def main():
         metavar="F1,F2",
         help="--job-ab: the figures whose runs the job trains (default: config's figures.build)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="XLA CPU threads (PJRT_NPROC); default 1, what every pipeline job runs on",
+    )
     args = parser.parse_args()
+    os.environ["PJRT_NPROC"] = str(args.threads)  # read when JAX first creates its CPU client
     with open(os.path.join(ROOT, "config.yaml")) as fh:
         config = yaml.safe_load(fh)
-    print(f"machine: {_timing.cpu_model()}, {os.cpu_count()} logical CPUs, jax {jax.__version__}")
+    print(
+        f"machine: {_timing.cpu_model()}, {os.cpu_count()} logical CPUs, jax {jax.__version__}, "
+        f"{args.threads} XLA CPU thread(s), XLA_FLAGS {os.environ.get('XLA_FLAGS', '')!r}"
+    )
     t0 = time.perf_counter()
     if args.interleaved:
         interleaved(config, args)
