@@ -92,6 +92,19 @@ def test_schema_errors_are_one_line_naming_key_value_and_rule(config, key, value
     assert len(message.splitlines()) == 2, message  # a header and one line for the one error
 
 
+@pytest.mark.parametrize("value,hinted", [("400", True), ("true", True), ("four", False)])
+def test_a_number_given_as_text_is_explained(config, value, hinted):
+    """Snakemake keeps nested `--config` values as strings; a string where the schema wants a
+    number says so and how to give the number instead, and only when the text is a number."""
+    bad = set_key(copy.deepcopy(config), "training.steps", value)
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad, SCHEMA)
+    (line,) = str(err.value).splitlines()[1:]
+    assert line.startswith(f"  config key 'training.steps' = {value!r} is invalid")
+    assert ("it is text" in line) == hinted
+    assert ("passed with --configfile" in line) == hinted
+
+
 def test_schema_lists_every_error_and_missing_keys(config):
     bad = set_key(copy.deepcopy(config), "model.depth", 0)
     del bad["ntk"]["modes"]

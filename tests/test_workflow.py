@@ -200,6 +200,22 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_a_nested_number_on_the_command_line_stops_with_the_way_out(tmp_path):
+    """`--config 'training={chunk_runs: 1}'`: Snakemake hands the 1 over as text; the run stops
+    before any job, naming the key and the --configfile way to give it."""
+    proc = snakemake(
+        *("-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--cores", "1", "-n"),
+        *("--configfile", str(ROOT / "config.yaml"), "--config", "training={chunk_runs: 1}"),
+        cwd=tmp_path,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config key 'training.chunk_runs' = '1' is invalid" in output, output
+    assert "give it unquoted in a file passed with --configfile" in output, output
+    assert not (tmp_path / "results").exists()
+
+
 def run_tiny_preset(workdir: Path, **overrides) -> Path:
     """The whole pipeline on the tiny preset (top-level keys replaced by `overrides`) in
     `workdir`, as its own config.yaml; returns `workdir`."""

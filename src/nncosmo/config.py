@@ -87,7 +87,26 @@ def _error_lines(error) -> list[str]:
     description = error.schema.get("description")
     why = f" ({' '.join(description.split())})" if description else ""
     value = reprlib.repr(error.instance)
-    return [f"config key '{key}' = {value} is invalid: must {_allowed(error)}{why}"]
+    line = f"config key '{key}' = {value} is invalid: must {_allowed(error)}{why}"
+    return [line + _text_hint(error)]
+
+
+def _text_hint(error) -> str:
+    """Why a number or boolean may have arrived as text: Snakemake reads the value of a nested
+    `--config 'key={...}'` with YAML's base loader, which keeps every scalar a string."""
+    if error.validator != "type" or not isinstance(error.instance, str):
+        return ""
+    try:
+        parsed = yaml.safe_load(error.instance)
+    except yaml.YAMLError:
+        return ""
+    if isinstance(parsed, str) or parsed is None:
+        return ""
+    return (
+        "; it is text: quoted in a file, or given inside a nested `--config 'key={...}'`, whose "
+        "values Snakemake keeps as strings; give it unquoted in a file passed with --configfile "
+        '(README, "Changing a hyperparameter")'
+    )
 
 
 def _child(key: str, name: str) -> str:
