@@ -83,11 +83,18 @@ def slurmstepd_pids() -> list[int]:
     return pids
 
 
+# The cluster's accounting outlives a test session (the state folder of local-slurm.sh), and
+# pytest's numbered temporary folders recur once their parent is cleaned: only jobs submitted
+# since this module was imported are this session's.
+SESSION_START = time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def sacct_jobs(workdir: Path) -> dict[str, dict]:
-    """SLURM job id -> sacct fields of every job (allocation) that ran in `workdir`."""
+    """SLURM job id -> sacct fields of every job (allocation) that ran in `workdir` since this
+    test session started (`SESSION_START`)."""
     fields = ["JobID", "State", "ExitCode", "WorkDir", "Comment"]
     out = subprocess.run(
-        ["sacct", "-X", "-n", "-P", "-a", "-S", "now-1day", "-o", ",".join(fields)],
+        ["sacct", "-X", "-n", "-P", "-a", "-S", SESSION_START, "-o", ",".join(fields)],
         capture_output=True,
         text=True,
         check=True,
