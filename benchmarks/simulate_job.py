@@ -4,17 +4,19 @@ Run from the repo root, in the project virtualenv, after a default run (it reads
 results/data/<dataset>.nc):  python benchmarks/simulate_job.py
 
 For every target of config.yaml's `cosmologies`, in one process on one XLA thread (as the
-simulate rule's job runs), the steps of `nncosmo.simulate.simulate` timed one by one: the
-parameters' initialisation, the target field (`target_field`, a diffrax integration traced and
-compiled per target), the top NTK mode, the initial velocity and data, then `train_schedule`
-traced, compiled, run once and run again (the steady rate). GFLOP/s count the forward and
-backward matmuls of the network, 3 F per step with F = 2 N (d w + (depth - 1) w^2 + w), not the
-kappa measurement of every `kappa_stride`-th step. The bound: the w x w layer's three matmuls
-(forward, weight and input gradient) chained alone over 1000 steps in float64.
+simulate rule's job runs), `nncosmo.simulate.simulate` itself, with timing wrappers around the
+functions it calls: the parameters' initialisation (`models.init_params`), the target field
+(`target_field`, a diffrax integration traced and compiled per target), the top NTK mode, the
+initial velocity, and `train_schedule` (its first call traces, compiles and runs), then
+`train_schedule` called again with the same arguments (the steady rate). GFLOP/s count the
+forward and backward matmuls of the network, 3 F per step with F = 2 N (d w + (depth - 1) w^2 +
+w), not the kappa measurement of every `kappa_stride`-th step. The bound: the w x w layer's
+three matmuls (forward, weight and input gradient) chained alone over 1000 steps in float64.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -28,51 +30,56 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
+from nncosmo import models  # noqa: E402
 from nncosmo import simulate as sim  # noqa: E402
-from nncosmo import theory  # noqa: E402
 from nncosmo.io import read_dataset  # noqa: E402
-from nncosmo.models import build_model, init_params, training_apply_function  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)  # as scripts/simulate.py
+STEPS = ("target_field", "top_mode", "initial_velocity", "train_schedule")  # timed, in order
 
 
-class Clock:
-    """Seconds of each named phase, in order (each phase ends when `mark` is called)."""
+def timed(phases: dict, calls: dict, name: str, function):
+    """`function`, its seconds (results computed) added to phases[name] and its arguments kept
+    in calls[name] at every call."""
 
-    def __init__(self):
-        self.phases, self.last = {}, time.perf_counter()
-
-    def mark(self, name: str, result=None):
-        jax.block_until_ready(result)
-        now = time.perf_counter()
-        self.phases[name], self.last = now - self.last, now
+    def wrapper(*args, **kwargs):
+        calls[name] = (args, kwargs)
+        start = time.perf_counter()
+        result = jax.block_until_ready(function(*args, **kwargs))
+        phases[name] = phases.get(name, 0.0) + time.perf_counter() - start
         return result
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def timing(phases: dict, calls: dict, functions: list[tuple]):
+    """Every (module, name) of `functions` replaced by its `timed` wrapper inside the block."""
+    originals = [(module, name, getattr(module, name)) for module, name in functions]
+    try:
+        for module, name, function in originals:
+            setattr(module, name, timed(phases, calls, name, function))
+        yield
+    finally:
+        for module, name, function in originals:
+            setattr(module, name, function)
 
 
 def phases(target: dict, network: dict, model, x: np.ndarray) -> dict:
-    """`simulate.simulate`'s steps for one target, each timed (its body, phase by phase)."""
-    clock = Clock()
-    params = clock.mark(
-        "init", jax.tree.map(lambda a: a[0], init_params(model, [network["seed"]], jnp.asarray(x)))
-    )
-    apply_fn = training_apply_function(model)
-    field = clock.mark("target field", sim.target_field(target))
-    t, dt = sim.target_times(target)
-    beta, xk = sim.lattice_schedule(field["H"], target["mass"], dt)
-    vector, lam0 = clock.mark("top mode", sim.top_mode(model, params, x))
-    kappa0, eps = theory.ntk_kappa(lam0, x.shape[0]), network["amplitude"]
-    shift = eps * (target["phi0"] - sim.previous_field(target, field["H"][0], dt))
-    velocity = sim.initial_velocity(apply_fn, params, x, vector, lam0, shift)
-    y = np.asarray(jax.jit(apply_fn)(params, x)) - eps * target["phi0"] * vector
-    clock.mark("velocity, data", velocity)
-    args = (params, velocity, xk / kappa0, beta, x, y, vector)
-    lowered = clock.mark(
-        "trace", sim.train_schedule.lower(apply_fn, *args, network["kappa_stride"])
-    )
-    compiled = clock.mark("compile", lowered.compile())
-    clock.mark("first run", compiled(*args))
-    clock.mark("second run", compiled(*args))
-    return clock.phases
+    """Seconds of `simulate.simulate` for one target, in all and in each of its steps (timing
+    wrappers around the functions it calls), then of its `train_schedule` called again with the
+    same arguments (compiled by then: the steady rate)."""
+    times, calls = {}, {}
+    steps = [(models, "init_params")] + [(sim, name) for name in STEPS]
+    with timing(times, calls, steps):
+        start = time.perf_counter()
+        sim.simulate(target, network, model, x)
+        times["simulate, in all"] = time.perf_counter() - start
+    args, kwargs = calls["train_schedule"]
+    start = time.perf_counter()
+    jax.block_until_ready(sim.train_schedule(*args, **kwargs))
+    times["train_schedule again"] = time.perf_counter() - start
+    return times
 
 
 def matmul_bound(width: int, samples: int, steps: int = 1000) -> float:
@@ -99,7 +106,7 @@ def main() -> None:
     network = config["cosmologies"]["network"]
     path = os.path.join(ROOT, "results", "data", f"{network['dataset']}.nc")
     x = read_dataset(path, ["x"]).x.values
-    model = build_model(config["model"], network["width"], jnp.float64)
+    model = models.build_model(config["model"], network["width"], jnp.float64)
     samples, inputs, width = x.shape[0], x.shape[1], network["width"]
     flops_per_step = (
         3 * 2 * samples * (inputs * width + (config["model"]["depth"] - 1) * width**2 + width)
@@ -107,7 +114,7 @@ def main() -> None:
     for name, target in sorted(config["cosmologies"]["targets"].items()):
         times = phases(target, network, model, x)
         steps = target["steps"] + 1
-        run = times["second run"]
+        run = times["train_schedule again"]
         print(f"{name}: {steps} steps, " + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()))
         rate = flops_per_step * steps / run / 1e9
         print(f"  training scan {run / steps * 1e3:.2f} ms/step, {rate:.1f} GFLOP/s")

@@ -100,7 +100,7 @@ def _text_hint(error) -> str:
         parsed = yaml.safe_load(error.instance)
     except yaml.YAMLError:
         return ""
-    if isinstance(parsed, str) or parsed is None:
+    if not isinstance(parsed, (bool, int, float)):
         return ""
     return (
         "; it is text: quoted in a file, or given inside a nested `--config 'key={...}'`, whose "
