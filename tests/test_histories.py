@@ -1,5 +1,6 @@
 """F7's expansion histories: the exact image of a scheduled recursion, the image velocity through
-two lattice points, every mode gravitating in Friedmann, and the windowed H fit."""
+two lattice points, every mode gravitating in Friedmann (the integrator and F7's continuum
+history), and the windowed H fit."""
 
 import jax
 
@@ -10,7 +11,12 @@ import pytest  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from nncosmo import theory  # noqa: E402
-from nncosmo.cosmology import Expansion, image_fields, integrate_flrw  # noqa: E402
+from nncosmo.cosmology import (  # noqa: E402
+    Expansion,
+    continuum_fields,
+    image_fields,
+    integrate_flrw,
+)
 from nncosmo.duality import WINDOW_STATUS, with_hubble_windows  # noqa: E402
 
 ETA, STEPS, TAU0 = 0.01, 400, 2.0
@@ -89,6 +95,23 @@ def test_every_mode_gravitates_in_friedmann_modes():
     np.testing.assert_allclose(out["H"], 1 / (3 * ts), rtol=1e-8)
     np.testing.assert_allclose(out["phi"], 0.3 + c[0] * np.log(ts), rtol=0, atol=1e-8)
     np.testing.assert_allclose(out["delta"][:, 0], -0.2 + c[1] * np.log(ts), rtol=0, atol=1e-8)
+
+
+def test_friedmann_continuum_history_lets_every_mode_gravitate():
+    """The F7 continuum Friedmann history (docs/physics.md §13: all K modes in rho, as in the
+    network's own energy): the kinetic-domination solution of the test above through
+    `continuum_fields`, with beta = 1 (Lambda = 0) and M = 2 (fields in units of u = M phi).
+    H = 1/(3t) only if mode 1's energy enters H; with mode 0's alone H = |c_0| / sqrt(6) / t."""
+    c = np.sqrt(2 / 3) * np.array([np.cos(0.7), np.sin(0.7)])
+    ts, planck_mass = np.linspace(1.0, 20.0, 41), 2.0
+    fields, hubble = continuum_fields(
+        "friedmann", [{"kind": "friedmann", "planck_mass": planck_mass}], ts[None],
+        np.array([ETA]), np.array([1.0]), np.zeros((1, ts.size, 2)),
+        planck_mass * np.array([[0.3, -0.2]]), planck_mass * c[None], 1e-11, 1e-13,
+    )  # fmt: skip
+    np.testing.assert_allclose(hubble[0], 1 / (3 * ts), rtol=1e-8)
+    expected = planck_mass * (np.array([0.3, -0.2]) + c * np.log(ts)[:, None])
+    np.testing.assert_allclose(fields[0], expected, rtol=0, atol=1e-7)
 
 
 def test_windowed_hubble_recovers_a_power_law_history(linear_runs):

@@ -585,15 +585,16 @@ def continuum_fields(kind: str, specs, tau, eta, beta, kappa, u0, du0, rtol: flo
     params = lambda key: np.array([s[key] for s in specs])  # noqa: E731
     if kind == "power_law":
         ts, scale = params("tau0")[:, None] + tau, np.ones(len(specs))
-        expansion = Expansion(p=params("p"))
+        expansion, flrw_kind = Expansion(p=params("p")), "power_law"
     else:
         ts, scale = tau, params("planck_mass")
         expansion = Expansion(Lambda=theory.vacuum_energy(eta, beta))
+        flrw_kind = "friedmann_modes"  # every mode's energy in H, as in the network's rho
     per_run = lambda v: np.broadcast_to(np.asarray(v, np.float64), scale.shape)  # noqa: E731
     expansion = Expansion(*map(per_run, expansion))
     columns = (ts, kappa, u0 / scale[:, None], du0 / scale[:, None])
     fields, hubble = each_system(
-        _continuum_history_program, (*columns, expansion), kind, rtol, atol
+        _continuum_history_program, (*columns, expansion), flrw_kind, rtol, atol
     )
     valid = np.isfinite(kappa).all((1, 2)) & np.isfinite(u0).all(1) & np.isfinite(du0).all(1)
     check_solved(fields, valid, f"{kind} continuum histories")
