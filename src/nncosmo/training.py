@@ -36,7 +36,8 @@ from nncosmo.config import schedule_spec
 
 class Trajectories(NamedTuple):
     """What one sweep records: outputs and loss every step, parameters at checkpoints, the
-    Rayleigh quotients kappa at steps 0, s, 2s, ... (no kappa_step when the stride s is 0)."""
+    Rayleigh quotients kappa at every step below kappa_dense_steps and at steps 0, s, 2s, ...
+    (`measured_steps`; no kappa_step when the stride s is 0)."""
 
     f: jax.Array  # (run, step, sample)
     loss: jax.Array  # (run, step)
