@@ -16,6 +16,7 @@ from nncosmo.claims import (
     make_claim,
     mixing_claims,
     ntk_claims,
+    power_law_claims,
     stability_claims,
     to_json,
     too_few,
@@ -454,8 +455,8 @@ def history_ntk(u, eigenvalue, eta, n_samples=4):
 @pytest.mark.parametrize("frozen", [0.0, 1.0, 2.0])
 def test_equation_of_state_of_a_harmonic_and_a_frozen_mode(frozen):
     """Mode 0 u = cos(2 pi n / 40 + 0.3) with kappa_0 = sin(2 pi / 40)^2 / eta, the mass whose
-    central-difference velocity has kinetic = potential over whole periods (w = 0; the code's
-    period round(2 pi / sqrt(kappa_0 eta)) is 40); mode 1 frozen at u = c with kappa_1 = 0.1
+    central-difference velocity has kinetic = potential over whole periods (w = 0; the period
+    measured from u_0's zero crossings is 40); mode 1 frozen at u = c with kappa_1 = 0.1
     (kinetic 0: w = -1). Over whole periods <K> = <V_0> = kappa_0 / 4 per step, V_1 =
     kappa_1 c^2 / 2: w = -kappa_1 c^2 / (kappa_0 + kappa_1 c^2)."""
     eta, n = 0.1, np.arange(401)
@@ -465,6 +466,19 @@ def test_equation_of_state_of_a_harmonic_and_a_frozen_mode(frozen):
     w = equation_of_state(history_ntk(u, eigenvalue, eta))
     expected = -kappa[1] * frozen**2 / (kappa[0] + kappa[1] * frozen**2)
     assert w == pytest.approx(expected, abs=1e-12)
+
+
+def test_equation_of_state_averages_over_the_oscillation_s_own_periods():
+    """u_0 = cos(2 pi n / 45 + 0.3) while kappa_0 = sin(2 pi / 40)^2 / eta says 40 steps (the
+    network's frequency is not the NTK's, docs/physics.md §13): over whole 45-step periods
+    <K> = sin(2 pi / 45)^2 / (4 eta) and <V> = kappa_0 / 4 exactly; a cut to 40-step periods
+    would leave a part period (w off by 0.010 here)."""
+    eta, n = 0.1, np.arange(401)
+    kappa = np.sin(2 * np.pi / 40) ** 2 / eta
+    u = np.cos(2 * np.pi * n / 45 + 0.3)[:, None]
+    w = equation_of_state(history_ntk(u, 4 * np.array([[kappa, 0.05]]), eta))
+    kinetic = np.sin(2 * np.pi / 45) ** 2 / eta
+    assert w == pytest.approx((kinetic - kappa) / (kinetic + kappa), abs=1e-12)
 
 
 def test_nesterov_envelope_slope_of_a_known_power_law():
@@ -487,3 +501,31 @@ def test_nesterov_envelope_slope_of_a_known_power_law():
     np.testing.assert_allclose(env["tau"], tau[peaks], rtol=1e-14)
     np.testing.assert_allclose(env["envelope"], tau[peaks] ** -1.5, rtol=1e-10)
     assert env["slope"] == pytest.approx(-1.5, abs=1e-10)
+
+
+def _matter_target(network):
+    """A power-law (p = 2/3, m = 1) F8 dataset: target phi = cos(t) / t = a^(-3/2) cos(t), the
+    late-time matter solution, and the given network field."""
+    t = np.linspace(1.0, 60.0, 6000)
+    target = np.cos(t) / t
+    return xr.Dataset(
+        {
+            "phi_network": ("t", network(t, target)),
+            "phi_target": ("t", target),
+            "H": ("t", (2 / 3) / t),
+            "a": ("t", t ** (2 / 3)),
+        },
+        coords={"t": t},
+        attrs={"mass": 1.0},
+    )
+
+
+def test_power_law_claims_fail_a_network_that_never_oscillates():
+    """The target crosses zero and decays through its late extrema: a network field that follows
+    it passes F8-onset and F8-decay; one that never crosses zero fails both (the data test them,
+    the quantity does not exist), with the reason and no measured value, never untestable."""
+    follows = power_law_claims("matter", _matter_target(lambda t, target: target))
+    assert [c.verdict for c in follows] == ["pass", "pass"], follows
+    frozen = power_law_claims("matter", _matter_target(lambda t, target: 1.0 + 0 * t))
+    for claim in frozen:
+        assert claim.verdict == "fail" and claim.measured is None and claim.reason, claim

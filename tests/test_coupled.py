@@ -172,3 +172,16 @@ def test_adiabatic_dictionary_uses_the_measured_kappa():
     np.testing.assert_allclose(ds.mass2.sel(dictionary="adiabatic").values[0, :, 0], expected)
     without = cosmology.field_dataset(ntk, 1e-10, 1e-12)
     assert not np.allclose(without.mass2.sel(dictionary="adiabatic").values[0, :, 0], expected)
+
+
+def test_a_diverged_run_has_no_fields():
+    """docs/physics.md §7.5: a run flagged diverged (here by its loss alone: every kernel and u
+    finite, so every dictionary has an image) gets NaN fields, H and history in every dictionary,
+    while the same run unflagged gets finite ones."""
+    kernels = _kernels(angle=0.3, drift=0.05)
+    ntk = _ntk_dataset(kernels, _linear_model(kernels), np.array([0, 50, 100, 300]))
+    kept = cosmology.field_dataset(ntk, 1e-10, 1e-12)
+    flagged = cosmology.field_dataset(ntk.assign_coords(diverged=("run", [True])), 1e-10, 1e-12)
+    for name in ("field", "hubble", "history_field", "history_hubble"):
+        assert np.isfinite(kept[name].values).all(), name
+        assert np.isnan(flagged[name].values).all(), name

@@ -238,6 +238,18 @@ def test_prony_recovers_exact_dictionary(beta, x):
     assert fit["m2"] == pytest.approx(exact["m2"], rel=1e-8, abs=0)
 
 
+def test_a_run_flagged_diverged_is_not_fitted():
+    """docs/physics.md §7.5: a run its training flagged diverged (here by its loss alone: u
+    finite and a clean recursion) gets fit status `diverged` and no (H, m^2), while the same
+    trajectory unflagged recovers the exact dictionary."""
+    u = theory.momentum_recursion(1.0, ETA, 0.9, 0.3 / ETA, 300)
+    both = np.stack([u, u])[:, :, None]  # (run, step, mode)
+    status, fit = d.fit_all(both, np.full(2, ETA), 1e-12, np.array([False, True]))
+    assert [d.FIT_STATUS[code] for code in status[:, 0]] == ["ok", "diverged"]
+    assert fit["H"][0, 0] == pytest.approx(theory.exact_dictionary(ETA, 0.9, 0.3 / ETA)["H"])
+    assert all(np.isnan(values[1, 0]) for values in fit.values())
+
+
 def _noisy_fits(u, sigma, seeds):
     fits = []
     for seed in seeds:

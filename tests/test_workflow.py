@@ -305,6 +305,8 @@ def test_end_to_end_claims_are_well_formed(tiny_run):
         assert {"id", "statement", "measured", "tolerance", "verdict", "reason"} <= claim.keys()
         if claim["verdict"] == "untestable":
             assert claim["measured"] is None and claim["reason"], claim
+        elif claim["measured"] is None:  # a fail whose measured quantity does not exist
+            assert claim["verdict"] == "fail" and claim["reason"], claim
         else:  # a fail judged on an interval that straddles the range says so
             assert np.isfinite(claim["measured"]), claim
             inconclusive = claim["verdict"] == "fail" and claim["interval"] is not None

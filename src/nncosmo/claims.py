@@ -3,10 +3,13 @@
 Each claim is specified once in `CLAIMS` (figure, statement, accepted range); its tolerance text
 is derived from the range, and the figures draw their thresholds from the same table. A claim
 whose data cannot test it (too few widths, eta or beta values for a slope, one seed, no finite
-value...) is `untestable`, with the reason, never `pass`; no NaN or inf is reported as a measured
-value. A claim over seeds carries a bootstrap interval and is judged on it: `pass` when the whole
-interval lies in the accepted range, `fail` when none of it does, and `fail` with the reason
-"inconclusive: ..." when it straddles an edge of the range (never `pass` without the evidence).
+value...) is `untestable`, with the reason, never `pass`; no NaN or inf is reported as a
+measured value. A claim whose data test it but whose measured quantity does not exist (the
+target field crosses zero, the network's never does) is `fail` with the reason and no measured
+value. A claim over seeds carries a bootstrap interval and is judged on it: `pass` when the
+whole interval lies in the accepted range, `fail` when none of it does, and `fail` with the
+reason "inconclusive: ..." when it straddles an edge of the range (never `pass` without the
+evidence).
 """
 
 from __future__ import annotations
@@ -169,8 +172,8 @@ CLAIMS = {
     "F4-law": Spec(
         "F4",
         "width {width}: the {law} law, its parameters taken from the other (eta, beta) cells, "
-        "predicts kappa_a(n) of each grid run (median over the grid runs of the out-of-sample "
-        "unexplained fraction, worst mode a < {modes})",
+        "predicts kappa_a(n) of each grid run (median over the grid runs of each run's "
+        "out-of-sample unexplained fraction of its worst mode a < {modes})",
         Tolerance(high=0.2),
     ),
     "F5-slope": Spec(
@@ -259,8 +262,9 @@ MIN_DRIFT_CELLS = 3  # (eta, beta) cells: a prediction pools at least 2 cells ot
 
 @dataclass
 class Claim:
-    """One checked statement: a finite measured value (None if untestable), tolerance, verdict,
-    and for claims over seeds the bootstrap interval [low, high] at confidence `level`."""
+    """One checked statement: a finite measured value (None if untestable, or a fail whose
+    quantity does not exist: `reason` says why), tolerance, verdict, and for claims over seeds the
+    bootstrap interval [low, high] at confidence `level`."""
 
     id: str
     figure: str
@@ -275,17 +279,27 @@ class Claim:
 
 
 def make_claim(
-    spec_id: str, measured, untestable=None, details=None, claim_id=None, interval=None, **fmt
+    spec_id: str,
+    measured,
+    untestable=None,
+    details=None,
+    claim_id=None,
+    interval=None,
+    failed=None,
+    **fmt,
 ) -> Claim:
     """The claim `spec_id` (named `claim_id` if given) with its verdict: `untestable` (a reason)
-    wins; a non-finite measured value or interval is untestable too; else pass or fail by the
-    spec's range, applied to the CONFIDENCE `interval` [low, high] where one is given
-    (`interval_verdict`)."""
+    wins; then `failed` (a reason: the data test the claim and the quantity it measures does not
+    exist) fails it without a measured value; a non-finite measured value or interval is
+    untestable; else pass or fail by the spec's range, applied to the CONFIDENCE `interval`
+    [low, high] where one is given (`interval_verdict`)."""
     spec = CLAIMS[spec_id]
-    if untestable is None and not np.all(np.isfinite([measured, *(interval or [])])):
-        untestable = "no finite measured value (every run diverged or has no real image)"
-    if untestable:
-        verdict, reason, interval = "untestable", untestable, None
+    if untestable is None and failed is None:
+        if not np.all(np.isfinite([measured, *(interval or [])])):
+            untestable = "no finite measured value (every run diverged or has no real image)"
+    if untestable or failed:
+        verdict, reason = ("untestable", untestable) if untestable else ("fail", failed)
+        measured, interval = None, None
     elif interval is None:
         verdict, reason = ("pass" if spec.tolerance.accepts(measured) else "fail"), None
     else:
@@ -296,7 +310,7 @@ def make_claim(
         statement=spec.statement.format(**fmt),
         tolerance=str(spec.tolerance),
         verdict=verdict,
-        measured=None if untestable else float(measured),
+        measured=None if measured is None else float(measured),
         reason=reason,
         interval=None if interval is None else [float(end) for end in interval],
         level=None if interval is None else CONFIDENCE,
@@ -486,8 +500,7 @@ def drift_claims(results: Results) -> list[Claim]:
         )
     ]
     for k, law in enumerate(DRIFT_LAWS):
-        with np.errstate(all="ignore"):
-            median = np.nanmedian(out[k], axis=0) if finite.any() else np.full(modes, np.nan)
+        worst = np.fmax.reduce(out[k], axis=-1)  # each run's worst mode, as F4's panel shows
         in_sample = grid.drift_unexplained.sel(law=law).values
         details = runs | {
             "out_of_sample": out[k].tolist(),
@@ -498,7 +511,7 @@ def drift_claims(results: Results) -> list[Claim]:
         claims.append(
             make_claim(
                 "F4-law",
-                _nan_or(np.nanmax, median),
+                _nan_or(np.nanmedian, worst),
                 cell_short,
                 details,
                 f"F4-law-{law}",
@@ -653,17 +666,22 @@ def simulation_claims(results: Results) -> list[Claim]:
 
 
 def power_law_claims(name: str, ds) -> list[Claim]:
-    """F8-onset and F8-decay of one power-law target; untestable without a zero crossing of
-    the target in the span, or with fewer than MIN_DECAY_EXTREMA late extrema."""
+    """F8-onset and F8-decay of one power-law target: untestable where the target field has no
+    zero crossing in the span, or fewer than MIN_DECAY_EXTREMA late extrema; failed where the
+    target has them and the network's field does not."""
     t = ds.t.values
     onset = {k: first_zero_crossing(t, ds[f"phi_{k}"].values) for k in ("network", "target")}
-    no_onset = None if np.isfinite(onset["target"]) else "the target field never crosses zero"
     slope, extrema = decay_exponent(ds, ds.phi_network.values)
+    target_slope, target_extrema = decay_exponent(ds, ds.phi_target.values)
+    late = "extrema of phi where H <= m/10"
     return [
         make_claim(
             "F8-onset",
             abs(onset["network"] / onset["target"] - 1),
-            no_onset,
+            None if np.isfinite(onset["target"]) else "the target field never crosses zero",
+            failed=None
+            if np.isfinite(onset["network"])
+            else "the network's field never crosses zero; the target's does",
             details=onset,
             claim_id=f"F8-onset-{name}",
             target=name,
@@ -671,8 +689,11 @@ def power_law_claims(name: str, ds) -> list[Claim]:
         make_claim(
             "F8-decay",
             slope,
-            too_few(extrema, MIN_DECAY_EXTREMA, "extrema of phi where H <= m/10"),
-            details={"target_exponent": decay_exponent(ds, ds.phi_target.values)[0]},
+            too_few(target_extrema, MIN_DECAY_EXTREMA, f"target {late}"),
+            failed=None
+            if extrema >= MIN_DECAY_EXTREMA
+            else f"the network's field has {extrema} {late}, the target's {target_extrema}",
+            details={"target_exponent": target_slope},
             claim_id=f"F8-decay-{name}",
             target=name,
         ),
@@ -832,7 +853,7 @@ def log_lines(claims: list[Claim]) -> list[str]:
     interval, tolerance), then the verdict counts."""
     lines = []
     for c in claims:
-        shown = c.reason if c.verdict == "untestable" else f"measured {c.measured:.4g}"
+        shown = c.reason if c.measured is None else f"measured {c.measured:.4g}"
         if c.interval is not None:
             shown += f", {interval_text(c)}" + (f"; {c.reason}" if c.reason else "")
         lines.append(f"{c.verdict.upper():<10} {c.id:<34} {shown} (tolerance {c.tolerance})")

@@ -411,7 +411,7 @@ def field_dataset(ntk, rtol: float, atol: float, measured=None):
 
 def _as_dataset(ntk, fields, params, kappa_matrix, mass_matrix, source, tolerances):
     """The cosmology dataset: fields, H and the masses per dictionary, the coupled dictionary's
-    kappa and mass matrices at the checkpoints."""
+    kappa and mass matrices at the checkpoints; fields and H NaN for diverged runs (§7.5)."""
     import xarray as xr
 
     dims, pair = ("dictionary", "run"), ("run", "checkpoint", "mode", "mode_")
@@ -421,7 +421,9 @@ def _as_dataset(ntk, fields, params, kappa_matrix, mass_matrix, source, toleranc
         {
             "field": var(
                 (*dims, "step", "mode"),
-                np.stack([fields[d] for d in DICTIONARIES]),
+                np.stack(
+                    [np.where(diverged[:, None, None], np.nan, fields[d]) for d in DICTIONARIES]
+                ),
                 "field phi (mode 0), delta phi (a > 0) at tau = n sqrt(eta)",
                 "same as u_a",
             ),
@@ -606,7 +608,8 @@ def with_histories(ds, ntk, kappa, rtol: float, atol: float):
     (history, run, step, mode) and the history's H(tau) (run, step). Constant runs copy their de
     Sitter fields and exact H; scheduled runs get the exact image (`image_fields`) and, for
     power_law and friedmann, the continuum history (`continuum_fields`; Nesterov's constant
-    friction per mode has no closed form: NaN), and their de Sitter `field` becomes NaN."""
+    friction per mode has no closed form: NaN), and their de Sitter `field` becomes NaN; a
+    diverged run's history is NaN (docs/physics.md §7.5)."""
     specs = [theory.parse_schedule_label(label) for label in ntk.schedule.values]
     kinds = np.array([s["kind"] for s in specs])
     scheduled = np.flatnonzero(kinds != "constant")
@@ -636,6 +639,7 @@ def with_histories(ds, ntk, kappa, rtol: float, atol: float):
                 rtol,
                 atol,
             )
+    field[:, ntk.diverged.values], hubble[ntk.diverged.values] = np.nan, np.nan
     ds = ds.assign(field=ds.field.where(ds.run.copy(data=kinds == "constant")))
     return ds.assign_coords(history=list(HISTORIES)).assign(
         history_field=(

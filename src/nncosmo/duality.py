@@ -234,12 +234,16 @@ def cross_run_unexplained(kappa, tau, kinetic, hubble, amplitude, gamma, cells):
 FIT_KEYS = ("H", "H_err", "m2", "m2_err", "rel_residual", "stop")
 
 
-def fit_all(u, eta, rel_floor):
-    """Prony fits of every (run, mode) trajectory u(run, step, mode)."""
+def fit_all(u, eta, rel_floor, diverged):
+    """Prony fits of every (run, mode) trajectory u(run, step, mode); a run flagged `diverged`
+    (run,) by its training (docs/physics.md §7.5) has status diverged and no fit."""
     runs, _, modes = u.shape
     status = np.zeros((runs, modes), dtype=np.int8)
     values = {k: np.full((runs, modes), np.nan) for k in FIT_KEYS}
     for r, a in np.ndindex(runs, modes):
+        if diverged[r]:
+            status[r, a] = FIT_STATUS.index("diverged")
+            continue
         status[r, a], fit = fit_trajectory(u[r, :, a], eta[r], rel_floor)
         for key in FIT_KEYS:
             values[key][r, a] = fit[key] if fit else np.nan
@@ -349,7 +353,7 @@ def duality_dataset(ntk, cosmo, rel_floor: float, train=None, y=None):
     eta, beta, u = ntk.eta.values, ntk.beta.values, ntk.u.values
     modes = ntk.sizes["mode"]
     kappa = ntk_kappa(ntk.eigenvalue.isel(eigen=slice(0, modes)).values, n)  # (run, ckpt, mode)
-    status, fit = fit_all(u, eta, rel_floor)
+    status, fit = fit_all(u, eta, rel_floor, ntk.diverged.values)
     exact = exact_dictionary(eta[:, None], beta[:, None], kappa[:, 0])
     continuum = continuum_dictionary(eta[:, None], beta[:, None], kappa[:, 0])
     fields = cosmo.field.values

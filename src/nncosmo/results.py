@@ -407,20 +407,31 @@ def nesterov_envelope(ntk, rel_floor: float) -> dict:
     }
 
 
+def crossing_period(u: np.ndarray) -> int:
+    """The period of an oscillation u (steps, rounded): twice the mean spacing of its zero
+    crossings (linearly interpolated); 0 with fewer than three crossings (no whole period)."""
+    flips = np.flatnonzero(np.sign(u[1:]) != np.sign(u[:-1]))
+    if flips.size < 3:
+        return 0
+    crossings = flips - u[flips] / (u[flips + 1] - u[flips])
+    return int(round(2 * (crossings[-1] - crossings[0]) / (crossings.size - 1)))
+
+
 def equation_of_state(ntk) -> float:
     """w = <p> / <rho> of the network's K modes over the second half of the run, cut to whole
-    periods of mode 0: rho, p = sum_a u_a'^2 / 2 +- kappa_a u_a^2 / 2, u' the central difference
-    / sqrt(eta), kappa_a = lambda_a(0) / N (docs/physics.md §13; matter-like: w = 0)."""
+    periods of mode 0 (`crossing_period` of u_0 over that half): rho, p = sum_a u_a'^2 / 2 +-
+    kappa_a u_a^2 / 2, u' the central difference / sqrt(eta), kappa_a = lambda_a(0) / N
+    (docs/physics.md §13; matter-like: w = 0); NaN where u_0 has no whole period there."""
     eta = float(ntk.eta_n.values[0])
     eigenvalues = ntk.eigenvalue.isel(checkpoint=0).values[: ntk.sizes["mode"]]
     kappa = ntk_kappa(eigenvalues, ntk.attrs["n_samples"])
     u = ntk.u.values
     du = (u[2:] - u[:-2]) / (2 * np.sqrt(eta))
     kinetic, potential = 0.5 * du**2, 0.5 * kappa * u[1:-1] ** 2
-    period = int(round(2 * np.pi / np.sqrt(kappa[0] * eta)))
     start = len(du) // 2
-    stop = start + (len(du) - start) // period * period
-    if stop == start:
+    period = crossing_period(u[1 + start : -1, 0])
+    if not period:
         return np.nan
+    stop = start + (len(du) - start) // period * period
     kinetic, potential = kinetic[start:stop].sum(), potential[start:stop].sum()
     return float((kinetic - potential) / (kinetic + potential))
