@@ -125,7 +125,7 @@ CLAIMS = {
         "{dataset}: top NTK eigenvector of a network with biases overlaps the uniform vector "
         "at initialisation "
         "(minimum over widths and seeds, with its bootstrap interval over seeds)",
-        Tolerance(0.95, 1.0),
+        Tolerance(low=0.95),
     ),
     "F2-drift": Spec(
         "F2",
