@@ -26,7 +26,8 @@ Regimes (codes index REGIMES), in the plane (x, beta):
 Plain gradient descent (beta = 0) has no image: r- = 0, so 3H = -ln(0) / sqrt(eta) = inf and
 u(n) = (1 - x)^n u0 is the image of a first-order equation, not of the damped oscillator. The
 config rejects beta = 0; called with it, the exact dictionary returns H = Lambda = inf and
-m^2 = NaN.
+m^2 = NaN for x < 1, and NaN for all three at x >= 1 (the no-image bound (1 + sqrt(beta))^2 is 1
+there).
 """
 
 from __future__ import annotations
@@ -145,7 +146,8 @@ def exact_dictionary(eta, beta, kappa):
 
     NaN for H, m^2 and Lambda where the roots are real negative (alternating and unstable
     x > 2(1 + beta)): there ln(r+) ln(r-) is not real and no real ODE image exists; `regime`
-    says which.  beta = 0 (gradient descent) gives H = Lambda = inf, m^2 = NaN.
+    says which.  beta = 0 (gradient descent) gives H = Lambda = inf, m^2 = NaN for x < 1 (NaN for
+    all three at x >= 1).
     """
     eta, beta, kappa = np.broadcast_arrays(
         *(np.asarray(a, dtype=float) for a in (eta, beta, kappa))
