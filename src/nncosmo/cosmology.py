@@ -578,8 +578,8 @@ _continuum_history_program = jax.jit(_continuum_history, static_argnums=5)  # `e
 
 def continuum_fields(kind: str, specs, tau, eta, beta, kappa, u0, du0, rtol: float, atol: float):
     """Continuum-dictionary fields (run, step, mode) and H (run, step) of runs of one schedule
-    kind (docs/physics.md §13), m_a^2 = kappa_a(n) (run, step, mode: the NTK drift, as the
-    adiabatic dictionary), from the network's initial data u0 and the velocity du0 of its first
+    kind (docs/physics.md §13), m_a^2 = kappa_a(n) (run, step, mode: the NTK drift, the
+    checkpoints' eigenvalues interpolated in n, `checkpoint_kappa`), from the network's initial data u0 and the velocity du0 of its first
     step's exact image (both (run, K)): power_law integrates H = p / t at
     t = tau0 + tau; friedmann integrates every mode gravitating ("friedmann_modes") in Planck
     units phi_a = u_a / M (M = planck_mass), Lambda = 3 H^2 of the exact de Sitter H of beta, as
