@@ -516,7 +516,7 @@ def _matter_target(network):
             "a": ("t", t ** (2 / 3)),
         },
         coords={"t": t},
-        attrs={"mass": 1.0},
+        attrs={"mass": 1.0, "background": "power_law", "phi0": target[0]},
     )
 
 
@@ -529,3 +529,14 @@ def test_power_law_claims_fail_a_network_that_never_oscillates():
     frozen = power_law_claims("matter", _matter_target(lambda t, target: 1.0 + 0 * t))
     for claim in frozen:
         assert claim.verdict == "fail" and claim.measured is None and claim.reason, claim
+
+
+def test_f8_panel_shows_the_decay_claims_number_or_verdict():
+    """F8's panel text (`figures._measured_text`) takes F8-decay from the claim: the slope where
+    it has one, its verdict (fail) where the network's field has no late extrema."""
+    from nncosmo.figures import _measured_text
+
+    follows = _measured_text(_matter_target(lambda t, target: target))
+    slope = power_law_claims("matter", _matter_target(lambda t, target: target))[1].measured
+    assert f"a^{slope:.3f}" in follows
+    assert "a^? (fail)" in _measured_text(_matter_target(lambda t, target: 1.0 + 0 * t))

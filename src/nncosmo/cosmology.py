@@ -579,11 +579,12 @@ _continuum_history_program = jax.jit(_continuum_history, static_argnums=5)  # `e
 def continuum_fields(kind: str, specs, tau, eta, beta, kappa, u0, du0, rtol: float, atol: float):
     """Continuum-dictionary fields (run, step, mode) and H (run, step) of runs of one schedule
     kind (docs/physics.md §13), m_a^2 = kappa_a(n) (run, step, mode: the NTK drift, the
-    checkpoints' eigenvalues interpolated in n, `checkpoint_kappa`), from the network's initial data u0 and the velocity du0 of its first
-    step's exact image (both (run, K)): power_law integrates H = p / t at
-    t = tau0 + tau; friedmann integrates every mode gravitating ("friedmann_modes") in Planck
-    units phi_a = u_a / M (M = planck_mass), Lambda = 3 H^2 of the exact de Sitter H of beta, as
-    the training schedule sets it (`training.run_schedule`); fields returned in units of u."""
+    checkpoints' eigenvalues interpolated in n, `checkpoint_kappa`), from the network's initial
+    data u0 and the velocity du0 of its first step's exact image (both (run, K)): power_law
+    integrates H = p / t at t = tau0 + tau; friedmann integrates every mode gravitating
+    ("friedmann_modes") in Planck units phi_a = u_a / M (M = planck_mass), Lambda = 3 H^2 of the
+    exact de Sitter H of beta, as the training schedule sets it (`training.run_schedule`);
+    fields returned in units of u."""
     params = lambda key: np.array([s[key] for s in specs])  # noqa: E731
     if kind == "power_law":
         ts, scale = params("tau0")[:, None] + tau, np.ones(len(specs))

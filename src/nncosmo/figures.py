@@ -31,6 +31,7 @@ from nncosmo.claims import (  # noqa: E402
     bootstrap_shortfall,
     drift_shortfall,
     extrapolation_shortfall,
+    power_law_claims,
     width_slope_shortfall,
 )
 from nncosmo.config import sweep_runs  # noqa: E402
@@ -43,7 +44,6 @@ from nncosmo.results import (  # noqa: E402
     Results,
     bootstrap_over_seeds,
     de_sitter_recovery,
-    decay_exponent,
     equation_of_state,
     extrapolate_in_inverse_width,
     history_background_error,
@@ -684,12 +684,13 @@ def _target_title(ds) -> str:
 
 
 def _measured_text(ds) -> str:
-    """The F8 claims' numbers of one target (claims.json has the same)."""
+    """The F8 field and decay claims' numbers of one target, the decay's verdict where it has
+    no number (claims.json has the same)."""
     lines = [f"sup|Δφ|/|φ(t₀)| = {simulation_error(ds):.1e}"]
     if ds.attrs["background"] == "power_law":
-        slope, extrema = decay_exponent(ds, ds.phi_network.values)
-        shown = f"a^{slope:.3f}" if np.isfinite(slope) else f"a^? ({extrema} extrema: untestable)"
-        lines.append(f"late |φ| ∝ {shown} (H ≤ m/10)")
+        decay = power_law_claims("", ds)[1]  # F8-onset, F8-decay
+        shown = f"{decay.measured:.3f}" if decay.measured is not None else f"? ({decay.verdict})"
+        lines.append(f"late |φ| ∝ a^{shown} (H ≤ m/10)")
     if ds.attrs["background"] == "de_sitter":
         fit = de_sitter_recovery(ds)
         lines.append(f"Prony H = {fit['H_fit']:.5g}, m² = {fit['m2_fit']:.5g}")
