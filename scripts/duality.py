@@ -27,7 +27,9 @@ def main(smk) -> None:
         int((ds.fit_status == 0).sum()),
         ds.fit_status.size,
     )
-    write_dataset(ds, smk.output[0], provenance(smk.config, rule="duality"))
+    write_dataset(
+        ds, smk.output[0], provenance(smk.config, rule="duality", seeds=ds.seed.values.tolist())
+    )
 
 
 main(snakemake)  # noqa: F821

@@ -29,7 +29,9 @@ def main(smk) -> None:
         ds.sizes["checkpoint"],
         time.perf_counter() - start,
     )
-    write_dataset(ds, smk.output[0], provenance(smk.config, rule="ntk"))
+    write_dataset(
+        ds, smk.output[0], provenance(smk.config, rule="ntk", seeds=ds.seed.values.tolist())
+    )
 
 
 main(snakemake)  # noqa: F821

@@ -33,7 +33,11 @@ def main(smk) -> None:
         worst,
         ds.kappa_drift,
     )
-    write_dataset(ds, smk.output[0], provenance(smk.config, rule="simulate", target=name))
+    write_dataset(
+        ds,
+        smk.output[0],
+        provenance(smk.config, rule="simulate", target=name, seed=network["seed"]),
+    )
 
 
 main(snakemake)  # noqa: F821

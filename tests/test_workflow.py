@@ -260,8 +260,16 @@ def test_end_to_end_datasets_have_documented_variables(tiny_run):
             provenance = json.loads(ds.attrs["provenance"])
             assert provenance["config"] == config
             assert {"commit", "dirty"} <= provenance["git"].keys()
+            assert {"seed", "seeds"} & provenance.keys(), (path, "no seed in the provenance")
             for name, variable in ds.variables.items():  # data variables and coordinates
                 assert {"long_name", "units"} <= variable.attrs.keys(), (path, name)
+                assert variable.attrs["units"] == UNITS.get(name, variable.attrs["units"]), name
+
+
+# One quantity, one unit in every file that holds it (docs/physics.md §1: tau, H in 1/tau and
+# kappa = lambda / N in 1/tau^2)
+UNITS = {"tau": "tau", "kappa": "1/tau^2", "kappa_measured": "1/tau^2", "eigenvalue": "1/tau^2"}
+UNITS |= {"window_tau": "tau", "kappa_tau": "tau", "field": "1", "history_field": "1"}
 
 
 def test_end_to_end_files_are_readable_by_group_and_others(tiny_run):

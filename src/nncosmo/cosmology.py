@@ -425,7 +425,7 @@ def _as_dataset(ntk, fields, params, kappa_matrix, mass_matrix, source, toleranc
                     [np.where(diverged[:, None, None], np.nan, fields[d]) for d in DICTIONARIES]
                 ),
                 "field phi (mode 0), delta phi (a > 0) at tau = n sqrt(eta)",
-                "same as u_a",
+                "1",
             ),
             "hubble": var(
                 dims,
@@ -648,7 +648,7 @@ def with_histories(ds, ntk, kappa, rtol: float, atol: float):
             field,
             {
                 "long_name": "field of the run's own expansion history, at tau_n",
-                "units": "same as u_a",
+                "units": "1",
             },
         ),
         history_hubble=(

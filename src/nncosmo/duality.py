@@ -314,7 +314,7 @@ def drift_variables(train, y, hubble) -> dict:
             ("run", "kappa_step"),
             tau,
             "time tau_n = sum_{k<n} sqrt(eta_k) of a kappa_a(n) measurement",
-            "sqrt(eta) per step",
+            "tau",
         ),
         "drift_curve": var(
             ("law", *rsm), curves, "in-sample fit of kappa_a(n) by each drift law", "1/tau^2"
@@ -459,7 +459,7 @@ def with_hubble_windows(ds, ntk, cosmo, window: int, stride: int, variation: flo
     attrs = lambda name, units: {"long_name": name, "units": units}  # noqa: E731
     return ds.assign_coords(window=np.arange(len(rows))).assign(
         window_start=("window", fits[0]["start"], attrs("first Prony row of the window", "step")),
-        window_tau=(rw, stack("tau"), attrs("tau at the window's centre", "sqrt(eta) per step")),
+        window_tau=(rw, stack("tau"), attrs("tau at the window's centre", "tau")),
         H_window=(rw, stack("H"), attrs("windowed Prony H of mode 0", "1/tau")),
         H_window_err=(rw, stack("H_err"), attrs("standard error of H_window", "1/tau")),
         H_window_history=(rw, mean, attrs("history's H averaged over the window", "1/tau")),

@@ -159,11 +159,11 @@ def ntk_dataset(
     dims_k = ("run", "checkpoint", "sample", "sample_")
     return xr.Dataset(
         {
-            "ntk": (dims_k, kernels, {"long_name": "empirical NTK Theta_ij", "units": "1"}),
+            "ntk": (dims_k, kernels, {"long_name": "empirical NTK Theta_ij", "units": "1/tau^2"}),
             "eigenvalue": (
                 ("run", "checkpoint", "eigen"),
                 lam,
-                {"long_name": "NTK eigenvalue lambda_a (descending)", "units": "1"},
+                {"long_name": "NTK eigenvalue lambda_a (descending)", "units": "1/tau^2"},
             ),
             "eigenvector": (
                 ("run", "checkpoint", "sample", "eigen"),

@@ -178,15 +178,9 @@ def simulate_dataset(name: str, target: dict, network: dict, model, x: np.ndarra
     background = target["background"]
     return xr.Dataset(
         {
-            "phi_network": _variable(
-                "step", sim["phi"], "network field phi = u_0 / eps", "phi units"
-            ),
-            "phi_target": _variable(
-                "step", field["phi"], "integrated target field phi", "phi units"
-            ),
-            "dphi_target": _variable(
-                "step", field["dphi"], "target field velocity dphi/dt", "phi / t"
-            ),
+            "phi_network": _variable("step", sim["phi"], "network field phi = u_0 / eps", "1"),
+            "phi_target": _variable("step", field["phi"], "integrated target field phi", "1"),
+            "dphi_target": _variable("step", field["dphi"], "target field velocity dphi/dt", "1/t"),
             "a": _variable("step", field["a"], "scale factor a(t), a(t0) = 1", "1"),
             "H": _variable("step", field["H"], "Hubble rate H(t) of the target", "1/t"),
             "leak": _variable("step", sim["leak"], "residual outside v_0 over eps |phi(t0)|", "1"),
@@ -208,7 +202,7 @@ def simulate_dataset(name: str, target: dict, network: dict, model, x: np.ndarra
                 "1/t^2",
             ),
             "kappa": _variable(
-                "kappa_step", sim["kappa"], "Rayleigh quotient v_0^T Theta(n) v_0 / N", "1"
+                "kappa_step", sim["kappa"], "Rayleigh quotient v_0^T Theta(n) v_0 / N", "1/tau^2"
             ),
         },
         coords={

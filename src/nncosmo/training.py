@@ -491,7 +491,7 @@ def sweep_dataset(
             "tau": (
                 ("run", "step"),
                 theory.lattice_time(etas),
-                {"long_name": "time tau_n = sum_{k<n} sqrt(eta_k)", "units": "sqrt(eta) per step"},
+                {"long_name": "time tau_n = sum_{k<n} sqrt(eta_k)", "units": "tau"},
             ),
             "eta_n": (
                 ("run", "step"),
@@ -573,7 +573,7 @@ def kappa_variables(kappa: np.ndarray, steps: np.ndarray) -> dict:
     coords = {"kappa_step": np.asarray(steps), "mode": np.arange(kappa.shape[2])}
     attrs = {
         "long_name": "Rayleigh quotient kappa_a(n) = v_a(0)^T Theta(n) v_a(0) / N",
-        "units": "1",
+        "units": "1/tau^2",
     }
     return {"kappa": xr.DataArray(kappa, coords, ("run", "kappa_step", "mode"), attrs=attrs)}
 
