@@ -75,6 +75,11 @@ def set_key(config, dotted, value):
         ("training.steps", "400", "'training.steps' = '400' is invalid: must be of type integer"),
         ("training.chunk_runs", -1, "must be >= 0 (0 vmaps all runs of a job at once"),
         ("figures.jobs", 0, "'figures.jobs' = 0 is invalid: must be >= 1 and <= 8 (how many jobs"),
+        (
+            "cosmologies.targets.misalignment.phi0",
+            0,
+            "'cosmologies.targets.misalignment.phi0' = 0 is invalid: must not be 0 (field at t0",
+        ),
         ("model.unknown_key", 3, "unknown config key 'model.unknown_key' (allowed: activation,"),
         (
             "sweps",

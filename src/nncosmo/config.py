@@ -123,6 +123,7 @@ _RULES = {
     "maxItems": "have at most {} item(s)".format,
     "uniqueItems": lambda rule: "not repeat an item",
     "minProperties": "have at least {} entry(ies)".format,
+    "not": lambda rule: f"not be {rule['const']!r}" if set(rule) == {"const"} else f"not {rule}",
 }
 
 
