@@ -69,6 +69,11 @@ CODE = {
 
 onstart:
     record_owner()
+    # This run executes jobs (onstart is skipped for dry runs and "Nothing to be done"): MANIFEST
+    # stops describing results/ with the first file a job writes, and the manifest job writes it
+    # anew at the end. Removed now, so that a run killed or failed before then leaves none, and
+    # the next run does not take the files this one finished for hand edits and remove them.
+    Path(f"{RESULTS}/MANIFEST").unlink(missing_ok=True)
 
 
 onsuccess:

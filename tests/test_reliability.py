@@ -3,6 +3,7 @@ with the README's own command, and a changed or missing result is rebuilt with w
 
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -239,6 +240,39 @@ def test_killed_run_completes_with_the_same_command(tmp_path, finished_tiny_run,
     assert "stopped its" not in output or orphans
     assert locks.job_processes(workdir / ".snakemake") == []
     assert_same_results(workdir / "results", finished_tiny_run / "results")
+    assert_manifest_is_true(workdir / "results")
+
+
+def finished_outputs(log: str, rule: str) -> list[str]:
+    """The outputs of the jobs of `rule` that Snakemake's log reports finished."""
+    block = rf"rule {rule}:\n(?:.*\n)*?\s+output: (\S+)\n(?:.*\n)*?\s+jobid: (\d+)"
+    jobs = {jobid: output for output, jobid in re.findall(block, log)}
+    return [jobs[j] for j in re.findall(rf"Finished jobid: (\d+) \(Rule: {rule}\)", log)]
+
+
+def test_a_rerun_killed_after_some_jobs_keeps_what_they_finished(tmp_path, finished_tiny_run):
+    """A finished run, a changed duality key, the rerun killed once a duality job has finished:
+    the same command then finishes the work without taking that job's file for a hand edit (the
+    killed run removed MANIFEST before its first job, so nothing is compared with the stale one)
+    and keeps it; MANIFEST is true at the end."""
+    workdir = tmp_path / "user"
+    shutil.copytree(finished_tiny_run, workdir, symlinks=True)
+    (workdir / "overlay.yaml").write_text("duality: {fit_rel_floor: 2.0e-3}\n")
+    proc = readme_command(workdir, "--configfile", "overlay.yaml", start_new_session=True)
+    deadline = time.time() + 300
+    while not (done := finished_outputs(proc.output.read_text(), "duality")):
+        assert proc.poll() is None and time.time() < deadline, "no duality job finished"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (workdir / "results" / "MANIFEST").exists(), "removed before the first job"
+    finished = {path: (workdir / path).stat().st_mtime_ns for path in done}
+
+    output = run_readme_command(workdir, "--configfile", "overlay.yaml")
+
+    assert "since MANIFEST was written" not in output, output
+    kept = {path: (workdir / path).stat().st_mtime_ns for path in done}
+    assert kept == finished, "a finished job's file was rebuilt"
     assert_manifest_is_true(workdir / "results")
 
 

@@ -2,12 +2,13 @@
 
 The manifest rule writes MANIFEST at the end of a run: a provenance summary, then one line
 `sha256  bytes  mtime_ns  path` per result file (its inputs are every result file, so any rebuilt
-file rewrites it). At the start of the next run the Snakefile calls `check_manifest`: a listed
-file that is missing, or whose size or mtime changed and whose sha256 no longer matches, is
-removed together with MANIFEST. MANIFEST's job then needs the file again, so Snakemake rebuilds
-it and, because the rebuilt file is newer than what was made from it, everything downstream,
-and rewrites MANIFEST. Checksums identify files; datasets are compared by tolerance, never by
-bytes (netCDF files embed provenance and timestamps).
+file rewrites it); a run that executes jobs removes it first (the Snakefile's `onstart`), so a
+run killed or failed before its end leaves none. At the start of the next run the Snakefile
+calls `check_manifest`: a listed file that is missing, or whose size or mtime changed and whose
+sha256 no longer matches, is removed together with MANIFEST. MANIFEST's job then needs the file
+again, so Snakemake rebuilds it and, because the rebuilt file is newer than what was made from
+it, everything downstream, and rewrites MANIFEST. Checksums identify files; datasets are
+compared by tolerance, never by bytes (netCDF files embed provenance and timestamps).
 """
 
 from __future__ import annotations
@@ -98,7 +99,10 @@ def check_manifest(manifest_path: str | Path, dry_run: bool = False) -> list[str
         if (how := differs(entry)) is None:
             continue
         if dry_run:
-            action = "a run without -n rebuilds it with everything downstream"
+            action = (
+                "a run without -n removes it and rebuilds it with everything downstream (the plan "
+                "below does not show these rebuilds: it takes the file as it is)"
+            )
         else:
             Path(entry.path).unlink(missing_ok=True)
             action = "removed, " if how == "changed" else ""
