@@ -26,9 +26,7 @@ def main(smk) -> None:
         time.perf_counter() - start,
         ds.attrs["adiabatic_kappa_source"],
     )
-    write_dataset(
-        ds, smk.output[0], provenance(smk.config, rule="cosmology", seeds=ds.seed.values.tolist())
-    )
+    write_dataset(ds, smk.output[0], provenance(smk.config, rule="cosmology"))
 
 
 main(snakemake)  # noqa: F821

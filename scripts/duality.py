@@ -27,9 +27,7 @@ def main(smk) -> None:
         int((ds.fit_status == 0).sum()),
         ds.fit_status.size,
     )
-    write_dataset(
-        ds, smk.output[0], provenance(smk.config, rule="duality", seeds=ds.seed.values.tolist())
-    )
+    write_dataset(ds, smk.output[0], provenance(smk.config, rule="duality"))
 
 
 main(snakemake)  # noqa: F821

@@ -29,9 +29,7 @@ def main(smk) -> None:
         ds.sizes["checkpoint"],
         time.perf_counter() - start,
     )
-    write_dataset(
-        ds, smk.output[0], provenance(smk.config, rule="ntk", seeds=ds.seed.values.tolist())
-    )
+    write_dataset(ds, smk.output[0], provenance(smk.config, rule="ntk"))
 
 
 main(snakemake)  # noqa: F821

@@ -47,9 +47,7 @@ def main(smk) -> None:
         time.perf_counter() - start,
         ds.run.values[ds.diverged.values].tolist(),
     )
-    write_dataset(
-        ds, smk.output[0], provenance(smk.config, rule="train", seeds=[r["seed"] for r in runs])
-    )
+    write_dataset(ds, smk.output[0], provenance(smk.config, rule="train"))
 
 
 main(snakemake)  # noqa: F821

@@ -294,9 +294,9 @@ def make_claim(
     untestable; else pass or fail by the spec's range, applied to the CONFIDENCE `interval`
     [low, high] where one is given (`interval_verdict`)."""
     spec = CLAIMS[spec_id]
-    if untestable is None and failed is None:
-        if not np.all(np.isfinite([measured, *(interval or [])])):
-            untestable = "no finite measured value (every run diverged or has no real image)"
+    finite = np.all(np.isfinite([measured, *(interval or [])])) if failed is None else True
+    if untestable is None and not finite:
+        untestable = "no finite measured value (every run diverged or has no real image)"
     if untestable or failed:
         verdict, reason = ("untestable", untestable) if untestable else ("fail", failed)
         measured, interval = None, None

@@ -70,13 +70,16 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, provenance: dict | No
     """Write `ds` to `path` atomically (temporary file in the same folder, then rename).
 
     The temporary file is created by the netCDF library like any new file, so the result gets
-    the mode `open()` gives (0o666 & ~umask), and the coordinates get `COORDINATE_ATTRS`.
+    the mode `open()` gives (0o666 & ~umask), and the coordinates get `COORDINATE_ATTRS`; a
+    dataset of runs records their seeds (its `seed` coordinate) in the provenance.
     Temporary files of `path` left by a killed writer are removed first (`write_atomically`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds = with_coordinate_attrs(ds)
     if provenance is not None:
+        if "seed" in ds.coords and ds.seed.dims == ("run",):
+            provenance = {"seeds": ds.seed.values.tolist(), **provenance}
         ds.attrs["provenance"] = json.dumps(provenance, sort_keys=True, default=str)
     write_atomically(path, lambda tmp: ds.to_netcdf(tmp, engine=ENGINE, format="NETCDF4"))
     return path

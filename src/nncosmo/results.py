@@ -323,13 +323,16 @@ def simulation_error(ds: xr.Dataset) -> float:
     return float(np.max(np.abs(ds.phi_network - ds.phi_target)) / abs(ds.attrs["phi0"]))
 
 
+def zero_crossings(t: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Every t where phi changes sign, linearly interpolated between samples."""
+    i = np.flatnonzero(np.sign(phi[1:]) != np.sign(phi[:-1]))
+    return t[i] - phi[i] * (t[i + 1] - t[i]) / (phi[i + 1] - phi[i])
+
+
 def first_zero_crossing(t: np.ndarray, phi: np.ndarray) -> float:
-    """The first t where phi changes sign, linearly interpolated between samples; NaN if none."""
-    flips = np.flatnonzero(np.sign(phi[1:]) != np.sign(phi[:-1]))
-    if flips.size == 0:
-        return np.nan
-    i = flips[0]
-    return float(t[i] - phi[i] * (t[i + 1] - t[i]) / (phi[i + 1] - phi[i]))
+    """The first t where phi changes sign (`zero_crossings`); NaN if none."""
+    crossings = zero_crossings(t, phi)
+    return float(crossings[0]) if crossings.size else np.nan
 
 
 def late_extrema(ds: xr.Dataset, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -409,11 +412,10 @@ def nesterov_envelope(ntk, rel_floor: float) -> dict:
 
 def crossing_period(u: np.ndarray) -> int:
     """The period of an oscillation u (steps, rounded): twice the mean spacing of its zero
-    crossings (linearly interpolated); 0 with fewer than three crossings (no whole period)."""
-    flips = np.flatnonzero(np.sign(u[1:]) != np.sign(u[:-1]))
-    if flips.size < 3:
+    crossings (`zero_crossings`); 0 with fewer than three crossings (no whole period)."""
+    crossings = zero_crossings(np.arange(len(u), dtype=float), u)
+    if crossings.size < 3:
         return 0
-    crossings = flips - u[flips] / (u[flips + 1] - u[flips])
     return int(round(2 * (crossings[-1] - crossings[0]) / (crossings.size - 1)))
 
 
