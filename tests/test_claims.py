@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from nncosmo import claims as claims_module
 from nncosmo.claims import (
     CLAIMS,
+    MIN_DRIFT_STEPS,
     Tolerance,
+    drift_claims,
     infinite_width_claims,
     interval_verdict,
     lambda_claims,
@@ -22,6 +25,7 @@ from nncosmo.claims import (
     too_few,
     width_claims,
 )
+from nncosmo.duality import DRIFT_LAWS
 from nncosmo.infinite import infinite_width_dictionary
 from nncosmo.results import (
     Results,
@@ -384,6 +388,30 @@ def test_lambda_slope_per_beta_from_good_fits_only():
     expected = {b: -1 + 2 * d for b, d in delta.items() if b != 0.95}
     assert slope.details["per_beta"] == pytest.approx(expected, abs=1e-12)
     assert slope.measured == pytest.approx(-1.04, abs=1e-12) and slope.verdict == "fail"
+
+
+def test_drift_law_claim_is_the_median_over_runs_of_each_run_s_worst_mode(monkeypatch):
+    """F4-law (docs/figures.md F4): per run the worst mode's out-of-sample unexplained fraction,
+    then the median over runs. Runs x modes whose worst modes alternate: worst 0.3, 0.3, 0.3,
+    0.3, 0.02 -> median 0.3, a fail at 0.2; the max over modes of the median over runs (0.155)
+    and the median of every value (0.02) would pass."""
+    per_run = np.array([[0.3, 0.01], [0.01, 0.3], [0.3, 0.01], [0.01, 0.3], [np.nan, 0.02]])
+    out = np.stack([per_run, per_run / 10, per_run / 10])  # (law, run, drift_mode)
+    monkeypatch.setattr(claims_module, "out_of_sample", lambda grid: out)
+    results = grid_results(F3_ETAS, [0.9], lambda e, b: 1.0)
+    key = next(iter(results.duality))
+    inside = np.full((len(DRIFT_LAWS), len(F3_ETAS), 2), 0.01)
+    kappa = np.ones((len(F3_ETAS), MIN_DRIFT_STEPS, 2))
+    results.duality[key] = results.duality[key].assign(
+        drift_unexplained=(("law", "run", "drift_mode"), inside),
+        kappa_measured=(("run", "kappa_step", "drift_mode"), kappa),
+        law=list(DRIFT_LAWS),
+    )
+    claims = {c.id: c for c in drift_claims(results)}
+    law = claims[f"F4-law-{DRIFT_LAWS[0]}"]
+    assert law.measured == pytest.approx(0.3) and law.verdict == "fail"
+    assert claims[f"F4-law-{DRIFT_LAWS[1]}"].measured == pytest.approx(0.03)
+    assert claims[f"F4-law-{DRIFT_LAWS[1]}"].verdict == "pass"
 
 
 def stability_results(runs, other_width_runs=()):
