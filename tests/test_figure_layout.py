@@ -25,3 +25,24 @@ def test_legend_below_never_covers_the_axes_or_its_label(entries):
     assert legend.y1 <= ax.xaxis.label.get_window_extent(renderer).y0
     assert legend.y0 >= 0  # inside the figure
     plt.close(fig)
+
+
+@pytest.mark.parametrize(("period", "steps"), [(5.8, 131), (12.0, 131), (40.0, 400), (7.3, 60)])
+def test_network_points_sample_every_oscillation_at_least_four_times(period, steps):
+    """F1's bottom-right run oscillates with a period of ~5.8 steps; one point every 4 steps
+    (131 // 30) drew a false slow wave. The stride keeps >= 4 points per period, and never
+    exceeds ~30 points over a run whose oscillation is slow."""
+    from nncosmo.figures import _marker_stride
+
+    n = np.arange(steps)
+    u = 0.95**n * np.cos(2 * np.pi * n / period + 0.3)
+    stride = _marker_stride(u)
+    assert period / stride >= 4
+    assert stride <= max(steps // 30, 1)
+
+
+def test_network_points_of_a_field_that_never_oscillates():
+    """An overdamped u_0 (no sign change): about 30 points over the run."""
+    from nncosmo.figures import _marker_stride
+
+    assert _marker_stride(-np.exp(-np.arange(120) / 20)) == 4

@@ -31,6 +31,7 @@ from nncosmo.claims import (  # noqa: E402
     bootstrap_shortfall,
     drift_shortfall,
     extrapolation_shortfall,
+    mixing_claims,
     power_law_claims,
     width_slope_shortfall,
 )
@@ -38,6 +39,7 @@ from nncosmo.config import sweep_runs  # noqa: E402
 from nncosmo.duality import DRIFT_LAWS, out_of_sample  # noqa: E402
 from nncosmo.io import write_atomically  # noqa: E402
 from nncosmo.results import (  # noqa: E402
+    CONFIDENCE,
     MIN_SLOPE_POINTS,
     MIXING_RUNS,
     WIDTH_ERRORS,
@@ -153,6 +155,12 @@ def _percent(value: float, digits: int) -> str:
     return f"{value:.{digits}%}" if np.isfinite(value) else "no image"
 
 
+def _signed(value: float) -> str:
+    """A signed percentage to one decimal, or to two where one would print "-0.0"."""
+    text = f"{value:+.1f}"
+    return f"{value:+.2f}" if float(text) == 0 and value != 0 else text
+
+
 def _slope_text(slope: float | None) -> str:
     """Legend text of a fitted slope, or why there is none."""
     if slope is None:
@@ -177,16 +185,32 @@ def _trim(u: np.ndarray, floor: float = 1e-3) -> int:
     return max(int(above[-1]) + 2 if above.size else len(u), 10)
 
 
-def _overlay(ax, tau, network, fields, scale, stride=None):
-    """Network points and the dictionaries' fields ({name: field}), all divided by `scale`."""
-    stop = _trim(network)
-    stride = stride or max(stop // 30, 1)
+def _marker_stride(u: np.ndarray, points: int = 30) -> int:
+    """Every k-th step for about `points` markers on u, but at least four per oscillation: k at
+    most half the mean number of steps between u's sign changes (a coarser stride aliases a
+    fast oscillation into a slow false wave)."""
+    crossings = np.flatnonzero(np.diff(np.sign(u)) != 0)
+    span = crossings[-1] - crossings[0] if crossings.size > 1 else 2 * len(u)
+    half_period = span / max(crossings.size - 1, 1)
+    return max(min(len(u) // points, int(half_period / 2)), 1)
+
+
+def _overlay(ax, tau, network, fields, scale, labels=None, floor: float = 1e-3):
+    """Network points (`_marker_stride`) and the fields ({name: field}, labelled "<name>
+    dictionary" unless `labels` says otherwise), all divided by `scale`, until |u| stays below
+    `floor` times its largest value (`_trim`)."""
+    stop = _trim(network, floor)
+    stride = _marker_stride(network[:stop])
+    ms = 3 if stop // stride <= 60 else 1.8
     ax.plot(
-        tau[:stop:stride], network[:stop:stride] / scale, "o", ms=3, color=NETWORK, label="network"
+        tau[:stop:stride], network[:stop:stride] / scale, "o", ms=ms, color=NETWORK, label="network"
     )
+    labels = labels or {name: f"{name} dictionary" for name in fields}
     for name, field in fields.items():
-        style = DICTIONARY_STYLE[name]
-        ax.plot(tau[:stop], field[:stop] / scale, **style, label=f"{name} dictionary")
+        ax.plot(tau[:stop], field[:stop] / scale, **DICTIONARY_STYLE[name], label=labels[name])
+
+
+F1_FLOOR = 0.03  # F1 draws u_0 until it stays below 3 % of |u_0(0)|: the flat tail hides nothing
 
 
 def figure_background(results: Results):
@@ -212,7 +236,7 @@ def figure_background(results: Results):
             d: cosmo.field.isel(run=r, mode=0).sel(dictionary=d).values
             for d in ("exact", "adiabatic", "continuum")
         }
-        _overlay(ax, ntk.tau.isel(run=r).values, u, fields, abs(u[0]))
+        _overlay(ax, ntk.tau.isel(run=r).values, u, fields, abs(u[0]), floor=F1_FLOOR)
         res = dual.residual_own.isel(run=r).sel(mode=0)
         ax.set_title(f"η={etas[j]:g}, β={betas[i]:g}", fontsize=9)
         ax.text(
@@ -254,12 +278,14 @@ def figure_ntk(results: Results):
     )
     ax_s.legend(fontsize=6, ncol=2)
     markers = "os^D"
-    for k, dataset in enumerate(results.width_sweep["datasets"]):
+    datasets = results.width_sweep["datasets"]
+    for k, dataset in enumerate(datasets):
         ntk = results.width_runs("ntk", dataset)
+        dodge = 2 ** (0.12 * (k - (len(datasets) - 1) / 2))  # data sets side by side per width
         for w, ds in ntk.items():
             ax_o.plot(
-                [w] * ds.sizes["run"],
-                ds.overlap_uniform.isel(checkpoint=0),
+                [w * dodge] * ds.sizes["run"],
+                1 - ds.overlap_uniform.isel(checkpoint=0),
                 markers[k],
                 color=PALETTE[k],
                 alpha=0.7,
@@ -274,12 +300,21 @@ def figure_ntk(results: Results):
             log_w, log_d = np.log(w_arr), np.log(drift)  # the fitted line passes their means
             fit = np.exp(log_d.mean() + slope * (log_w - log_w.mean()))
             ax_d.loglog(w_arr, fit, "-", color=PALETTE[k], lw=1)
-        ax_d.loglog(w_arr, drift, markers[k], color=PALETTE[k], label=f"{dataset}: {text}")
+        mfc = PALETTE[k] if k == 0 else "none"  # open markers over filled: both stay visible
+        ax_d.loglog(
+            w_arr, drift, markers[k], color=PALETTE[k], mfc=mfc, ms=7, label=f"{dataset}: {text}"
+        )
     ref = drift[0] * (w_arr / w_arr[0]) ** -1.0
     ax_d.loglog(w_arr, ref, "k--", lw=0.8, label="width⁻¹ (Dyer & Gur-Ari)")
     overlap_min = CLAIMS["F2-overlap"].tolerance.low
-    ax_o.axhline(overlap_min, color="0.5", ls="--", lw=0.8, label=f"claim: ≥ {overlap_min:g}")
-    ax_o.set(ylabel="|v₀ · 1/√N|", title="(b) top eigenvector vs mean field (init)")
+    ax_o.axhline(
+        1 - overlap_min, color="0.5", ls="--", lw=0.8, label=f"claim: overlap ≥ {overlap_min:g}"
+    )
+    ax_o.set(
+        yscale="log",
+        ylabel="1 − |v₀ · 1/√N|",
+        title="(b) top eigenvector vs mean field (init)",
+    )
     _width_axis(ax_o, widths)
     ax_o.legend(fontsize=7)
     ax_d.set(ylabel="‖Θ(end) − Θ(0)‖_F / ‖Θ(0)‖_F", title="(c) NTK drift (seed mean)")
@@ -362,7 +397,7 @@ def figure_perturbations(results: Results, n_modes: int = 4):
     _drift_row(fig.add_subplot(grid[1, 1]), fig.add_subplot(grid[1, 2]), results)
     _mode_mixing_row(fig, grid[2, :], results)
     title = (
-        f"F4  Perturbations: NTK modes a > 0 as de Sitter fields (width "
+        f"F4  Perturbations: NTK modes a > 0 as de Sitter fields (rows 1–2: width "
         f"{results.grid_width}, η = {float(ntk.eta):g}, β = {float(ntk.beta):g})"
     )
     return _finish(fig, title, legend_from=fig.axes[0])
@@ -388,14 +423,17 @@ def _mode_mixing_row(fig, slot, results: Results) -> None:
         _seed_errorbar(left, x, values, color=colour, fmt="o", ms=4, label=f"{name} dictionary")
     bound = CLAIMS["F4-mixing"].tolerance.high
     left.axhline(bound, color="0.5", ls="--", lw=1, label=f"claim bound ({bound:.0%})")
+    _mixing_claim_points(left, results, modes[-1] + 1.2)
     left.set(
         yscale="log",
         xlabel="mode a",
         ylabel="sup_n |u_a − φ_a| / ‖f(0) − y‖",
-        xticks=modes,
         title=f"{dataset}, width {width}: mode mixing (seed means, min–max over seeds)",
     )
-    left.legend(fontsize=7, ncol=2)
+    left.set_xticks([*modes, modes[-1] + 1.2], [*map(str, modes), "claim:\nworst a"])
+    low, high = left.get_ylim()
+    left.set_ylim(low, high * (high / low) ** 0.35)  # room above the bars for the texts
+    left.legend(fontsize=7, ncol=2, loc="upper right")
     run, mode = np.unravel_index(np.nanargmax(errors["adiabatic"]), errors["adiabatic"].shape)
     runs = sweep_runs(results.width_sweep)
     ntk, cosmo = (
@@ -420,10 +458,33 @@ def _mode_mixing_row(fig, slot, results: Results) -> None:
     right.legend(fontsize=7)
 
 
-LAW_STYLE = {
-    "redshift": {"color": CONTINUUM, "ls": "--", "marker": "s"},
-    "relaxation": {"color": EXACT, "ls": "-", "marker": "o"},
-    "backreaction": {"color": ADIABATIC, "ls": ":", "marker": "^"},
+def _mixing_claim_points(ax, results: Results, x: float) -> None:
+    """F4's mode-mixing claims at `x`: the seed mean of each run's worst mode with its bootstrap
+    interval (the statistic the claim bound judges, not the per-mode means beside it), and each
+    claim's verdict."""
+    lines = []
+    for k, claim in enumerate(mixing_claims(results)):
+        name = claim.id.split("-")[1]
+        if claim.measured is None:
+            lines.append(f"{name}: {claim.verdict}")
+            continue
+        low, high = claim.interval
+        colour = DICTIONARY_STYLE[name]["color"]
+        centre = claim.measured
+        err = [[centre - low], [high - centre]]
+        ax.errorbar([x + 0.12 * k], [centre], yerr=err, fmt="D", ms=5, color=colour, capsize=3)
+        lines.append(f"{name}: {centre:.2%} [{low:.2%}, {high:.2%}] {claim.verdict}")
+    level = f"{CONFIDENCE:.0%}"
+    ax.text(
+        0.01, 0.98, f"claims (seed mean of each run's worst a, {level}):\n" + "\n".join(lines),
+        transform=ax.transAxes, fontsize=7, va="top",
+    )  # fmt: skip
+
+
+LAW_STYLE = {  # colours the dictionaries of F4's other panels do not use
+    "redshift": {"color": PALETTE[4], "ls": "--", "marker": "s"},
+    "relaxation": {"color": PALETTE[5], "ls": "-", "marker": "o"},
+    "backreaction": {"color": PALETTE[7], "ls": ":", "marker": "^"},
 }
 
 
@@ -510,15 +571,17 @@ def _width_errors(ax, results: Results, dataset: str) -> None:
         usable = positive_seeds(per_width)
         _, text = _width_slope(usable, width_slope_shortfall(per_width, usable))
         widths = np.array(list(per_width))
+        dodge = 2 ** (0.05 * (k - (len(WIDTH_ERRORS) - 1) / 2))  # bars side by side per width
         values = list(per_width.values())
-        _seed_errorbar(ax, widths, values, fmt="o-", color=PALETTE[k], label=f"{name}: {text}")
+        label = f"{name}: {text}"
+        _seed_errorbar(ax, widths * dodge, values, fmt="o-", color=PALETTE[k], label=label)
     ax.set(yscale="log", ylabel="relative error (seed mean, min-max)", title=dataset)
     _width_axis(ax, widths)
-    ax.legend(fontsize=7)
+    _legend_below(ax, ncol=1)
 
 
 INFINITE_LABELS = {"kappa_0 at init": "κ₀ at init", "m2_fit": "m²_fit (mean mode)"}
-INTERCEPT_OFFSET = 1.5e-4  # in 1/width: the two extrapolated values side by side at infinity
+SERIES_OFFSET = 3e-4  # in 1/width: F5's two quantities side by side at every width and at infinity
 
 
 def _inverse_width_ticks(ax, widths, fontsize: float = 7) -> None:
@@ -551,7 +614,8 @@ def _infinite_width_limit(ax, results: Results, dataset: str) -> None:
         widths = np.array(sorted(ratios))
         label = f"{INFINITE_LABELS[name]}, analytic {np.nanmean(analytic):.4g}"
         values = [100 * (ratios[w] - 1) for w in widths]
-        _seed_errorbar(ax, 1 / widths, values, fmt="os"[k], color=PALETTE[k], label=label)
+        x = 1 / widths + (k - 0.5) * SERIES_OFFSET
+        _seed_errorbar(ax, x, values, fmt="os"[k], color=PALETTE[k], label=label)
         if extrapolation_shortfall(ratios) is None:
             fit = extrapolate_in_inverse_width(ratios)
             line = np.linspace(0, 1 / widths.min(), 50)
@@ -560,16 +624,16 @@ def _infinite_width_limit(ax, results: Results, dataset: str) -> None:
             )
             low, high = (100 * (end - 1) for end in fit["interval"])
             centre = 100 * (fit["intercept"] - 1)
-            level = f"{fit['confidence']:.0%}"
+            interval = f"{fit['confidence']:.0%}: {_signed(low)} … {_signed(high)} %"
             ax.errorbar(
-                [(k - 0.5) * INTERCEPT_OFFSET],
+                [(k - 0.5) * SERIES_OFFSET],
                 [centre],
                 yerr=[[centre - low], [high - centre]],
                 fmt="os"[k],
                 mfc="w",
                 color=PALETTE[k],
                 capsize=4,
-                label=f"extrapolated: {centre:+.1f} % ({level}: {low:+.1f} … {high:+.1f} %)",
+                label=f"extrapolated: {_signed(centre)} % ({interval})",
             )
     _inverse_width_ticks(ax, widths)
     ax.set(xlabel="1 / width", ylabel="value / analytic − 1 (%, seed mean, min-max)")
@@ -580,7 +644,7 @@ def figure_width(results: Results):
     """F5: EFT errors against width (top) and the approach of kappa_0 and m2_fit to their
     analytic infinite-width values (bottom), seed means with min-max bars."""
     datasets = results.width_sweep["datasets"]
-    fig, axes = plt.subplots(2, len(datasets), figsize=(5.6 * len(datasets), 8), squeeze=False)
+    fig, axes = plt.subplots(2, len(datasets), figsize=(5.6 * len(datasets), 9), squeeze=False)
     for k, dataset in enumerate(datasets):
         _width_errors(axes[0, k], results, dataset)
         _infinite_width_limit(axes[1, k], results, dataset)
@@ -819,6 +883,12 @@ def _window_hubble(ax, dual, cosmo) -> None:
     ax.set_xlabel("τ = Σ √η_n")
 
 
+HISTORY_LABELS = {  # F7's fields (docs/figures.md F7): de Sitter's continuum history is F1's
+    "exact": "exact image of the schedule",  # continuum dictionary, Friedmann's the K modes'
+    "continuum": "continuum history",
+}
+
+
 def figure_histories(results: Results):
     """F7: per expansion history (figures.histories), u_0(tau) against the history's exact image
     and continuum field, and the windowed H(tau) of u_0 against the history's H."""
@@ -834,7 +904,7 @@ def figure_histories(results: Results):
             h: cosmo.history_field.sel(history=h, mode=0).values for h in ("exact", "continuum")
         }
         fields = {h: f for h, f in fields.items() if np.isfinite(f).any()}
-        _overlay(axes[0, j], tau, u, fields, abs(u[0]))
+        _overlay(axes[0, j], tau, u, fields, abs(u[0]), labels=HISTORY_LABELS)
         axes[0, j].set_title(
             f"{name.removeprefix('history_')}\n{_schedule_title(str(ntk.schedule.values))}",
             fontsize=7.5,
