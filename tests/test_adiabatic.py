@@ -79,6 +79,23 @@ def test_linear_model_follows_the_per_step_recursion():
     np.testing.assert_allclose(u, recursion, rtol=0, atol=1e-12)
 
 
+def test_constant_mass_dictionaries_keep_the_initial_kappa_on_a_drifting_kernel():
+    """A kernel that falls by 20 % (decay 40 steps): the continuum and exact dictionaries hold
+    the mass at kappa_a(0) (docs/physics.md §2, §5). Continuum: m^2(n) = diag kappa_a(0) at every
+    step, 3H = (1 - beta) / sqrt(eta). Exact: the field at tau = n sqrt(eta) is recursion (D)
+    with the constant kappa_a(0) (written out in `_loop`), not the network's u."""
+    u, kappa = _linear_model(0.2, 40)
+    assert np.all(kappa[-1] < 0.81 * kappa[0])
+    diagonal = kappa[None, ..., None] * np.eye(4)
+    h, m2, du0 = cosmology.dictionary_parameters("continuum", [ETA], [BETA], diagonal, u[None, 0])
+    assert h[0] == pytest.approx((1 - BETA) / (3 * np.sqrt(ETA)), rel=1e-15)
+    np.testing.assert_array_equal(m2[0], np.broadcast_to(np.diag(kappa[0]), (STEPS + 1, 4, 4)))
+    np.testing.assert_array_equal(du0, 0.0)
+    constant = _loop(u[0], ETA, BETA, np.broadcast_to(kappa[0], (STEPS, 4)))
+    np.testing.assert_allclose(_fields("exact", kappa, u[0]), constant, rtol=0, atol=1e-10)
+    assert np.abs(u - constant).max() > 0.01 * np.abs(u[0]).max()
+
+
 def _errors(drift, decay):
     """Over the modes: sup_n |u - phi| / envelope, the predicted |p phi| / envelope and the
     remainder |u - (1 + p) phi| / envelope (envelope beta^(n/2) |u(0)|; p of

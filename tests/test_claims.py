@@ -12,6 +12,7 @@ from nncosmo.claims import (
     CLAIMS,
     MIN_DRIFT_STEPS,
     Tolerance,
+    background_claims,
     drift_claims,
     infinite_width_claims,
     interval_verdict,
@@ -20,6 +21,7 @@ from nncosmo.claims import (
     mixing_claims,
     ntk_claims,
     power_law_claims,
+    simulation_claims,
     stability_claims,
     to_json,
     too_few,
@@ -30,6 +32,7 @@ from nncosmo.infinite import infinite_width_dictionary
 from nncosmo.results import (
     Results,
     bootstrap_over_seeds,
+    continuum_h_error,
     equation_of_state,
     nesterov_envelope,
     seed_mean_slope,
@@ -390,6 +393,67 @@ def test_lambda_slope_per_beta_from_good_fits_only():
     assert slope.measured == pytest.approx(-1.04, abs=1e-12) and slope.verdict == "fail"
 
 
+def test_continuum_error_is_the_mean_over_eta_against_the_fitted_rate():
+    """H_fit = H_eta (1 + delta_eta), delta = 0, 1, 2, 4, 10 % on eta = 0.02 .. 0.5: with
+    R = (1 - beta) / (-ln beta) < 1, |H_cont / H_fit - 1| = 1 - R / (1 + delta_eta), so the
+    mean over eta is 1 - R mean(1 / (1 + delta)) per beta (docs/figures.md F3: against the
+    network's rate, not H_eta, which gives 1 - R; the median over eta gives 1 - R / 1.02);
+    F3-H is the worst |H_fit / H_eta - 1| = 0.1, a fail."""
+    delta = dict(zip(F3_ETAS, [0.0, 0.01, 0.02, 0.04, 0.1], strict=True))
+    results = grid_results(
+        F3_ETAS, F3_BETAS, lambda e, b: -np.log(b) / (3 * np.sqrt(e)) * (1 + delta[e])
+    )
+    betas = np.array(F3_BETAS)
+    shrink = np.mean([1 / (1 + d) for d in delta.values()])
+    expected = 1 - (1 - betas) / -np.log(betas) * shrink
+    one_minus_beta, error = continuum_h_error(results.grid_runs("duality"))
+    np.testing.assert_allclose(one_minus_beta, 1 - betas, rtol=1e-15)
+    np.testing.assert_allclose(error, expected, rtol=1e-12)
+    claims = {c.id: c for c in lambda_claims(results)}
+    np.testing.assert_allclose(claims["F3-continuum-order"].details["error"], expected, rtol=1e-12)
+    slope = np.polyfit(np.log(1 - betas), np.log(expected), 1)[0]
+    assert claims["F3-continuum-order"].measured == pytest.approx(slope, rel=1e-10)
+    assert claims["F3-H"].measured == pytest.approx(0.1, rel=1e-12)
+    assert claims["F3-H"].verdict == "fail"
+
+
+@pytest.mark.parametrize(
+    ("continuum", "best", "verdict"),
+    [
+        ([0.05, 0.3, np.nan, 0.02, 0.1], 0.02, "pass"),  # misses 1 % on every run
+        ([0.05, 0.3, np.nan, 0.008, 0.1], 0.008, "fail"),  # one run within 1 %
+    ],
+    ids=["continuum-misses", "continuum-reaches"],
+)
+def test_background_claims_worst_run_of_the_images_best_run_of_the_continuum(
+    continuum, best, verdict
+):
+    """F1 (docs/figures.md F1): the exact and adiabatic dictionaries must reach 1 % on every run
+    (the largest residual_own of mode 0 reported, NaN ignored), the continuum must miss it on
+    every run (the smallest reported): exact max 0.004 passes, adiabatic max 0.02 fails, and the
+    continuum passes only if its best run is above 1 %."""
+    results = grid_results(F3_ETAS, [0.9], lambda e, b: 1.0)
+    key = next(iter(results.duality))
+    own = {
+        "exact": [0.001, 0.004, np.nan, 0.002, 0.003],
+        "adiabatic": [0.002, 0.009, 0.005, 0.001, 0.02],
+        "continuum": continuum,
+        "coupled": [0.5] * 5,
+    }
+    values = np.array(list(own.values())).T[:, :, None]  # (run, dictionary, mode)
+    results.duality[key] = results.duality[key].assign(
+        residual_own=(("run", "dictionary", "mode"), values), dictionary=list(own)
+    )
+    claims = {c.id: c for c in background_claims(results)}
+    assert list(claims) == ["F1-exact", "F1-adiabatic", "F1-continuum"]
+    assert claims["F1-exact"].measured == pytest.approx(0.004)
+    assert claims["F1-exact"].verdict == "pass"
+    assert claims["F1-adiabatic"].measured == pytest.approx(0.02)
+    assert claims["F1-adiabatic"].verdict == "fail"
+    assert claims["F1-continuum"].measured == pytest.approx(best)
+    assert claims["F1-continuum"].verdict == verdict
+
+
 def test_drift_law_claim_is_the_median_over_runs_of_each_run_s_worst_mode(monkeypatch):
     """F4-law (docs/figures.md F4): per run the worst mode's out-of-sample unexplained fraction,
     then the median over runs. Runs x modes whose worst modes alternate: worst 0.3, 0.3, 0.3,
@@ -568,3 +632,45 @@ def test_f8_panel_shows_the_decay_claims_number_or_verdict():
     slope = power_law_claims("matter", _matter_target(lambda t, target: target))[1].measured
     assert f"a^{slope:.3f}" in follows
     assert "a^? (fail)" in _measured_text(_matter_target(lambda t, target: 1.0 + 0 * t))
+
+
+def _de_sitter_mode(t, hubble, mass):
+    """phi'' + 3 H phi' + m^2 phi = 0 from phi(0) = 1, phi'(0) = 0 (underdamped, m > 3H/2):
+    e^(-3Ht/2) [cos(w t) + 3H / (2w) sin(w t)], w^2 = m^2 - 9H^2/4."""
+    w = np.sqrt(mass**2 - 2.25 * hubble**2)
+    return np.exp(-1.5 * hubble * t) * (np.cos(w * t) + 1.5 * hubble / w * np.sin(w * t))
+
+
+@pytest.mark.parametrize(
+    ("network_h", "network_mass", "worst"),
+    [
+        (0.2, 1.5 * 1.02, 1.02**2 - 1),  # right H, m^2 off by 4.04 %
+        (0.2 * 1.03, 1.5, 0.03),  # H off by 3 %, right m^2
+        (0.2, 1.5, 0.0),  # the target's own field
+    ],
+    ids=["wrong-mass", "wrong-hubble", "target"],
+)
+def test_de_sitter_simulation_claim_is_the_worse_of_h_and_m2(network_h, network_mass, worst):
+    """F8-de-sitter (docs/figures.md F8): a Prony fit recovers (H, m^2) of a sampled de Sitter
+    mode exactly (its samples obey the two-term recursion with roots e^(s+- dt), s+ s- = m^2,
+    s+ + s- = -3H); the claim is max(|H_fit / H - 1|, |m2_fit / m^2 - 1|) against the target's
+    H = 0.2, m = 1.5, so a network field with the right H and a wrong mass fails."""
+    t = np.arange(1001) * 0.015
+    target = _de_sitter_mode(t, 0.2, 1.5)
+    ds = xr.Dataset(
+        {
+            "phi_network": ("step", _de_sitter_mode(t, network_h, network_mass)),
+            "phi_target": ("step", target),
+        },
+        coords={"t": ("step", t)},
+        attrs={"background": "de_sitter", "background_H": 0.2, "mass": 1.5, "dt": 0.015}
+        | {"phi0": 1.0, "kappa_drift": 0.0},
+    )
+    config = toy_width_config([64], 1, {"use_bias": True})
+    claims = {c.id: c for c in simulation_claims(Results({}, {}, {}, {}, config, {"ds": ds}))}
+    assert list(claims) == ["F8-field-ds", "F8-de-sitter-ds"]
+    claim = claims["F8-de-sitter-ds"]
+    assert claim.measured == pytest.approx(worst, abs=1e-9)
+    assert claim.verdict == ("pass" if worst <= 0.01 else "fail")
+    assert claim.details["H_fit"] == pytest.approx(network_h, rel=1e-9)
+    assert claim.details["m2_fit"] == pytest.approx(network_mass**2, rel=1e-9)

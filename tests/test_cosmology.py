@@ -269,6 +269,24 @@ def test_friedmann_vacuum_energy_is_de_sitter(friedmann):
     assert sup_rel_err(out["ddelta"][1], ddelta).max() < TOL
 
 
+@pytest.mark.parametrize("lam", [0.0, 0.3])
+def test_friedmann_rate_of_a_massive_field(lam):
+    """phi(0) = 1, phi'(0) = 0, m^2 = 1: rho = phi'^2 / 2 + m^2 phi^2 / 2 = 1/2, so H(0) =
+    sqrt((1/2 + Lambda) / 3) (sqrt(1/6) without vacuum), and the Friedmann constraint H^2 =
+    (phi'^2 / 2 + m^2 phi^2 / 2 + Lambda) / 3 holds at every saved time as the field rolls,
+    oscillates and dilutes (rho falls by over 10x over the span)."""
+    ts = np.linspace(0.0, 20.0, 41)
+    zero = np.zeros(1)
+    out = integrate_flrw(
+        ts, 1.0, 0.0, 1.0, zero, zero, zero, zero, kind="friedmann", expansion=Expansion(Lambda=lam)
+    )
+    phi, dphi, h = (np.asarray(out[key]) for key in ("phi", "dphi", "H"))
+    assert h[0] == pytest.approx(np.sqrt((0.5 + lam) / 3), rel=1e-15)
+    rho = 0.5 * dphi**2 + 0.5 * phi**2
+    assert rho[-1] < 0.1 * rho[0]
+    np.testing.assert_allclose(h**2, (rho + lam) / 3, rtol=1e-13)
+
+
 def test_x64_disabled_raises():
     previous = jax.config.jax_enable_x64
     jax.config.update("jax_enable_x64", False)

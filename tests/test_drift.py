@@ -126,6 +126,20 @@ def test_leave_cell_out_pools_other_cells_not_runs():
     np.testing.assert_array_equal(duality.leave_cell_out(values[:1], cells[:1]), [np.nan])
 
 
+def test_leave_cell_out_is_the_median_of_the_other_cells_means():
+    """Cell means 1 (seeds 0.5, 1.5), 2 (2 and a NaN), 10, 0 and a cell with no finite value
+    (no mean, never pooled): each run gets the median of the other cells' means, 2, 1, 1, 2
+    and 1.5 for the empty cell (median of 0, 1, 2, 10); their means (4, 11/3, 1, 13/3, 13/4)
+    would let the outlying cell 10 pull every prediction."""
+    cells = np.array(
+        [[0.1, 0.9], [0.1, 0.9], [0.2, 0.5], [0.2, 0.5], [0.5, 0.7], [0.05, 0.99], [0.3, 0.3]]
+    )
+    values = np.array([0.5, 1.5, 2.0, np.nan, 10.0, 0.0, np.nan])
+    np.testing.assert_allclose(
+        duality.leave_cell_out(values, cells), [2, 2, 1, 1, 1, 2, 1.5], rtol=1e-15
+    )
+
+
 def test_drift_laws_untestable_without_a_dense_enough_measurement():
     assert duality.drift_variables(xr.Dataset({"f": ("run", [0.0])}), np.zeros(1), None) == {}
     assert "not measured" in drift_shortfall(xr.Dataset())

@@ -209,6 +209,24 @@ def test_unstable_and_alternating_dynamics(beta):
         assert exact["regime"] == (2 if x < top else 3)
 
 
+@pytest.mark.parametrize("beta", BETAS)
+def test_double_negative_root_has_no_real_image(beta):
+    """x = eta kappa = (1 + sqrt(beta))^2 exactly: b = 1 + beta - x = -2 sqrt(beta), so r^2 - b r
+    + beta = (r + sqrt(beta))^2 has the double root -sqrt(beta) < 0 and (D) from rest is
+    u(n) = (1 + (1 + sqrt(beta)) n) (-sqrt(beta))^n, a sign flip every step: no real ODE image,
+    H = m^2 = Lambda = NaN (the bound belongs to the alternating region, docs/physics.md §5)."""
+    sb = math.sqrt(beta)
+    hi = (1 + sb) ** 2
+    n = np.arange(61)
+    u = theory.momentum_recursion(1.0, ETA, beta, hi / ETA, 60)
+    np.testing.assert_allclose(u, (1 + (1 + sb) * n) * (-sb) ** n, rtol=1e-9, atol=1e-12)
+    for eta in (1.0, 0.25):  # eta (hi / eta) == hi exactly for these eta
+        assert eta * (hi / eta) == hi
+        exact = theory.exact_dictionary(eta, beta, hi / eta)
+        assert np.isnan(exact["H"]) and np.isnan(exact["m2"]) and np.isnan(exact["Lambda"])
+        assert exact["regime"] == 2
+
+
 def test_gradient_descent_has_infinite_friction():
     x = np.array([0.5, 1.5, 2.5])
     exact = theory.exact_dictionary(ETA, 0.0, x / ETA)
@@ -360,3 +378,47 @@ def test_prony_window_stops_before_noise_floor():
     windowed = d.prony_fit(noisy, ETA, start=start, stop=stop)
     full = d.prony_fit(noisy, ETA)
     assert windowed["rel_residual"] < full["rel_residual"]
+
+
+# 6. the duality dataset
+
+
+def test_duality_dataset_scales_each_residual_by_its_own_start():
+    """One run, two modes u_a(n) of (D) from rest (u_a(1) = (1 - x_a) u_a(0) != u_a(0)) and
+    fields field_d,a(n) = u_a(n) + c_d u_a(0): sup_n |u_a - field_d,a| = |c_d| |u_a(0)|, so
+    residual_own = |c_d| exactly and residual_norm = |c_d u_a(0)| / ||r(0)||, ||r(0)|| = 2.5
+    (the ntk file's residual_norm at step 0)."""
+    import xarray as xr
+
+    beta, kappa, u0, steps = 0.9, np.array([3.0, 0.8]), np.array([1.2, -0.4]), 200
+    u = [u0, u0]
+    for _ in range(steps):
+        u.append((1 + beta - ETA * kappa) * u[-1] - beta * u[-2])
+    u = np.array(u[1:])[None]  # (run, step, mode)
+    assert np.all(np.abs(u[0, 1] / u[0, 0] - 1) > 0.05)
+    norm = np.concatenate([[2.5], np.linspace(2.0, 0.1, steps)])
+    coords = {"run": [0], "eta": ("run", [ETA]), "beta": ("run", [beta])}
+    coords |= {"seed": ("run", [0]), "schedule": ("run", ["constant"])}
+    coords |= {"diverged": ("run", [False]), "mode": [0, 1], "checkpoint": [0, steps]}
+    eigenvalue = 4 * np.array([[[*kappa, 0.1, 0.01], [*kappa, 0.1, 0.01]]])  # N = 4
+    ntk = xr.Dataset(
+        {
+            "u": (("run", "step", "mode"), u),
+            "eigenvalue": (("run", "checkpoint", "eigen"), eigenvalue),
+            "residual_norm": (("run", "step"), norm[None]),
+        },
+        coords,
+        {"n_samples": 4},
+    )
+    dictionaries = ["continuum", "exact", "adiabatic", "coupled"]
+    c = np.array([0.3, -0.002, 0.01, -0.05])
+    fields = u[None] + c[:, None, None, None] * u[None, :, :1, :]
+    cosmo = xr.Dataset(
+        {"field": (("dictionary", "run", "step", "mode"), fields)}, {"dictionary": dictionaries}
+    )
+    ds = d.duality_dataset(ntk, cosmo, 1e-12)
+    own = ds.residual_own.transpose("dictionary", "run", "mode").values
+    np.testing.assert_allclose(own, np.broadcast_to(np.abs(c)[:, None, None], own.shape), rtol=1e-9)
+    whole = ds.residual_norm.transpose("dictionary", "run", "mode").values
+    expected = np.abs(c[:, None, None] * u0) / 2.5
+    np.testing.assert_allclose(whole, np.broadcast_to(expected, whole.shape), rtol=1e-9)

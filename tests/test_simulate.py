@@ -11,10 +11,16 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
+from linear_model import LinearModel
 
 from nncosmo import simulate, theory
 from nncosmo.config import ConfigError, check_config, validate_config
-from nncosmo.results import decay_exponent, first_zero_crossing
+from nncosmo.results import (
+    de_sitter_recovery,
+    decay_exponent,
+    first_zero_crossing,
+    late_extrema,
+)
 
 jax.config.update("jax_enable_x64", True)
 
@@ -105,6 +111,82 @@ def test_linear_model_follows_the_step_dependent_recursion():
     np.testing.assert_allclose(u, expected, rtol=0, atol=1e-10)
 
 
+class SimulatedLinearModel(LinearModel):
+    """LinearModel (NTK x x^T / d + 1, constant) with the attribute `training_apply_function`
+    sets, so that `simulate.simulate` itself trains it: u_0 then obeys the recursion exactly."""
+
+    reverse_mode_only: bool = False
+
+
+def simulate_linear(target: dict):
+    """`simulate.simulate` of `target` on SimulatedLinearModel (8 samples, 5 features, eps =
+    1e-3), and kappa_0 = lambda_0 / N from the closed-form NTK."""
+    x = np.random.default_rng(6).standard_normal((8, 5))
+    network = {"seed": 2, "amplitude": 1e-3, "kappa_stride": 50, "dataset": "toy"}
+    out = simulate.simulate(target, network, SimulatedLinearModel(), x)
+    return out, np.linalg.eigvalsh(x @ x.T / 5 + 1.0)[-1] / 8
+
+
+def test_simulation_reproduces_the_de_sitter_closed_form():
+    """simulate.simulate on a network linear in its parameters, de Sitter H = 0.3, m = 1.7 and a
+    nonzero phi'(t0): kappa_0 = lambda_0 / N of the closed-form NTK, beta = exp(-3 H dt),
+    eta_n kappa_0 = 1 + beta - 2 sqrt(beta) cos(w dt) (w^2 = m^2 - 9H^2/4), and phi(t_n) =
+    u_0 / eps is the closed form through (phi(t0), phi'(t0)) (the momentum buffer sets phi')."""
+    target = {
+        "background": {"kind": "de_sitter", "H": 0.3},
+        "mass": 1.7,
+        "phi0": 0.8,
+        "dphi0": -0.5,
+        "span": 12.0,
+        "steps": 400,
+    }
+    out, kappa0 = simulate_linear(target)
+    dt = 12.0 / 400
+    np.testing.assert_allclose(out["t"], dt * np.arange(401), rtol=1e-15)
+    assert out["kappa0"] == pytest.approx(kappa0, rel=1e-12)
+    np.testing.assert_allclose(out["kappa"], kappa0, rtol=1e-12)  # the NTK does not move
+    beta = np.exp(-3 * 0.3 * dt)
+    np.testing.assert_allclose(out["beta"], np.full(400, beta), rtol=1e-15)
+    w = np.sqrt(1.7**2 - 2.25 * 0.3**2)
+    x = 1 + beta - 2 * np.sqrt(beta) * np.cos(w * dt)
+    np.testing.assert_allclose(out["eta"] * kappa0, np.full(400, x), rtol=1e-10)
+    closed = np.exp(-0.45 * out["t"]) * (
+        0.8 * np.cos(w * out["t"]) + (-0.5 + 0.45 * 0.8) / w * np.sin(w * out["t"])
+    )
+    np.testing.assert_allclose(out["phi"], closed, rtol=0, atol=1e-9)
+    assert np.max(out["leak"]) < 1e-9
+
+
+def test_simulation_schedule_follows_the_power_law():
+    """simulate.simulate for a = (t / t0)^p, p = 1/2: H(t_n) = p / t_n and the momentum of step
+    n (u(n) -> u(n + 1)) is beta_n = exp(-3 p dt / t_n), at the step's start; with x_n = 1 +
+    beta_n - 2 sqrt(beta_n) cos(w_n dt) (w_n^2 = m^2 - 9 H_n^2 / 4, imaginary while
+    overdamped) the network's phi obeys phi(n+1) - phi(n) = beta_n (phi(n) - phi(n-1)) - x_n
+    phi(n) from phi(t0) = 1."""
+    p, t0, dt = 0.5, 0.05, 10.0 / 300
+    target = {
+        "background": {"kind": "power_law", "p": p, "t0": t0},
+        "mass": 1.0,
+        "phi0": 1.0,
+        "dphi0": 0.0,
+        "span": 10.0,
+        "steps": 300,
+    }
+    out, kappa0 = simulate_linear(target)
+    t = t0 + dt * np.arange(301)
+    np.testing.assert_allclose(out["t"], t, rtol=1e-15)
+    np.testing.assert_allclose(out["field"]["H"], p / t, rtol=1e-14)
+    beta = np.exp(-3 * p * dt / t[:-1])
+    np.testing.assert_allclose(out["beta"], beta, rtol=1e-14)
+    w = np.sqrt((1.0 - 2.25 * (p / t[:-1]) ** 2).astype(complex))
+    x = (1 + beta - 2 * np.sqrt(beta) * np.cos(w * dt)).real
+    np.testing.assert_allclose(out["eta"] * kappa0, x, rtol=1e-10)
+    phi = out["phi"]
+    assert phi[0] == pytest.approx(1.0, rel=1e-12)
+    step = phi[1:-1] + beta[1:] * (phi[1:-1] - phi[:-2]) - x[1:] * phi[1:-1]
+    np.testing.assert_allclose(phi[2:], step, rtol=0, atol=1e-10)
+
+
 def default_config() -> dict:
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     validate_config(config, SCHEMA)
@@ -193,3 +275,35 @@ def test_first_zero_crossing_interpolates():
     t = np.linspace(0.0, 3.0, 301)
     assert first_zero_crossing(t, np.cos(t)) == pytest.approx(np.pi / 2, abs=1e-4)
     assert np.isnan(first_zero_crossing(t, 1.0 + t))
+
+
+def test_late_extrema_are_those_where_h_is_below_a_tenth_of_m():
+    """Matter era H = 2 / (3t), m = 3, phi = cos(3t) sampled at t_j = j pi / 60: the peaks of
+    |phi| sit on the samples t = k pi / 3 (j = 20k) and the late cut H <= m / 10 is t >= 20/9,
+    so k = 3 .. 60 count (2 pi / 3 = 2.09 < 20/9; the last sample j = 1210 is past k = 60), and
+    |phi| = 1 at all of them (exponent 0)."""
+    t = np.pi / 60 * np.arange(1, 1211)
+    phi = np.cos(3 * t)
+    ds = power_law_dataset(t, phi, p=2 / 3, mass=3.0)
+    a, size = late_extrema(ds, phi)
+    np.testing.assert_allclose(a, (20 * np.arange(3, 61)) ** (2 / 3), rtol=1e-12)  # (t / t_1)^p
+    np.testing.assert_allclose(size, 1.0, rtol=1e-12)
+    slope, extrema = decay_exponent(ds, phi)
+    assert extrema == 58 and slope == pytest.approx(0.0, abs=1e-12)
+
+
+def test_de_sitter_recovery_of_a_heavy_field():
+    """A de Sitter mode with H = 0.5, m = 2 (m^2 = 4): phi = e^(-3Ht/2) [cos(w t) + 3H / (2w)
+    sin(w t)], w^2 = m^2 - 9H^2/4, sampled at dt = 0.02 obeys the two-term recursion with roots
+    e^(s+- dt) exactly, so the Prony fit gives H = 0.5 and m^2 = 4: both errors zero."""
+    t = 0.02 * np.arange(751)
+    w = np.sqrt(4.0 - 2.25 * 0.25)
+    phi = np.exp(-0.75 * t) * (np.cos(w * t) + 0.75 / w * np.sin(w * t))
+    ds = xr.Dataset(
+        {"phi_network": ("step", phi)},
+        attrs={"background_H": 0.5, "mass": 2.0, "dt": 0.02},
+    )
+    fit = de_sitter_recovery(ds)
+    assert fit["H_fit"] == pytest.approx(0.5, rel=1e-10)
+    assert fit["m2_fit"] == pytest.approx(4.0, rel=1e-10)
+    assert fit["H_error"] < 1e-10 and fit["m2_error"] < 1e-10

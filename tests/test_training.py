@@ -291,6 +291,14 @@ def test_divergence_is_flagged_not_raised():
     np.testing.assert_array_equal(training.diverged(loss, 100.0), [False, True, True, True])
 
 
+def test_divergence_needs_a_final_loss_above_factor_times_the_start():
+    """docs/physics.md §7.5: a run diverged if its loss ends *above* factor x its start.
+    Exactly 100 x (the loss values and the product are exact in binary) is not a divergence;
+    the next float up is."""
+    loss = np.array([[1.0, 30.0, 100.0], [0.5, 7.0, 50.0], [1.0, 30.0, np.nextafter(100.0, 200)]])
+    np.testing.assert_array_equal(training.diverged(loss, 100.0), [False, False, True])
+
+
 def test_unstable_run_finishes_and_is_flagged(rng):
     """eta lambda_0/N > 2(1 + beta): the sweep completes, only that run is flagged."""
     x = rng.standard_normal((8, 3))
