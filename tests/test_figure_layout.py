@@ -14,7 +14,7 @@ def test_legend_below_never_covers_the_axes_or_its_label(entries):
     ax = axes[0]
     for k in range(entries):
         ax.plot(np.geomspace(0.01, 0.5, 5), np.geomspace(3, 0.03, 5) * (k + 1), "o-",
-                label=f"β = 0.{k}: slope vs η -0.999")  # fmt: skip
+                label=f"β = 0.{k}: Λ_fit ∝ η^-0.999")  # fmt: skip
     ax.set(xscale="log", yscale="log", xlabel="learning rate η")
     _legend_below(ax)
     fig.tight_layout()

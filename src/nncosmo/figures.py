@@ -165,7 +165,7 @@ def _slope_text(slope: float | None) -> str:
     """Legend text of a fitted slope, or why there is none."""
     if slope is None:
         return f"slope untestable (< {MIN_SLOPE_POINTS} good fits)"
-    return f"slope vs η {slope:.3f}"
+    return f"Λ_fit ∝ η^{slope:.3f}"
 
 
 def _width_slope(per_width: dict, short: str | None) -> tuple[float | None, str]:
@@ -698,7 +698,7 @@ def figure_phase_diagram(results: Results):
         for mask, style, label in markers:
             if mask.any():
                 ax.scatter(x[mask], beta_run[mask], zorder=4, label=label, **style)
-    fig.colorbar(points, ax=ax, label="|H_fit / H_η − 1| (mean mode)")
+    fig.colorbar(points, ax=ax, label="|H_fit / H_η − 1| (mean mode)", extend="both")  # clipped
     ax.set(
         xscale="log",
         xlim=(x_min, x_max),
