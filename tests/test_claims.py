@@ -14,6 +14,7 @@ from nncosmo.claims import (
     Tolerance,
     background_claims,
     drift_claims,
+    history_claims,
     infinite_width_claims,
     interval_verdict,
     lambda_claims,
@@ -674,3 +675,55 @@ def test_de_sitter_simulation_claim_is_the_worse_of_h_and_m2(network_h, network_
     assert claim.verdict == ("pass" if worst <= 0.01 else "fail")
     assert claim.details["H_fit"] == pytest.approx(network_h, rel=1e-9)
     assert claim.details["m2_fit"] == pytest.approx(network_mass**2, rel=1e-9)
+
+
+def test_finite_estimate_with_a_non_finite_interval_end_is_untestable():
+    """An interval [NaN, -0.5] (a bootstrap with no finite resamples at one end) cannot judge the
+    claim, however finite the estimate: untestable, with neither value reported."""
+    claim = make_claim("F2-drift", -0.85, interval=[math.nan, -0.5], dataset="toy")
+    assert claim.verdict == "untestable" and claim.measured is None and claim.interval is None
+
+
+def test_power_law_decay_fails_a_network_with_too_few_late_extrema():
+    """The network follows the matter target cos(t) / t up to t = 4.5 pi and is zero after: the
+    late era (H = 2 / (3t) <= m / 10, t >= 20 / 3) then holds its |phi| peaks at t = 3 pi and
+    4 pi only, two, fewer than the MIN_DECAY_EXTREMA = 3 a log-log fit needs to be able to fail,
+    while the target has many: F8-decay fails (the data test it), F8-onset (first zero at
+    pi / 2) passes."""
+    net = _matter_target(lambda t, target: np.where(t < 4.5 * np.pi, target, 0.0))
+    onset, decay = power_law_claims("matter", net)
+    assert onset.verdict == "pass"
+    assert decay.verdict == "fail" and decay.measured is None, decay
+    assert decay.reason.startswith("the network's field has 2 extrema"), decay.reason
+
+
+def test_f7_friedmann_claim_compares_with_the_continuum_history():
+    """A friedmann history run whose network u_0 equals its continuum (field + Friedmann)
+    history exactly and lies 0.5 off its exact image (u_0(0) = 1): F7-Friedmann measures
+    sup |u_0 - phi_continuum| / |u_0(0)| = 0 and passes, while F7-background (the exact image)
+    measures 0.5 / 1 = 0.5."""
+    from types import SimpleNamespace
+
+    steps = np.arange(200)
+    u = np.stack([np.cos(0.3 * steps), 0.1 * np.cos(0.2 * steps)], axis=1)
+    ntk = history_ntk(u, np.array([[4 * 9.0, 4 * 4.0]]), 0.01)
+    ntk = ntk.assign_coords(schedule="friedmann planck_mass=1")
+    cosmo = xr.Dataset(
+        {"history_field": (("history", "step", "mode"), np.stack([u + 0.5, u]))},
+        {"history": ["exact", "continuum"], "step": steps, "mode": [0, 1]},
+    )
+    duality = xr.Dataset(
+        {
+            "window_status": ("window", [0]),
+            "H_window": ("window", [1.0]),
+            "H_window_history": ("window", [1.0]),
+            "window_tau": ("window", [1.0]),
+        }
+    )
+    stages = {"ntk": {"fr": ntk}, "cosmology": {"fr": cosmo}, "duality": {"fr": duality}}
+    results = SimpleNamespace(
+        history_runs=lambda stage: stages[stage], config={"duality": {"fit_rel_floor": 1e-3}}
+    )
+    claims = {c.id: c for c in history_claims(results)}
+    assert claims["F7-background"].measured == pytest.approx(0.5)
+    assert claims["F7-Friedmann"].measured == 0.0 and claims["F7-Friedmann"].verdict == "pass"

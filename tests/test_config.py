@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from snakemake.utils import update_config
@@ -15,11 +16,13 @@ from nncosmo.config import (
     ConfigError,
     built_figures,
     check_config,
+    check_cosmologies,
     figure_jobs,
     job_priorities,
     job_runs,
     job_width,
     jobs,
+    lowest_hubble,
     run_key,
     runs_for,
     sweep_runs,
@@ -383,3 +386,25 @@ def test_job_priorities_rank_stages_then_the_costliest_chain(config):
     assert max(priorities, key=priorities.get) == "train/teacher/w1024"
     ranked = [priorities[f"ntk/digits/w{w}"] for w in (128, 256, 512, 1024)]
     assert ranked == sorted(ranked) and len(set(ranked)) == 4
+
+
+def test_lowest_hubble_of_a_power_law_is_at_the_end_of_the_span():
+    """H = p / (t0 + t) falls over the span: its smallest value is p / (t0 + span) =
+    0.5 / (2 + 8) = 0.05, not p / t0 = 0.25; de Sitter's is H itself."""
+    assert lowest_hubble({"kind": "power_law", "p": 0.5, "t0": 2.0}, 8.0) == pytest.approx(0.05)
+    assert lowest_hubble({"kind": "de_sitter", "H": 0.3}, 8.0) == 0.3
+
+
+@pytest.mark.parametrize(("steps", "rejected"), [(2, True), (3, False)])
+def test_a_target_at_the_nyquist_phase_is_rejected(steps, rejected):
+    """m = 1, H = 0 over span 2 pi: steps = 2 give dt = pi, omega dt = pi exactly, the Nyquist
+    bound (the lattice aliases the mass), rejected naming the steps; steps = 3 give 2 pi / 3."""
+    target = {"span": 2 * np.pi, "steps": steps, "mass": 1.0}
+    target["background"] = {"kind": "de_sitter", "H": 0.0}
+    config = {"datasets": {"toy": {}}}
+    config["cosmologies"] = {"network": {"dataset": "toy"}, "targets": {"t": target}}
+    if rejected:
+        with pytest.raises(ConfigError, match="cosmologies.targets.t.steps"):
+            check_cosmologies(config)
+    else:
+        check_cosmologies(config)

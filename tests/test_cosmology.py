@@ -9,7 +9,12 @@ import mpmath  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from nncosmo.cosmology import Expansion, hubble, integrate_flrw  # noqa: E402
+from nncosmo.cosmology import (  # noqa: E402
+    Expansion,
+    hubble,
+    integrate_flrw,
+    interpolate_steps,
+)
 
 TOL = 1e-8
 N_T = 81
@@ -395,3 +400,12 @@ jax.jit(lambda: integrate_coupled(
     assert proc.returncode != 0
     assert "maximum number of solver steps was reached" in proc.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_per_step_table_is_linear_between_known_steps_and_held_outside():
+    """kappa known at steps 2 and 5 as 1 and 4 (two runs, the second 10 and 40): linear in n
+    between (step 3: 1 + (4 - 1) / 3 = 2), held at the first value before step 2 and at the
+    last after step 5 (step 7: 4), per run."""
+    values = np.array([[1.0, 4.0], [10.0, 40.0]])
+    out = interpolate_steps(np.array([2, 5]), values, np.array([0, 2, 3, 5, 7]))
+    np.testing.assert_allclose(out, [[1, 1, 2, 4, 4], [10, 10, 20, 40, 40]], rtol=1e-12)

@@ -81,3 +81,16 @@ def test_bad_data_names_the_dataset(x, y, message):
     with pytest.raises(DataError, match=message) as err:
         to_dataset("mydata", x, y, {})
     assert "mydata" in str(err.value)
+
+
+def test_teacher_target_is_tanh_of_the_projection_over_sqrt_d():
+    """Without noise y = tanh(w . x / sqrt(d)) + target_mean, x then w drawn N(0, 1) from
+    numpy's Generator seeded with `seed`: artanh(y - target_mean) is linear in x with
+    coefficients w / sqrt(d) = w / 2 (d = 4), so the variance of the pre-activation stays O(1)
+    whatever d."""
+    x, y = teacher(12, 4, 0.0, 0.5, 7)
+    rng = np.random.default_rng(7)
+    np.testing.assert_array_equal(x, rng.standard_normal((12, 4)))
+    w = rng.standard_normal(4)
+    coefficients = np.linalg.lstsq(x, np.arctanh(y - 0.5), rcond=None)[0]
+    np.testing.assert_allclose(coefficients, w / 2, rtol=1e-10)

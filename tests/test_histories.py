@@ -9,6 +9,7 @@ jax.config.update("jax_enable_x64", True)
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import xarray as xr  # noqa: E402
+from scipy import special  # noqa: E402
 
 from nncosmo import theory  # noqa: E402
 from nncosmo.cosmology import (  # noqa: E402
@@ -16,6 +17,8 @@ from nncosmo.cosmology import (  # noqa: E402
     continuum_fields,
     image_fields,
     integrate_flrw,
+    step_image,
+    with_histories,
 )
 from nncosmo.duality import WINDOW_STATUS, with_hubble_windows  # noqa: E402
 
@@ -178,3 +181,112 @@ def test_f7_titles_name_each_history_in_the_physics_notation(spec, title):
     from nncosmo.theory import schedule_label
 
     assert _schedule_title(schedule_label(spec)) == title
+
+
+def test_empty_friedmann_continuum_history_is_the_exact_de_sitter_rate():
+    """No field energy (u = 0, kappa = 0): the continuum Friedmann history is pure vacuum,
+    Lambda = 3 H^2 of the exact dictionary (the friedmann schedule's beta_n -> beta as rho -> 0),
+    so H = -ln(beta) / (3 sqrt(eta)) = -ln(0.8) / 0.3 = 0.743811... at every tau, not the
+    continuum (1 - beta) / (3 sqrt(eta)) = 0.2 / 0.3 = 0.6667."""
+    ts = np.linspace(0.0, 3.0, 7)
+    fields, hubble = continuum_fields(
+        "friedmann", [{"kind": "friedmann", "planck_mass": 1.0}], ts[None],
+        np.array([ETA]), np.array([0.8]), np.zeros((1, ts.size, 2)),
+        np.zeros((1, 2)), np.zeros((1, 2)), 1e-11, 1e-13,
+    )  # fmt: skip
+    np.testing.assert_allclose(hubble[0], -np.log(0.8) / 0.3, rtol=1e-9)
+    assert np.all(fields == 0)
+
+
+def test_nesterov_image_hubble_is_mode_zero_s_rate_from_the_first_real_step():
+    """A Nesterov run's history H is mode 0's image (H differs per mode): for n >= 2 the
+    recursion (D) has b_n = (beta_n^2 / beta_{n-1}) (1 - eta kappa) (constant eta), so
+    3H_n = -ln b_n / sqrt(eta) with beta_n = n / (n + 3), written here by hand for kappa_0.
+    The field starts at n0 = 1 (beta_0 = 0: no image at n = 0) from u(1) with the velocity of
+    step 1's image through u(0) and u(1), and follows the recursion closely."""
+    steps, kappa = 40, np.array([3.0, 0.5])
+    etas, betas = np.full(steps + 1, ETA), theory.nesterov_momentum(steps)
+    u0 = np.array([1.0, 1.0])
+    u = theory.scheduled_recursion(u0, kappa, etas[:steps, None], betas[:steps, None], True)
+    tau = theory.lattice_time(etas)
+    fields, hubble = image_fields(
+        tau[None], etas[None], betas[None], np.broadcast_to(kappa, u.shape)[None], u[None],
+        np.array([True]), 1e-11, 1e-13,
+    )  # fmt: skip
+    n = np.arange(2, steps)
+    b = betas[n] ** 2 / betas[n - 1] * (1 - ETA * kappa[0])
+    np.testing.assert_allclose(hubble[0, n], -np.log(b) / (3 * np.sqrt(ETA)), rtol=1e-9)
+    assert np.isnan(hubble[0, 0]) and np.isnan(fields[0, 0]).all()
+    # the massive mode moves from step 0 to 1 by -eta kappa u(0) = -0.03: starting it from rest
+    # at n0 = 1 would miss that velocity ~ -sqrt(eta) kappa = -0.3 for the rest of the run
+    np.testing.assert_allclose(fields[0, 1:, 0], u[1:, 0], rtol=0, atol=2e-3)
+
+
+def test_nesterov_image_starts_with_the_velocity_through_u0_and_u1():
+    """Nesterov (beta_n = n / (n + 3), beta_0 = 0) has no image at n = 0, so the field starts at
+    n0 = 1 from u(1) = u(0) (1 - eta kappa) = 0.97 (kappa = 3, u(0) = 1). Step 1's recursion (D)
+    has b_1 = eta beta_1^2 kappa = 0.001875, c_1 = eta kappa (1 + beta_1 + beta_1^2) = 0.039375
+    (beta_1 = 1/4), roots r of r^2 - (1 + b_1 - c_1) r + b_1 = 0 (both real); the lattice
+    solution A r+^n + B r-^n through u(0) = 1 at n = 0 and u(1) at n = 1 has
+    u'(tau_1) = (A r+ ln r+ + B r- ln r-) / sqrt(eta), A r+ + B r- = u(1), A + B = u(0): the
+    velocity through both points, not the one from rest (u(0) = u(1))."""
+    steps, kappa = 6, np.array([3.0])
+    etas, betas = np.full(steps + 1, ETA), theory.nesterov_momentum(steps)
+    u = theory.scheduled_recursion(1.0, kappa, etas[:steps, None], betas[:steps, None], True)
+    image = step_image(theory.lattice_time(etas), etas, betas, np.tile(kappa, (steps + 1, 1)), u,
+                       True)  # fmt: skip
+    assert image["n0"] == 1 and image["u0"][0] == pytest.approx(0.97)
+    r_plus, r_minus = np.sort(np.roots([1.0, -(1 + 0.001875 - 0.039375), 0.001875]).real)[::-1]
+    A, B = np.linalg.solve([[1.0, 1.0], [r_plus, r_minus]], [1.0, 0.97])
+    velocity = (A * r_plus * np.log(r_plus) + B * r_minus * np.log(r_minus)) / np.sqrt(ETA)
+    assert image["du0"][0] == pytest.approx(velocity, rel=1e-9)
+
+
+def bessel_pair(order, x):
+    """(J_order(x), Y_order(x))."""
+    return np.array([special.jv(order, x), special.yv(order, x)])
+
+
+def test_power_law_continuum_history_starts_with_the_rest_image_velocity():
+    """`with_histories`' continuum history of a power_law run (p = 1/2, tau0 = 2): each mode
+    solves u'' + (3p / t) u' + kappa u = 0, t = tau0 + tau, i.e. u = t^-nu (A J_nu(m t)
+    + B Y_nu(m t)), nu = (3p - 1) / 2 = 1/4, m = sqrt(kappa), with u' = -m t^-nu (A J_{nu+1}
+    + B Y_{nu+1}). Its initial velocity is that of the first step's exact image from rest:
+    u(-1) = u(0), so with the roots r+- of r^2 - (1 + beta_0 - eta_0 kappa) r + beta_0,
+    A' + B' = A' / r+ + B' / r- = u(0) and u'(0) = (A' ln r+ + B' ln r-) / sqrt(eta_0)."""
+    steps, p, tau0 = 60, 0.5, 2.0
+    etas, betas = theory.power_law_schedule(ETA, p, tau0, steps)
+    kappa, u0 = np.array([2.0, 0.3]), np.array([1.0, -0.5])
+    u = theory.scheduled_recursion(u0, kappa, etas[:steps, None], betas[:steps, None])
+    tau = theory.lattice_time(etas)
+    ntk = xr.Dataset(
+        {
+            "u": (("run", "step", "mode"), u[None]),
+            "tau": (("run", "step"), tau[None]),
+            "eta_n": (("run", "step"), etas[None]),
+            "beta_n": (("run", "step"), betas[None]),
+            "eta": ("run", [ETA]),
+            "beta": ("run", [betas[-1]]),
+            "diverged": ("run", [False]),
+        },
+        coords={"schedule": ("run", [f"power_law p={p} tau0={tau0}"])},
+    )
+    ds = xr.Dataset(
+        {
+            "field": (("dictionary", "run", "step", "mode"), np.zeros((2, 1, steps + 1, 2))),
+            "hubble": (("dictionary", "run"), np.zeros((2, 1))),
+        },
+        coords={"dictionary": ["exact", "continuum"], "run": [0]},
+    )
+    out = with_histories(ds, ntk, np.broadcast_to(kappa, u.shape)[None], 1e-11, 1e-13)
+    field = out.history_field.sel(history="continuum").values[0]
+    nu, t = (3 * p - 1) / 2, tau0 + tau
+    for a, (k, start) in enumerate(zip(kappa, u0, strict=True)):
+        roots = np.roots([1.0, -(1 + betas[0] - etas[0] * k), betas[0]]).astype(complex)
+        A_, B_ = np.linalg.solve([[1.0, 1.0], 1 / roots], [start, start])
+        velocity = ((A_ * np.log(roots[0]) + B_ * np.log(roots[1])) / np.sqrt(etas[0])).real
+        m = np.sqrt(k)
+        matrix = [bessel_pair(nu, m * tau0), -m * bessel_pair(nu + 1, m * tau0)]
+        coef = np.linalg.solve(tau0**-nu * np.array(matrix), [start, velocity])
+        np.testing.assert_allclose(field[:, a], t**-nu * (coef @ bessel_pair(nu, m * t)), atol=1e-7)
+    np.testing.assert_allclose(out.history_hubble.values[0], p / t, rtol=1e-9)

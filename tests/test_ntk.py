@@ -206,7 +206,9 @@ def test_overlap_drift_and_residual_modes():
 def test_ntk_stage_streams_runs_from_a_lazily_opened_training_file(rng, tmp_path):
     """The NTK stage on a training file opened lazily gives, for every (run, checkpoint), the
     independent J J^T of that run's saved parameters, and never loads a parameter variable whole
-    (it reads one run's hyperslab at a time)."""
+    (it reads one run's hyperslab at a time). u_end projects the residual f - y on the
+    eigenvectors of that last-checkpoint J J^T (descending eigenvalues; up to sign), u on those
+    of the first."""
     from nncosmo import training
     from nncosmo.io import read_dataset, write_dataset
 
@@ -222,6 +224,11 @@ def test_ntk_stage_streams_runs_from_a_lazily_opened_training_file(rng, tmp_path
             params = training.variables_to_params(job, run=r, checkpoint=c)
             reference = jacobian_ntk(model, params, jnp.asarray(x))
             np.testing.assert_allclose(ds.ntk.isel(run=r, checkpoint=c), reference, rtol=1e-10)
+            vectors = np.linalg.eigh(reference)[1][:, ::-1][:, :2]
+            residual = np.abs((job.f.isel(run=r).values - y) @ vectors)
+            if c in (0, 2):
+                u = (ds.u if c == 0 else ds.u_end).isel(run=r).values
+                np.testing.assert_allclose(np.abs(u), residual, rtol=1e-8, atol=1e-12)
     params = [name for name in lazy.data_vars if name.startswith(training.PARAM_PREFIX)]
     assert params and not any(lazy[name].variable._in_memory for name in params)
     lazy.close()

@@ -2,8 +2,15 @@
 
 import numpy as np
 import pytest
+import xarray as xr
 
-from nncosmo.results import extrapolate_in_inverse_width
+from nncosmo.duality import WINDOW_STATUS
+from nncosmo.results import (
+    CONFIDENCE,
+    bootstrap_over_seeds,
+    extrapolate_in_inverse_width,
+    window_hubble_errors,
+)
 
 WIDTHS = (128, 256, 512, 1024)
 
@@ -55,3 +62,32 @@ def test_interval_covers_the_true_intercept_at_about_its_level():
         low, high = extrapolate_in_inverse_width(sweep)["interval"]
         covered += low <= 1 <= high
     assert 0.93 <= covered / 1000 <= 0.97
+
+
+def test_bootstrap_interval_holds_the_central_confidence_of_the_resamples():
+    """A statistic whose resampled values are evenly spaced on [0, 1] (whatever was drawn): the
+    percentile interval is its central CONFIDENCE = 95 %, the (1 -+ 0.95) / 2 quantiles
+    [0.025, 0.975] (not the one-sided [0.05, 0.95]); the estimate is the statistic of the
+    seeds themselves (one sample: 0)."""
+    assert CONFIDENCE == 0.95
+    uniform = lambda widths, samples: np.linspace(0.0, 1.0, samples[0].shape[0])  # noqa: E731
+    out = bootstrap_over_seeds({128: np.array([1.0, 2.0]), 256: np.array([3.0])}, uniform)
+    np.testing.assert_allclose(out["interval"], [0.025, 0.975], rtol=0, atol=1e-12)
+    assert out["estimate"] == 0.0 and out["seeds_per_width"] == [2, 1]
+
+
+def test_f7_window_errors_use_only_the_resolved_windows():
+    """Only windows with status "ok" count: of four windows, one per status (ok, no real image,
+    below floor, unresolved), only the first, H_window / H_history - 1 = 1.1 / 1.0 - 1 = 0.1."""
+    assert WINDOW_STATUS.index("ok") == 0 and len(WINDOW_STATUS) == 4
+    duality = xr.Dataset(
+        {
+            "window_status": ("window", [0, 1, 2, 3]),
+            "H_window": ("window", [1.1, 5.0, 3.0, 4.0]),
+            "H_window_history": ("window", [1.0, 1.0, 1.0, 1.0]),
+            "window_tau": ("window", [0.5, 1.5, 2.5, 3.5]),
+        }
+    )
+    tau, rel = window_hubble_errors(duality)
+    np.testing.assert_allclose(tau, [0.5])
+    np.testing.assert_allclose(rel, [0.1], rtol=1e-12)

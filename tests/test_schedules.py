@@ -116,6 +116,17 @@ def test_effective_momentum_rewrites_the_optax_recursion(nesterov):
     np.testing.assert_allclose(momentum_form(np.ones(3), b, c), expected, rtol=0, atol=1e-12)
 
 
+def test_nesterov_first_step_with_momentum_from_the_start():
+    """beta_0 > 0 (not the n / (n + 3) momenta, whose beta_0 = 0): from rest t(0) = 0, so
+    t(1) = kappa u(0) and nesterov's u(1) = u(0) - eta_0 (kappa u(0) + beta_0 kappa u(0)), i.e.
+    c_0 = eta_0 kappa (1 + beta_0) = 0.1 * 2 * 1.5 = 0.3 by hand, b_0 = beta_0 = 0.5 (it
+    multiplies u(0) - u(-1) = 0); u(1) = 1 - 0.3 = 0.7."""
+    b, c = theory.effective_momentum(np.array([0.1, 0.1]), np.array([0.5, 0.5]), 2.0, True)
+    assert b[0] == pytest.approx(0.5) and c[0] == pytest.approx(0.3)
+    u = theory.scheduled_recursion(1.0, 2.0, np.array([0.1]), np.array([0.5]), nesterov=True)
+    assert u[1] == pytest.approx(0.7)
+
+
 def test_constant_schedule_image_is_the_exact_dictionary():
     """A constant (eta, beta): the per-step image is §5's exact dictionary at every step."""
     eta, beta, kappa = 0.2, 0.85, np.array([0.1, 1.0, 4.0])
