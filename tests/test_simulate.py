@@ -72,18 +72,21 @@ def train_linear(target: dict, hubble: np.ndarray):
     return t, np.asarray(u), np.asarray(leak), beta, x
 
 
+# de Sitter H = 0.3, m = 1.7, with a nonzero phi'(t0): 400 steps over t = 0..12
+DE_SITTER = {
+    "background": {"kind": "de_sitter", "H": 0.3},
+    "mass": 1.7,
+    "phi0": 0.8,
+    "dphi0": -0.5,
+    "span": 12.0,
+    "steps": 400,
+}
+
+
 def test_linear_model_reproduces_the_de_sitter_closed_form():
     """Constant H: the derived settings make u_0 the exact discrete image, phi(t_n) from the
     closed form with the target's own phi(0), phi'(0) (a nonzero velocity: the momentum buffer)."""
-    target = {
-        "background": {"kind": "de_sitter", "H": 0.3},
-        "mass": 1.7,
-        "phi0": 0.8,
-        "dphi0": -0.5,
-        "span": 12.0,
-        "steps": 400,
-    }
-    t, u, leak, _, _ = train_linear(target, np.full(401, 0.3))
+    t, u, leak, _, _ = train_linear(DE_SITTER, np.full(401, 0.3))
     closed = theory.mode_solution(t, 0.8, -0.5, 0.3, 1.7**2)
     np.testing.assert_allclose(u, closed, rtol=0, atol=1e-10)
     assert np.max(leak) < 1e-12
@@ -132,15 +135,7 @@ def test_simulation_reproduces_the_de_sitter_closed_form():
     nonzero phi'(t0): kappa_0 = lambda_0 / N of the closed-form NTK, beta = exp(-3 H dt),
     eta_n kappa_0 = 1 + beta - 2 sqrt(beta) cos(w dt) (w^2 = m^2 - 9H^2/4), and phi(t_n) =
     u_0 / eps is the closed form through (phi(t0), phi'(t0)) (the momentum buffer sets phi')."""
-    target = {
-        "background": {"kind": "de_sitter", "H": 0.3},
-        "mass": 1.7,
-        "phi0": 0.8,
-        "dphi0": -0.5,
-        "span": 12.0,
-        "steps": 400,
-    }
-    out, kappa0 = simulate_linear(target)
+    out, kappa0 = simulate_linear(DE_SITTER)
     dt = 12.0 / 400
     np.testing.assert_allclose(out["t"], dt * np.arange(401), rtol=1e-15)
     assert out["kappa0"] == pytest.approx(kappa0, rel=1e-12)
