@@ -28,6 +28,7 @@ from matplotlib.ticker import (  # noqa: E402
 from nncosmo import theory  # noqa: E402
 from nncosmo.claims import (  # noqa: E402
     CLAIMS,
+    MIXING_DICTIONARIES,
     bootstrap_shortfall,
     drift_shortfall,
     extrapolation_shortfall,
@@ -60,6 +61,7 @@ from nncosmo.results import (  # noqa: E402
     seed_means,
     simulation_error,
     width_values,
+    zero_crossings,
 )
 
 PALETTE = sns.color_palette("colorblind")
@@ -118,6 +120,12 @@ def _legend_below(ax, ncol: int = 2) -> None:
     """The axes' legend under its x label, in `ncol` columns: with one entry per beta (five in
     the workstation and paper presets) a legend inside the axes covers the data."""
     ax.legend(fontsize=7, ncol=ncol, loc="upper center", bbox_to_anchor=(0.5, -0.17), frameon=False)
+
+
+def _dodge(k: int, count: int, octaves: float) -> float:
+    """Factor on a log2 width axis that sets series k of `count` side by side, `octaves` apart
+    and centred on the width."""
+    return 2 ** (octaves * (k - (count - 1) / 2))
 
 
 def _clean_log_ticks(ax) -> None:
@@ -189,9 +197,8 @@ def _marker_stride(u: np.ndarray, points: int = 30) -> int:
     """Every k-th step for about `points` markers on u, but at least four per oscillation: k at
     most half the mean number of steps between u's sign changes (a coarser stride aliases a
     fast oscillation into a slow false wave)."""
-    crossings = np.flatnonzero(np.diff(np.sign(u)) != 0)
-    span = crossings[-1] - crossings[0] if crossings.size > 1 else 2 * len(u)
-    half_period = span / max(crossings.size - 1, 1)
+    crossings = zero_crossings(np.arange(len(u), dtype=float), u)
+    half_period = np.diff(crossings).mean() if crossings.size > 1 else len(u)
     return max(min(len(u) // points, int(half_period / 2)), 1)
 
 
@@ -281,7 +288,7 @@ def figure_ntk(results: Results):
     datasets = results.width_sweep["datasets"]
     for k, dataset in enumerate(datasets):
         ntk = results.width_runs("ntk", dataset)
-        dodge = 2 ** (0.12 * (k - (len(datasets) - 1) / 2))  # data sets side by side per width
+        dodge = _dodge(k, len(datasets), 0.12)  # data sets side by side per width
         for w, ds in ntk.items():
             ax_o.plot(
                 [w * dodge] * ds.sizes["run"],
@@ -463,8 +470,8 @@ def _mixing_claim_points(ax, results: Results, x: float) -> None:
     interval (the statistic the claim bound judges, not the per-mode means beside it), and each
     claim's verdict."""
     lines = []
-    for k, claim in enumerate(mixing_claims(results)):
-        name = claim.id.split("-")[1]
+    claims = zip(MIXING_DICTIONARIES, mixing_claims(results), strict=True)
+    for k, (name, claim) in enumerate(claims):
         if claim.measured is None:
             lines.append(f"{name}: {claim.verdict}")
             continue
@@ -571,7 +578,7 @@ def _width_errors(ax, results: Results, dataset: str) -> None:
         usable = positive_seeds(per_width)
         _, text = _width_slope(usable, width_slope_shortfall(per_width, usable))
         widths = np.array(list(per_width))
-        dodge = 2 ** (0.05 * (k - (len(WIDTH_ERRORS) - 1) / 2))  # bars side by side per width
+        dodge = _dodge(k, len(WIDTH_ERRORS), 0.05)  # bars side by side per width
         values = list(per_width.values())
         label = f"{name}: {text}"
         _seed_errorbar(ax, widths * dodge, values, fmt="o-", color=PALETTE[k], label=label)
