@@ -69,7 +69,7 @@ def set_key(config, dotted, value):
         ("sweeps.grid.beta", [1.0], "'sweeps.grid.beta[0]' = 1.0 is invalid: must be > 0 and < 1"),
         ("sweeps.grid.beta", [-0.1], "'sweeps.grid.beta[0]' = -0.1 is invalid: must be > 0 and"),
         ("sweeps.grid.widths", [0], "'sweeps.grid.widths[0]' = 0 is invalid: must be >= 1"),
-        ("datasets.digits.n_samples", 400, "= 400 is invalid: must be >= 2 and <= 360"),
+        ("datasets.digits.n_samples", 1, "'datasets.digits.n_samples' = 1 is invalid: must be >= 2"),
         ("model.depth", 0, "'model.depth' = 0 is invalid: must be >= 1"),
         ("model.activation", "gelu", "= 'gelu' is invalid: must be one of 'relu', 'erf', 'tanh'"),
         ("datasets.teacher.kind", "mnist", "must be one of 'teacher', 'digits'"),
@@ -158,6 +158,20 @@ def test_cross_checks_name_key_and_value(config, key, value, fragment):
         check_config(bad)
     shown = [value, *value] if isinstance(value, list) else [value]
     assert any(repr(v) in str(err.value) for v in shown)
+
+
+def test_digits_asking_for_more_images_than_its_classes_have_stops_at_startup(config):
+    """Classes 3 and 8 of scikit-learn's digits have 183 + 174 = 357 images: 357 is allowed,
+    358 stops the run before any job starts (not in the data job), naming key and limit."""
+    config["datasets"]["digits"].update(classes=[3, 8], n_samples=357)
+    check_config(config)
+    config["datasets"]["digits"]["n_samples"] = 358
+    with pytest.raises(ConfigError) as err:
+        check_config(config)
+    assert str(err.value) == (
+        "config key 'datasets.digits.n_samples' = 358 is invalid: must be <= 357, "
+        "the images of classes [3, 8]"
+    )
 
 
 def test_figures_dataset_in_no_sweep_is_blamed_on_figures_dataset(config):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from nncosmo.config import DIGITS_PER_CLASS
 from nncosmo.data import DataError, digits, make_dataset, teacher, to_dataset
 
 TEACHER = dict(kind="teacher", n_samples=20, n_features=3, noise=0.1, target_mean=1.0, seed=4)
@@ -65,6 +66,13 @@ def test_digits_two_classes_plus_minus_one(classes):
     labels = source_labels(x)
     assert set(labels.tolist()) == set(classes)
     np.testing.assert_array_equal(y, np.where(labels == classes[0], 1.0, -1.0))
+
+
+def test_digits_per_class_matches_scikit_learn():
+    """The startup check's image counts per class are scikit-learn's own."""
+    from sklearn.datasets import load_digits
+
+    assert tuple(np.bincount(load_digits().target)) == DIGITS_PER_CLASS
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,11 @@ class ConfigError(ValueError):
     """An invalid config value: the message names the key, the value and what is allowed."""
 
 
+# Images per class of scikit-learn's digits (`load_digits().target`, fixed since it ships with
+# the package): a digits data set can draw at most the sum over its two classes.
+DIGITS_PER_CLASS = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)
+
+
 def _fail(key: str, value, allowed: str):
     raise ConfigError(f"config key '{key}' = {value!r} is invalid: {allowed}")
 
@@ -155,6 +160,7 @@ def check_config(config: dict) -> None:
         for ds in sweep["datasets"]:
             if ds not in known:
                 _fail(f"sweeps.{name}.datasets", ds, f"must be one of the datasets {sorted(known)}")
+    check_digits(config)
     check_figure_sweeps(config)
     check_schedules(config)
     check_history_sweeps(config)
@@ -173,6 +179,20 @@ def check_config(config: dict) -> None:
     if config["ntk"]["modes"] > min(d["n_samples"] for d in config["datasets"].values()):
         _fail("ntk.modes", config["ntk"]["modes"], "must not exceed the smallest n_samples")
     check_cosmologies(config)
+
+
+def check_digits(config: dict) -> None:
+    """A digits data set asks for at most the images its two classes have (`DIGITS_PER_CLASS`)."""
+    for name, spec in config["datasets"].items():
+        if spec["kind"] != "digits":
+            continue
+        available = sum(DIGITS_PER_CLASS[c] for c in spec["classes"])
+        if spec["n_samples"] > available:
+            _fail(
+                f"datasets.{name}.n_samples",
+                spec["n_samples"],
+                f"must be <= {available}, the images of classes {spec['classes']}",
+            )
 
 
 def lowest_hubble(background: dict, span: float) -> float:
