@@ -631,8 +631,8 @@ def test_f8_panel_shows_the_decay_claims_number_or_verdict():
 
     follows = _measured_text(_matter_target(lambda t, target: target))
     slope = power_law_claims("matter", _matter_target(lambda t, target: target))[1].measured
-    assert f"a^{slope:.3f}" in follows
-    assert "a^? (fail)" in _measured_text(_matter_target(lambda t, target: 1.0 + 0 * t))
+    assert f"a$^{{{slope:.3f}}}$" in follows  # mathtext: a to the power slope
+    assert "a^?: fail" in _measured_text(_matter_target(lambda t, target: 1.0 + 0 * t))
 
 
 def _de_sitter_mode(t, hubble, mass):

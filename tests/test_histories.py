@@ -165,12 +165,15 @@ def test_f7_log_axes_are_labelled_in_plain_numbers_without_minor_labels(low, hig
     "spec, title",
     [
         ({"kind": "constant"}, "constant β (de Sitter)"),
-        ({"kind": "power_law", "p": 2 / 3, "tau0": 2.0, "hubble_step": 0.0}, "a ∝ t^0.667, τ₀ = 2"),
+        (
+            {"kind": "power_law", "p": 2 / 3, "tau0": 2.0, "hubble_step": 0.0},
+            r"a ∝ t$^{0.667}$, τ$_\mathregular{0}$ = 2",
+        ),
         (
             {"kind": "power_law", "p": 0.5, "tau0": 1.0, "hubble_step": 0.2},
-            "a ∝ t^0.5, τ₀ = 1, H√η_n ≤ 0.2",
+            r"a ∝ t$^{0.5}$, τ$_\mathregular{0}$ = 1, H√η$_\mathregular{n}$ ≤ 0.2",
         ),
-        ({"kind": "nesterov"}, "β_n = n / (n + 3)"),
+        ({"kind": "nesterov"}, r"β$_\mathregular{n}$ = n / (n + 3)"),
         ({"kind": "friedmann", "planck_mass": 80.0}, "Friedmann, M = 80"),
     ],
 )

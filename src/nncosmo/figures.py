@@ -79,6 +79,27 @@ REGIME_COLOURS = dict(
 )
 
 
+def sub(base: str, index: str) -> str:
+    """`base` with the subscript `index`, upright (mathtext's \\mathregular): Unicode subscript
+    letters other than the digits sit raised and small in most fonts."""
+    return f"{base}$_\\mathregular{{{index}}}$"
+
+
+def power(base: str, exponent: str) -> str:
+    """`base` to the power `exponent` (mathtext, which sets a "-" as a minus sign)."""
+    return f"{base}$^{{{exponent}}}$"
+
+
+def number(value: float, spec: str) -> str:
+    """`value` formatted by `spec` with a minus sign (U+2212), as on the tick labels."""
+    return format(value, spec).replace("-", "\N{MINUS SIGN}")
+
+
+U0, U_A, PHI_A, KAPPA_A, LAMBDA_A = (sub(b, i) for b, i in ("u0", "ua", "φa", "κa", "λa"))
+H_FIT, ETA_N, BETA_N, PHI_T0 = sub("H", "fit"), sub("η", "n"), sub("β", "n"), f"φ({sub('t', '0')})"
+RESIDUAL_NORM = "‖f(0) − y‖"
+
+
 def set_style() -> None:
     """The one style of every figure: seaborn ticks, colour-blind palette, paper font sizes."""
     sns.set_theme(
@@ -165,15 +186,15 @@ def _percent(value: float, digits: int) -> str:
 
 def _signed(value: float) -> str:
     """A signed percentage to one decimal, or to two where one would print "-0.0"."""
-    text = f"{value:+.1f}"
-    return f"{value:+.2f}" if float(text) == 0 and value != 0 else text
+    spec = "+.2f" if float(f"{value:+.1f}") == 0 and value != 0 else "+.1f"
+    return number(value, spec)
 
 
 def _slope_text(slope: float | None) -> str:
     """Legend text of a fitted slope, or why there is none."""
     if slope is None:
         return f"slope untestable (< {MIN_SLOPE_POINTS} good fits)"
-    return f"Λ_fit ∝ η^{slope:.3f}"
+    return f"{sub('Λ', 'fit')} ∝ {power('η', f'{slope:.3f}')}"
 
 
 def _width_slope(per_width: dict, short: str | None) -> tuple[float | None, str]:
@@ -183,7 +204,8 @@ def _width_slope(per_width: dict, short: str | None) -> tuple[float | None, str]
         return None, "slope untestable"
     boot = bootstrap_over_seeds(per_width, seed_mean_slope)
     low, high = boot["interval"]
-    text = f"slope {boot['estimate']:.2f} ({boot['level']:.0%}: {low:.2f} … {high:.2f})"
+    estimate, low, high = (number(v, ".2f") for v in (boot["estimate"], low, high))
+    text = f"slope {estimate} ({boot['level']:.0%}: {low} … {high})"
     return boot["estimate"], text
 
 
@@ -245,7 +267,7 @@ def figure_background(results: Results):
         }
         _overlay(ax, ntk.tau.isel(run=r).values, u, fields, abs(u[0]), floor=F1_FLOOR)
         res = dual.residual_own.isel(run=r).sel(mode=0)
-        ax.set_title(f"η={etas[j]:g}, β={betas[i]:g}", fontsize=9)
+        ax.set_title(f"η = {etas[j]:g}, β = {betas[i]:g}", fontsize=9)
         ax.text(
             0.97,
             0.95,
@@ -260,7 +282,7 @@ def figure_background(results: Results):
         if i == len(betas) - 1:
             ax.set_xlabel("τ = n √η")
         if j == 0:
-            ax.set_ylabel("u₀ / |u₀(0)|")
+            ax.set_ylabel(f"{U0} / |{U0}(0)|")
     first = next(a for a in axes.flat if a.get_visible())
     title = (
         f"F1  Mean-mode residual vs de Sitter background field (width {results.grid_width}; "
@@ -281,7 +303,9 @@ def figure_ntk(results: Results):
         ax_s.semilogy(lam.isel(checkpoint=0), "-", color=colour, label=f"width {w}, init")
         ax_s.semilogy(lam.isel(checkpoint=-1), ":", color=colour, label=f"width {w}, end")
     ax_s.set(
-        xlabel="mode index a", ylabel="λ_a / N", title="(a) NTK spectrum (solid: init, dotted: end)"
+        xlabel="mode index a",
+        ylabel=f"{LAMBDA_A} / N",
+        title="(a) NTK spectrum (solid: init, dotted: end)",
     )
     ax_s.legend(fontsize=6, ncol=2)
     markers = "os^D"
@@ -319,12 +343,15 @@ def figure_ntk(results: Results):
     )
     ax_o.set(
         yscale="log",
-        ylabel="1 − |v₀ · 1/√N|",
+        ylabel=f"1 − |{sub('v', '0')} · 1/√N|",
         title="(b) top eigenvector vs mean field (init)",
     )
     _width_axis(ax_o, widths)
     ax_o.legend(fontsize=7)
-    ax_d.set(ylabel="‖Θ(end) − Θ(0)‖_F / ‖Θ(0)‖_F", title="(c) NTK drift (seed mean)")
+    frobenius = sub("", "F")
+    ax_d.set(
+        ylabel=f"‖Θ(end) − Θ(0)‖{frobenius} / ‖Θ(0)‖{frobenius}", title="(c) NTK drift (seed mean)"
+    )
     _width_axis(ax_d, widths)
     _clean_log_ticks(ax_d)
     ax_d.legend(fontsize=7)
@@ -360,15 +387,15 @@ def figure_lambda(results: Results):
         yscale="log",
         xlabel="learning rate η",
         ylabel="H  [1/τ]",
-        title="(a) Hubble rate from Prony fits of u₀",
+        title=f"(a) Hubble rate from Prony fits of {U0}",
     )
     _legend_below(ax_h)
-    ax_l.plot([], [], "k-", lw=1, label="Λ_η = (ln β)² / (3η)")
+    ax_l.plot([], [], "k-", lw=1, label=f"{sub('Λ', 'η')} = (ln β)² / (3η)")
     ax_l.set(
         xscale="log",
         yscale="log",
         xlabel="1 / η",
-        ylabel="Λ_fit = 3 H_fit²  [1/τ²]",
+        ylabel=f"{sub('Λ', 'fit')} = 3 {H_FIT}²  [1/τ²]",
         title="(b) cosmological constant ∝ 1/η",
     )
     _legend_below(ax_l)
@@ -397,9 +424,9 @@ def figure_perturbations(results: Results, n_modes: int = 4):
         kappa0 = float(dual.kappa.isel(checkpoint=0).sel(mode=a))
         ax.set(
             xlabel="τ = n √η",
-            ylabel="u_a / ‖f(0) − y‖",
-            title=f"a = {a}, λ_a/N = {kappa0:.3g}\nerror: {_percent(res, 2)} of ‖r(0)‖, "
-            f"{_percent(own, 1)} of |u_a(0)|",
+            ylabel=f"{U_A} / {RESIDUAL_NORM}",
+            title=f"a = {a}, {LAMBDA_A}/N = {kappa0:.3g}\nerror: {_percent(res, 2)} of ‖r(0)‖, "
+            f"{_percent(own, 1)} of |{U_A}(0)|",
         )
     _drift_row(fig.add_subplot(grid[1, 1]), fig.add_subplot(grid[1, 2]), results)
     _mode_mixing_row(fig, grid[2, :], results)
@@ -434,7 +461,7 @@ def _mode_mixing_row(fig, slot, results: Results) -> None:
     left.set(
         yscale="log",
         xlabel="mode a",
-        ylabel="sup_n |u_a − φ_a| / ‖f(0) − y‖",
+        ylabel=f"{sub('sup', 'n')} |{U_A} − {PHI_A}| / {RESIDUAL_NORM}",
         title=f"{dataset}, width {width}: mode mixing (seed means, min–max over seeds)",
     )
     left.set_xticks([*modes, modes[-1] + 1.2], [*map(str, modes), "claim:\nworst a"])
@@ -459,7 +486,7 @@ def _mode_mixing_row(fig, slot, results: Results) -> None:
     right.axhline(0, color="0.6", lw=0.8)
     right.set(
         xlabel="τ = n √η",
-        ylabel="(u_a − φ_a) / ‖f(0) − y‖",
+        ylabel=f"({U_A} − {PHI_A}) / {RESIDUAL_NORM}",
         title=f"largest adiabatic error: a = {a}, seed {int(ntk.seed)}\n(sup-norm in the legend)",
     )
     right.legend(fontsize=7)
@@ -531,7 +558,7 @@ def _drift_fits(ax, ref) -> None:
     modes = ", ".join(str(a) for a in ref.drift_mode.values)
     ax.set(
         xlabel="τ = n √η",
-        ylabel="κ_a(τ) / κ_a(0) − 1  (%)",
+        ylabel=f"{KAPPA_A}(τ) / {KAPPA_A}(0) − 1  (%)",
         title=f"NTK drift, a = {modes}: measured and fitted laws",
     )
     ax.legend(fontsize=7)
@@ -580,14 +607,23 @@ def _width_errors(ax, results: Results, dataset: str) -> None:
         widths = np.array(list(per_width))
         dodge = _dodge(k, len(WIDTH_ERRORS), 0.05)  # bars side by side per width
         values = list(per_width.values())
-        label = f"{name}: {text}"
+        label = f"{WIDTH_ERROR_LABELS[name]}: {text}"
         _seed_errorbar(ax, widths * dodge, values, fmt="o-", color=PALETTE[k], label=label)
-    ax.set(yscale="log", ylabel="relative error (seed mean, min-max)", title=dataset)
+    ax.set(yscale="log", ylabel="relative error (seed mean, min–max)", title=dataset)
     _width_axis(ax, widths)
     _legend_below(ax, ncol=1)
 
 
-INFINITE_LABELS = {"kappa_0 at init": "κ₀ at init", "m2_fit": "m²_fit (mean mode)"}
+WIDTH_ERROR_LABELS = {  # results.WIDTH_ERRORS's names (claim ids) as the figures write them
+    "background residual (exact)": "background residual (exact)",
+    "|H_fit/H_eta - 1|": f"|{H_FIT} / {sub('H', 'η')} − 1|",
+    "|m2_fit/m2_eta - 1|": f"|{sub('m', 'fit')}² / {sub('m', 'η')}² − 1|",
+    "NTK drift": "NTK drift",
+}
+INFINITE_LABELS = {
+    "kappa_0 at init": f"{sub('κ', '0')} at init",
+    "m2_fit": f"{sub('m', 'fit')}² (mean mode)",
+}
 SERIES_OFFSET = 3e-4  # in 1/width: F5's two quantities side by side at every width and at infinity
 
 
@@ -643,7 +679,7 @@ def _infinite_width_limit(ax, results: Results, dataset: str) -> None:
                 label=f"extrapolated: {_signed(centre)} % ({interval})",
             )
     _inverse_width_ticks(ax, widths)
-    ax.set(xlabel="1 / width", ylabel="value / analytic − 1 (%, seed mean, min-max)")
+    ax.set(xlabel="1 / width", ylabel="value / analytic − 1 (%, seed mean, min–max)")
     ax.legend(fontsize=7)
 
 
@@ -705,12 +741,13 @@ def figure_phase_diagram(results: Results):
         for mask, style, label in markers:
             if mask.any():
                 ax.scatter(x[mask], beta_run[mask], zorder=4, label=label, **style)
-    fig.colorbar(points, ax=ax, label="|H_fit / H_η − 1| (mean mode)", extend="both")  # clipped
+    label = f"|{H_FIT} / {sub('H', 'η')} − 1| (mean mode)"
+    fig.colorbar(points, ax=ax, label=label, extend="both")  # clipped
     ax.set(
         xscale="log",
         xlim=(x_min, x_max),
         ylim=(0, 1),
-        xlabel="η λ₀ / N (at initialisation)",
+        xlabel=f"η {sub('λ', '0')} / N (at initialisation)",
         ylabel="momentum β",
         title=f"F6  Phase diagram of the mean mode ({results.dataset}, all widths)",
     )
@@ -730,38 +767,43 @@ def figure_phase_diagram(results: Results):
 def _settings_text(ds) -> str:
     """The network settings derived from a target (docs/physics.md §12), for a panel."""
     return (
-        f"width {ds.attrs['width']}, ε = {ds.attrs['amplitude']:.0e}, "
-        f"κ₀ = {ds.attrs['kappa0']:.4g}\n"
+        f"width {ds.attrs['width']}, ε = {number(ds.attrs['amplitude'], '.0e')}, "
+        f"{sub('κ', '0')} = {ds.attrs['kappa0']:.4g}\n"
         f"dt = {ds.attrs['dt']:.3g}, {ds.attrs['steps']} steps\n"
-        f"β_n ∈ [{ds.beta.min().item():.4f}, {ds.beta.max().item():.4f}]\n"
-        f"η_n ∈ [{ds.eta.min().item():.3g}, {ds.eta.max().item():.3g}]\n"
-        f"loss scale η_n/dt² ∈ [{ds.loss_scale.min().item():.3g}, "
+        f"{BETA_N} ∈ [{ds.beta.min().item():.4f}, {ds.beta.max().item():.4f}]\n"
+        f"{ETA_N} ∈ [{ds.eta.min().item():.3g}, {ds.eta.max().item():.3g}]\n"
+        f"loss scale {ETA_N}/dt² ∈ [{ds.loss_scale.min().item():.3g}, "
         f"{ds.loss_scale.max().item():.3g}]\n"
-        f"κ drift {ds.attrs['kappa_drift']:.1e}"
+        f"κ drift {number(ds.attrs['kappa_drift'], '.1e')}"
     )
 
 
 def _target_title(ds) -> str:
     """A target's physics: background and mass."""
-    kind, m = ds.attrs["background"], ds.attrs["mass"]
+    kind, m, name = ds.attrs["background"], ds.attrs["mass"], _display(ds.attrs["target"])
     if kind == "power_law":
-        return f"{ds.attrs['target']}: a ∝ t^{ds.attrs['background_p']:g}, m = {m:g}"
+        return f"{name}: a ∝ {power('t', format(ds.attrs['background_p'], 'g'))}, m = {m:g}"
     if kind == "de_sitter":
         hubble = ds.attrs["background_H"]
-        return (
-            f"{ds.attrs['target']}: de Sitter H = {hubble:g} (Λ = {3 * hubble**2:.3g}), m = {m:g}"
-        )
-    return f"{ds.attrs['target']}: Friedmann Λ = {ds.attrs['background_Lambda']:g}, m = {m:g}"
+        return f"{name}: de Sitter H = {hubble:g} (Λ = {3 * hubble**2:.3g}), m = {m:g}"
+    return f"{name}: Friedmann Λ = {ds.attrs['background_Lambda']:g}, m = {m:g}"
+
+
+def _display(name: str) -> str:
+    """A config name (sweep, target) in a title: words, not an identifier."""
+    return name.replace("_", " ")
 
 
 def _measured_text(ds) -> str:
     """The F8 field and decay claims' numbers of one target, the decay's verdict where it has
     no number (claims.json has the same)."""
-    lines = [f"sup|Δφ|/|φ(t₀)| = {simulation_error(ds):.1e}"]
+    lines = [f"sup|Δφ| / |{PHI_T0}| = {number(simulation_error(ds), '.1e')}"]
     if ds.attrs["background"] == "power_law":
         decay = power_law_claims("", ds)[1]  # F8-onset, F8-decay
-        shown = f"{decay.measured:.3f}" if decay.measured is not None else f"? ({decay.verdict})"
-        lines.append(f"late |φ| ∝ a^{shown} (H ≤ m/10)")
+        if decay.measured is None:
+            lines.append(f"late |φ| ∝ a^?: {decay.verdict} (H ≤ m/10)")
+        else:
+            lines.append(f"late |φ| ∝ {power('a', f'{decay.measured:.3f}')} (H ≤ m/10)")
     if ds.attrs["background"] == "de_sitter":
         fit = de_sitter_recovery(ds)
         lines.append(f"Prony H = {fit['H_fit']:.5g}, m² = {fit['m2_fit']:.5g}")
@@ -799,7 +841,7 @@ def figure_reverse(results: Results):
             "o",
             ms=2.5,
             color=NETWORK,
-            label="network u₀ / ε",
+            label=f"network {U0} / ε",
         )
         bottom.plot(t, (ds.phi_network - ds.phi_target) / scale, color=NETWORK, lw=1)
         if logarithmic:
@@ -827,26 +869,26 @@ def figure_reverse(results: Results):
             bbox={"fc": "white", "ec": "0.8", "alpha": 0.85},
         )
         bottom.set_xlabel("cosmic time t")
-    axes[0, 0].set_ylabel("φ / |φ(t₀)|")
-    axes[1, 0].set_ylabel("Δφ / |φ(t₀)|")
+    axes[0, 0].set_ylabel(f"φ / |{PHI_T0}|")
+    axes[1, 0].set_ylabel(f"Δφ / |{PHI_T0}|")
     title = "F8  A chosen universe simulated by training (settings derived per target)"
     return _finish(fig, title, legend_from=axes[0, 0])
 
 
 def _schedule_title(label: str) -> str:
     """An F7 panel's history in the physics' notation from its run coordinate `schedule`
-    (`theory.schedule_label`, "kind key=value ..."): "a ∝ t^0.667, τ₀ = 2" for a power law."""
+    (`theory.schedule_label`, "kind key=value ..."): a ∝ t^0.667, τ0 = 2 for a power law."""
     params = theory.parse_schedule_label(label)
     kind = params["kind"]
     if kind == "constant":
         return "constant β (de Sitter)"
     if kind == "nesterov":
-        return "β_n = n / (n + 3)"
+        return f"{BETA_N} = n / (n + 3)"
     if kind == "friedmann":
         return f"Friedmann, M = {params['planck_mass']:g}"
-    title = f"a ∝ t^{params['p']:.3g}, τ₀ = {params['tau0']:g}"
+    title = f"a ∝ {power('t', format(params['p'], '.3g'))}, {sub('τ', '0')} = {params['tau0']:g}"
     if params.get("hubble_step"):
-        title += f", H√η_n ≤ {params['hubble_step']:g}"
+        title += f", H√{ETA_N} ≤ {params['hubble_step']:g}"
     return title
 
 
@@ -860,9 +902,9 @@ def _history_text(results: Results, ntk, cosmo) -> str:
     kind = theory.parse_schedule_label(ntk.schedule.values)["kind"]
     if kind == "nesterov":
         env = nesterov_envelope(ntk, results.config["duality"]["fit_rel_floor"])
-        lines.append(f"envelope τ^{env['slope']:.2f}")
+        lines.append(f"envelope {power('τ', format(env['slope'], '.2f'))}")
     if kind == "friedmann":
-        lines.append(f"w = {equation_of_state(ntk):+.3f}")
+        lines.append(f"w = {number(equation_of_state(ntk), '+.3f')}")
     return "\n".join(lines)
 
 
@@ -887,7 +929,7 @@ def _window_hubble(ax, dual, cosmo) -> None:
     low, high = np.nanmin(cosmo.history_hubble.values), np.nanmax(cosmo.history_hubble.values)
     if high > 3 * low:  # a varying history: log scale
         _plain_log_y(ax, low, high)
-    ax.set_xlabel("τ = Σ √η_n")
+    ax.set_xlabel(f"τ = Σ √{ETA_N}")
 
 
 HISTORY_LABELS = {  # F7's fields (docs/figures.md F7): de Sitter's continuum history is F1's
@@ -913,7 +955,8 @@ def figure_histories(results: Results):
         fields = {h: f for h, f in fields.items() if np.isfinite(f).any()}
         _overlay(axes[0, j], tau, u, fields, abs(u[0]), labels=HISTORY_LABELS)
         axes[0, j].set_title(
-            f"{name.removeprefix('history_')}\n{_schedule_title(str(ntk.schedule.values))}",
+            f"{_display(name.removeprefix('history_'))}\n"
+            f"{_schedule_title(str(ntk.schedule.values))}",
             fontsize=7.5,
         )
         axes[0, j].text(
@@ -926,13 +969,13 @@ def figure_histories(results: Results):
             fontsize=7,
         )
         _window_hubble(axes[1, j], dual, cosmo)
-    axes[0, 0].set_ylabel("u₀ / |u₀(0)|")
+    axes[0, 0].set_ylabel(f"{U0} / |{U0}(0)|")
     axes[1, 0].set_ylabel("H  [1/τ]")
     handles = [h for ax in axes[:, 0] for h in ax.get_legend_handles_labels()[0]]
     labels = [lab for ax in axes[:, 0] for lab in ax.get_legend_handles_labels()[1]]
     fig.suptitle(
-        f"F7  Expansion histories: network u₀ against each history's field, and the "
-        f"windowed H(τ) of u₀ (width {results.grid_width})"
+        f"F7  Expansion histories: network {U0} against each history's field, and the "
+        f"windowed H(τ) of {U0} (width {results.grid_width})"
     )
     fig.tight_layout(rect=(0, 0, 1, 0.92))
     fig.legend(
