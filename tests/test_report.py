@@ -11,12 +11,17 @@ CAPTIONS = sorted((Path(__file__).resolve().parents[1] / "workflow" / "report").
 
 @pytest.mark.parametrize("caption", CAPTIONS, ids=lambda p: p.stem)
 def test_caption_renders_cleanly(caption):
+    """Warnings and errors are kept in the tree (report_level 2: a higher one drops the messages
+    of transforms, such as an undefined |substitution|, before they reach it), and text docutils
+    could not parse is a `problematic` node."""
     doctree = docutils.core.publish_doctree(
-        caption.read_text(), settings_overrides={"report_level": 5, "halt_level": 5}
+        caption.read_text(),
+        settings_overrides={"report_level": docutils.utils.Reporter.WARNING_LEVEL, "halt_level": 5},
     )
     problems = [
         node.astext()
         for node in doctree.findall(docutils.nodes.system_message)
         if node["level"] >= docutils.utils.Reporter.WARNING_LEVEL
     ]
+    problems += [node.astext() for node in doctree.findall(docutils.nodes.problematic)]
     assert problems == []
