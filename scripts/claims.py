@@ -1,10 +1,9 @@
 """Rule claims: measure the claims of docs/figures.md of the built figures (figures.build),
-write claims.json and a table."""
+write claims.json and a table (the manifest rule applies claims.on_failure)."""
 
-import sys
 from pathlib import Path
 
-from nncosmo.claims import all_claims, failures, log_lines, to_json, to_table
+from nncosmo.claims import all_claims, log_lines, to_json, to_table
 from nncosmo.io import write_atomically
 from nncosmo.provenance import end_job, provenance, start_job
 from nncosmo.results import Results
@@ -18,10 +17,6 @@ def main(smk) -> None:
     write_atomically(Path(smk.output.table), lambda tmp: tmp.write_text(to_table(claims)))
     for line in log_lines(claims):
         log.info("%s", line)
-    failed = failures(claims, smk.params.claims["on_failure"])
-    if failed:
-        log.error("failing claims: %s (claims.on_failure is 'error')", failed)
-        sys.exit(1)
 
 
 main(snakemake)  # noqa: F821

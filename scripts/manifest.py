@@ -1,10 +1,29 @@
-"""Rule manifest: sha256, size and mtime of every result file plus the provenance summary."""
+"""Rule manifest: sha256, size and mtime of every result file plus the provenance summary.
 
-from nncosmo.manifest import write_manifest
-from nncosmo.provenance import end_job, provenance
+With claims.on_failure "error" and a failing claim, the run fails here instead, without MANIFEST:
+claims.json and claims.tsv are kept for reading (a failed job's outputs are removed, so the claims
+rule itself never fails).
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from nncosmo.manifest import failing_claims, write_manifest
+from nncosmo.provenance import end_job, provenance, stage_logger
 
 
 def main(smk) -> None:
+    log = stage_logger(smk.log[0], "manifest")
+    claims_json = next(p for p in smk.input if Path(p).name == "claims.json")
+    failed = failing_claims(json.loads(Path(claims_json).read_text()), smk.params.on_failure)
+    if failed:
+        log.error(
+            "failing claims: %s (claims.on_failure is 'error'; %s is kept, no MANIFEST)",
+            failed,
+            claims_json,
+        )
+        sys.exit(1)
     write_manifest(smk.output[0], list(smk.input), provenance(smk.config, rule="manifest"))
 
 

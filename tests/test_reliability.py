@@ -33,7 +33,7 @@ from nncosmo.io import (
     write_atomically,
     write_dataset,
 )
-from nncosmo.manifest import invocation
+from nncosmo.manifest import failing_claims, invocation
 from nncosmo.provenance import git_state
 
 
@@ -325,3 +325,18 @@ def test_changed_or_missing_result_is_rebuilt_with_everything_downstream(
 )
 def test_invocation_tells_runs_from_commands_that_run_no_job(argv, mode):
     assert invocation(argv) == mode
+
+
+def test_only_failing_claims_fail_the_run_and_only_in_error_mode():
+    """claims.on_failure: "error" fails the run on each `fail` (an `untestable` claim is not a
+    failure of the physics), "warn" on none."""
+    doc = {
+        "claims": [
+            {"id": "F1-a", "verdict": "pass"},
+            {"id": "F2-b", "verdict": "fail"},
+            {"id": "F3-c", "verdict": "untestable"},
+            {"id": "F4-d", "verdict": "fail"},
+        ]
+    }
+    assert failing_claims(doc, "error") == ["F2-b", "F4-d"]
+    assert failing_claims(doc, "warn") == []

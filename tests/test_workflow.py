@@ -490,14 +490,17 @@ def test_split_run_agrees_with_unsplit_run(tiny_run, split_tiny_run):
     assert_same_claims(*claims, rtol=SPLIT_TOL)
 
 
-def test_failing_claims_rule_keeps_upstream_results(second_tiny_run):
+def test_failing_claims_in_error_mode_fail_the_run_keeping_claims_and_results(second_tiny_run):
+    """claims.on_failure: error fails the run in its last job (manifest), after every other job
+    (figures included): claims.json and claims.tsv stay to be read, MANIFEST is not written, and
+    the log names the failing claims."""
     results = second_tiny_run / "results"
     assert any(
         c["verdict"] == "fail" for c in json.loads((results / "claims.json").read_text())["claims"]
     ), "the tiny preset is expected to fail some claims"
     before = {p: p.stat().st_mtime for p in results.rglob("*.nc")}
     figure = results / "figures" / "F1_background.png"
-    figure.unlink()  # rebuilt after the claims job fails first: keep-going (profiles/default)
+    figure.unlink()  # rebuilt before the run fails
     proc = snakemake(
         "-s",
         str(ROOT / "Snakefile"),
@@ -513,7 +516,12 @@ def test_failing_claims_rule_keeps_upstream_results(second_tiny_run):
         check=False,
     )
     assert proc.returncode != 0
-    assert "failing claims" in (results / "logs" / "claims.log").read_text()
+    claims = json.loads((results / "claims.json").read_text())["claims"]
+    failing = [c["id"] for c in claims if c["verdict"] == "fail"]
+    log = (results / "logs" / "manifest.log").read_text()
+    assert "failing claims" in log and all(claim in log for claim in failing[:3])
+    assert (results / "claims.json").exists() and (results / "claims.tsv").exists()
+    assert not (results / "MANIFEST").exists(), "MANIFEST certifies a run that succeeded"
     after = {p: p.stat().st_mtime for p in results.rglob("*.nc")}
     assert after == before
     assert figure.exists(), "a failing claims job must not stop the figures"

@@ -859,9 +859,3 @@ def log_lines(claims: list[Claim]) -> list[str]:
         lines.append(f"{c.verdict.upper():<10} {c.id:<34} {shown} (tolerance {c.tolerance})")
     tally = counts(claims)
     return [*lines, f"{tally['pass']} pass, {tally['fail']} fail, {tally['untestable']} untestable"]
-
-
-def failures(claims: list[Claim], on_failure: str) -> list[str]:
-    """The ids of the failing claims that fail the claims rule: all of them where `on_failure`
-    (config claims.on_failure) is "error", none where it is "warn"."""
-    return [c.id for c in claims if c.verdict == "fail"] if on_failure == "error" else []

@@ -86,6 +86,14 @@ def differs(entry: Entry) -> str | None:
     return None if sha256_file(path) == entry.sha256 else "changed"
 
 
+def failing_claims(doc: dict, on_failure: str) -> list[str]:
+    """The ids of the failing claims in claims.json's `doc` that fail the run (its manifest job,
+    so that claims.json is kept): all of them where `on_failure` (config claims.on_failure) is
+    "error", none where it is "warn"."""
+    failing = [c["id"] for c in doc["claims"] if c["verdict"] == "fail"]
+    return failing if on_failure == "error" else []
+
+
 def check_manifest(manifest_path: str | Path, dry_run: bool = False) -> list[str]:
     """Remove the files that differ from MANIFEST, and MANIFEST with them; one message each.
 

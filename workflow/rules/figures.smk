@@ -78,7 +78,6 @@ rule claims:
         code=CODE["claims.py"],
         build=BUILT,
         figures=FIGURE_SETTINGS,
-        claims=config["claims"],
     log:
         f"{RESULTS}/logs/claims.log",
     benchmark:
@@ -102,6 +101,7 @@ rule manifest:
         f"{RESULTS}/MANIFEST",
     params:
         code=CODE["manifest.py"],
+        on_failure=config["claims"]["on_failure"],
     log:
         f"{RESULTS}/logs/manifest.log",
     conda:
