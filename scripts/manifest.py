@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 from nncosmo.manifest import failing_claims, write_manifest
-from nncosmo.provenance import end_job, provenance, stage_logger
+from nncosmo.provenance import end_job, provenance, start_job
 
 
 def main(smk) -> None:
-    log = stage_logger(smk.log[0], "manifest")
+    log = start_job(smk, "manifest")
     claims_json = next(p for p in smk.input if Path(p).name == "claims.json")
     failed = failing_claims(json.loads(Path(claims_json).read_text()), smk.params.on_failure)
     if failed:

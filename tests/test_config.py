@@ -260,6 +260,25 @@ def test_unknown_key_shows_a_short_message_through_snakemake(tmp_path, config):
     assert "Job stats" not in shown
 
 
+def test_figures_of_an_earlier_build_are_named_and_kept(tmp_path, config):
+    """A figure file that figures.build no longer names (left by an earlier run) is reported at
+    startup, with the figure, and never deleted; the built figures' files are not reported."""
+    config["figures"]["build"] = ["F1", "F2"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    figures = tmp_path / "results" / "figures"
+    figures.mkdir(parents=True)
+    for name in ("F8_reverse.png", "F1_background.png"):
+        (figures / name).write_bytes(b"earlier")
+    proc = dry_run(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "nncosmo: files of F8 from an earlier build (figures.build does not name it now; this run "
+        "neither updates them nor lists them in MANIFEST): results/figures/F8_reverse.png\n"
+    ) in proc.stderr
+    assert "F1_background.png" not in proc.stderr
+    assert (figures / "F8_reverse.png").read_bytes() == b"earlier"
+
+
 def test_malformed_config_yaml_names_file_line_and_column(tmp_path):
     lines = (ROOT / "config.yaml").read_text().splitlines()
     opened = next(i for i, line in enumerate(lines) if line.startswith("  depth: "))
