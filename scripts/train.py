@@ -5,6 +5,7 @@ import time
 import jax
 import numpy as np
 
+from nncosmo.config import run_label
 from nncosmo.io import read_dataset, write_dataset
 from nncosmo.models import build_model
 from nncosmo.provenance import end_job, progress_logger, provenance, start_job
@@ -42,10 +43,11 @@ def main(smk) -> None:
         cfg["kappa_stride"],
         cfg["kappa_dense_steps"],
     )
+    diverged = [run_label(r) for r, bad in zip(runs, ds.diverged.values, strict=True) if bad]
     log.info(
         "done in %.1f s; diverged runs: %s",
         time.perf_counter() - start,
-        ds.run.values[ds.diverged.values].tolist(),
+        "; ".join(diverged) if diverged else "none",
     )
     write_dataset(ds, smk.output[0], provenance(smk.config, rule="train"))
 

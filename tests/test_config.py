@@ -24,6 +24,7 @@ from nncosmo.config import (
     jobs,
     lowest_hubble,
     run_key,
+    run_label,
     runs_for,
     sweep_runs,
     training_file_bytes,
@@ -258,6 +259,14 @@ def test_unknown_key_shows_a_short_message_through_snakemake(tmp_path, config):
     )
     assert len(shown.splitlines()) < 10, shown  # no schema dump
     assert "Job stats" not in shown
+
+
+def test_run_labels_name_eta_beta_seed_and_a_schedule_other_than_constant():
+    constant = {"eta": 0.1, "beta": 0.9, "seed": 3, "schedule": {"kind": "constant"}}
+    assert run_label(constant) == "eta=0.1 beta=0.9 seed=3"
+    power = {"p": 0.5, "tau0": 2.0, "hubble_step": 0.0}
+    era = {"eta": 0.01, "beta": None, "seed": 0, "schedule": {"kind": "power_law", **power}}
+    assert run_label(era) == "eta=0.01 seed=0 schedule=(power_law p=0.5 tau0=2 hubble_step=0)"
 
 
 def test_figures_of_an_earlier_build_are_named_and_kept(tmp_path, config):

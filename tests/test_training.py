@@ -1,6 +1,7 @@
 """Training: heavy-ball momentum against the exact linear recursion (D), docs/physics.md §1."""
 
 import re
+from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -260,6 +261,25 @@ def test_init_program_matches_the_default_compilation(rng, width, features):
 def test_progress_marks_are_evenly_spaced_and_end_at_the_last_step():
     np.testing.assert_array_equal(training.progress_marks(1, 399), np.arange(39, 400, 40))
     np.testing.assert_array_equal(training.progress_marks(2, 2), np.arange(6))  # < 10 steps
+
+
+def test_progress_lines_give_the_share_of_the_job_and_the_time_left(monkeypatch):
+    """Two chunks of 400 steps (steps 0..399), reports at 10 s (chunk 1, step 199: 25 % done)
+    and 30 s (chunk 2, step 199: 75 %): 20 s for half the job, so about 10 s left; the first
+    report, made after compiling, gives no estimate."""
+    from nncosmo import provenance
+
+    clock = iter([10.0, 30.0])
+    monkeypatch.setattr(provenance.time, "perf_counter", lambda: next(clock))
+    lines = []
+    log = SimpleNamespace(info=lambda fmt, *args: lines.append(fmt % args))
+    report = provenance.progress_logger(log, 0.0)
+    report(199, 0, 399, 2)
+    report(199, 1, 399, 2)
+    assert lines == [
+        " 25 % of the job (chunk 1/2 at step 199/399), 10.0 s",
+        " 75 % of the job (chunk 2/2 at step 199/399), 30.0 s, about 10 s left",
+    ]
 
 
 @pytest.mark.parametrize("chunk,chunks", [(0, 1), (3, 2), (2, 5), (1, 5)])

@@ -350,6 +350,16 @@ def sweep_runs(sweep: dict) -> list[dict]:
     ]
 
 
+def run_label(run: dict) -> str:
+    """A run as a person names it: "eta=0.1 beta=0.9 seed=0", its beta only where it has one,
+    its schedule unless constant (`theory.schedule_label`)."""
+    beta = "" if run["beta"] is None else f" beta={run['beta']:g}"
+    label = f"eta={run['eta']:g}{beta} seed={run['seed']}"
+    if run["schedule"]["kind"] == "constant":
+        return label
+    return f"{label} schedule=({theory.schedule_label(run['schedule'])})"
+
+
 def run_key(run: dict) -> tuple:
     """A run's identity (eta, beta, seed, schedule) as a sortable, hashable tuple."""
     beta = -1.0 if run["beta"] is None else run["beta"]

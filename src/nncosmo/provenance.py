@@ -125,12 +125,24 @@ def stage_logger(log_path: str | Path, name: str):
 
 
 def progress_logger(log, start: float):
-    """The training scan's progress callback: logs "step n/N (chunk c/C), t s" since `start`
-    (a `time.perf_counter` reading)."""
+    """The training scan's progress callback: logs the share of the job's steps done (the C
+    chunks of runs train one after another, N + 1 steps each), the chunk and its step, the
+    seconds since `start` (a `time.perf_counter` reading) and, from the second report on, the
+    time left at the rate since the first (which came after compiling)."""
+    first = []  # (seconds, share done) at the first report
 
     def report(step, chunk, steps, chunks):
         elapsed = time.perf_counter() - start
-        log.info("step %d/%d (chunk %d/%d), %.1f s", step, steps, chunk + 1, chunks, elapsed)
+        done = (chunk * (steps + 1) + step + 1) / (chunks * (steps + 1))
+        if not first:
+            first.append((elapsed, done))
+        (t0, d0), left = first[0], ""
+        if done > d0:
+            left = f", about {(elapsed - t0) / (done - d0) * (1 - done):.0f} s left"
+        log.info(
+            "%3.0f %% of the job (chunk %d/%d at step %d/%d), %.1f s%s",
+            100 * done, chunk + 1, chunks, step, steps, elapsed, left,
+        )  # fmt: skip
 
     return report
 
