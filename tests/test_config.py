@@ -101,6 +101,16 @@ def test_schema_errors_are_one_line_naming_key_value_and_rule(config, key, value
     assert len(message.splitlines()) == 2, message  # a header and one line for the one error
 
 
+def test_an_item_error_carries_its_lists_description(config):
+    """eta[1] has no schema of its own with a description: the message takes the list's."""
+    bad = set_key(copy.deepcopy(config), "sweeps.grid.eta", [0.1, -0.5])
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad, SCHEMA)
+    assert "must be > 0 (learning rates eta (with a power_law schedule's hubble_step" in str(
+        err.value
+    )
+
+
 @pytest.mark.parametrize("value,hinted", [("400", True), ("true", True), ("four", False)])
 def test_a_number_given_as_text_is_explained(config, value, hinted):
     """Snakemake keeps nested `--config` values as strings; a string where the schema wants a

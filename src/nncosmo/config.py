@@ -69,7 +69,7 @@ def validate_config(config: dict, schema_path: str) -> None:
 
     schema = yaml.safe_load(Path(schema_path).read_text())
     errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: e.json_path)
-    lines = dict.fromkeys(line for error in errors for line in _error_lines(error))
+    lines = dict.fromkeys(line for error in errors for line in _error_lines(error, schema))
     if lines:
         raise ConfigError(
             "invalid config (config.yaml with any --configfile/--config overrides); "
@@ -78,7 +78,7 @@ def validate_config(config: dict, schema_path: str) -> None:
     validate(config, schema_path)
 
 
-def _error_lines(error) -> list[str]:
+def _error_lines(error, schema: dict) -> list[str]:
     """What one jsonschema error means for the user, as lines naming the dotted key path."""
     key = error.json_path.removeprefix("$").removeprefix(".")
     known = error.schema.get("properties", {})
@@ -89,11 +89,25 @@ def _error_lines(error) -> list[str]:
     if error.validator == "required":
         missing = [name for name in error.validator_value if name not in error.instance]
         return [f"config key '{_child(key, name)}' is missing (it is required)" for name in missing]
-    description = error.schema.get("description")
+    description = _description(error, schema)
     why = f" ({' '.join(description.split())})" if description else ""
     value = reprlib.repr(error.instance)
     line = f"config key '{key}' = {value} is invalid: must {_allowed(error)}{why}"
     return [line + _text_hint(error)]
+
+
+def _description(error, schema: dict) -> str | None:
+    """The description of the key an error is about: its own schema's, or for an item of a list
+    (`eta[1]`) the list's (found by following the error's schema path from the root `schema`)."""
+    if "description" in error.schema:
+        return error.schema["description"]
+    path = list(error.absolute_schema_path)
+    if len(path) < 2 or path[-2] != "items":
+        return None
+    node = schema
+    for step in path[:-2]:
+        node = node.get(step, {}) if isinstance(node, dict) else {}
+    return node.get("description") if isinstance(node, dict) else None
 
 
 def _text_hint(error) -> str:
