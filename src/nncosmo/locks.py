@@ -106,7 +106,8 @@ def clear_stale_lock(snakemake_dir: str | os.PathLike = ".snakemake") -> str | N
     orphans = stop_job_processes(snakemake_dir)
     shutil.rmtree(locks)
     record.unlink(missing_ok=True)
-    stopped = f"stopped its {len(orphans)} job processes {orphans}; " if orphans else ""
+    noun = "job process" if len(orphans) == 1 else "job processes"
+    stopped = f"stopped its {len(orphans)} {noun} {orphans}; " if orphans else ""
     return (
         f"removed the stale lock of a killed run (pid {owner['pid']} on {owner['host']}); "
         f"{stopped}its incomplete outputs are rebuilt"
