@@ -61,6 +61,31 @@ def snakemake(*args, cwd=ROOT, check=True):
     return proc
 
 
+def test_conda_environment_pins_every_dependency_as_constraints_txt_does():
+    """workflow/envs/nncosmo.yaml (for --use-conda) installs every runtime dependency of
+    pyproject.toml at the version constraints.txt pins, and pins nothing else differently
+    (Snakemake itself runs the jobs: its script preamble brings its own package path)."""
+    import tomllib
+
+    def name(requirement: str) -> str:
+        return re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0].lower()
+
+    pinned = dict(
+        line.split("==")
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line
+    )
+    pinned = {name(k): v for k, v in pinned.items()}
+    env = yaml.safe_load((ROOT / "workflow" / "envs" / "nncosmo.yaml").read_text())
+    (pip,) = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
+    conda_pins = {name(k): v for k, v in (p.split("==") for p in pip)}
+    for package, version in conda_pins.items():
+        assert pinned.get(package) == version, (package, version, pinned.get(package))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    missing = {name(r) for r in project["dependencies"]} - set(conda_pins) - {"snakemake"}
+    assert missing == set(), f"pyproject.toml dependencies the conda environment lacks: {missing}"
+
+
 def test_every_stage_script_starts_and_ends_its_job_through_provenance():
     """Each script's main begins with `start_job` (XLA's threads set before any computation;
     harmless where a job computes nothing with JAX) and the script ends with
