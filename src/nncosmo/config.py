@@ -558,7 +558,7 @@ def job_priorities(config: dict) -> dict[str, int]:
     10^9, `job_cost`, `simulation_cost`: longest processing time first). A stage after training
     takes a few seconds per job whatever the width, so the jobs left once every training job
     has started are short ones that fill both cores to the end, instead of one narrow chain's
-    jobs running one after another while the other core idles (README, "Runtime")."""
+    jobs running one after another while the other core idles (benchmarks/README.md §11, §21)."""
     costs = {f"{d}/{job}": job_cost(config, d, job) // 10**9 for d, job in jobs(config)}
     targets = config["cosmologies"]["targets"]
     simulations = {t: simulation_cost(config, t) // 10**9 for t in targets}

@@ -3,7 +3,7 @@
 # figures.jobs jobs render the built figures (figures.build), the k-th built figure in job
 # k mod jobs (nncosmo.config.figure_jobs): each job reads the results once and pays the Python
 # and matplotlib start-up once for its figures; two jobs (the default) render side by side at
-# the end of a run, where one job rendered while the other core idled (README "Runtime").
+# the end of a run, where one job rendered while the other core idled (benchmarks/README.md §12).
 FIGURE_STEMS = {
     "F1": "F1_background",
     "F2": "F2_ntk",
