@@ -17,8 +17,9 @@ SYNTHETIC = {
     "pkg/c.py": "from . import d\n\ng = d\n",
     "pkg/d.py": "VALUE = 1\n",
     "pkg/unused.py": "import pkg.a\n",
-    "pkg/sub/__init__.py": "",
+    "pkg/sub/__init__.py": "from . import f\n",  # relative to pkg.sub itself
     "pkg/sub/e.py": "from ..d import VALUE\n",
+    "pkg/sub/f.py": "",
     "pkgx/a.py": "",
     "script.py": "import pkgx.a\nfrom pkg.a import thing\n",
     "other.py": "import pkg.sub.e\n",
@@ -39,7 +40,7 @@ def test_import_graph_is_followed_through_local_and_relative_imports(package):
     assert list(modules) == ["pkg", "pkg.a", "pkg.b", "pkg.c", "pkg.d"]
     assert modules["pkg.c"] == package / "pkg" / "c.py"
     other = imported_modules(package / "other.py", package / "pkg")
-    assert list(other) == ["pkg", "pkg.d", "pkg.sub", "pkg.sub.e"]
+    assert list(other) == ["pkg", "pkg.d", "pkg.sub", "pkg.sub.e", "pkg.sub.f"]
 
 
 def test_digests_change_with_content_only(package):

@@ -17,6 +17,7 @@ from nncosmo.config import (
     built_figures,
     check_config,
     check_cosmologies,
+    disk_note,
     figure_jobs,
     job_priorities,
     job_runs,
@@ -111,26 +112,44 @@ def test_an_item_error_carries_its_lists_description(config):
     )
 
 
-@pytest.mark.parametrize("value,hinted", [("400", True), ("true", True), ("four", False)])
-def test_a_number_given_as_text_is_explained(config, value, hinted):
+@pytest.mark.parametrize(
+    "key,value,hinted",
+    [
+        ("training.steps", "400", True),
+        ("training.steps", "true", True),
+        ("training.steps", "four", False),
+        ("model.activation", "1", False),  # text is right there: not one of the names
+    ],
+)
+def test_a_number_given_as_text_is_explained(config, key, value, hinted):
     """Snakemake keeps nested `--config` values as strings; a string where the schema wants a
-    number says so and how to give the number instead, and only when the text is a number."""
-    bad = set_key(copy.deepcopy(config), "training.steps", value)
+    number says so and how to give the number instead, and only when the text is a number and
+    the schema wanted another type."""
+    bad = set_key(copy.deepcopy(config), key, value)
     with pytest.raises(ConfigError) as err:
         validate_config(bad, SCHEMA)
     (line,) = str(err.value).splitlines()[1:]
-    assert line.startswith(f"  config key 'training.steps' = {value!r} is invalid")
+    assert line.startswith(f"  config key '{key}' = {value!r} is invalid")
     assert ("it is text" in line) == hinted
     assert ("passed with --configfile" in line) == hinted
 
 
 def test_schema_lists_every_error_and_missing_keys(config):
+    """In key order, not in the schema's order (sweeps before split_by before ntk)."""
     bad = set_key(copy.deepcopy(config), "model.depth", 0)
     del bad["ntk"]["modes"]
+    set_key(bad, "sweeps.grid.widths", [0])
+    set_key(bad, "split_by", ["dataset", "width", "depth"])
     with pytest.raises(ConfigError) as err:
         validate_config(bad, SCHEMA)
     lines = str(err.value).splitlines()[1:]
-    assert lines == [
+    assert [line.split(" is ")[0] for line in lines] == [
+        "  config key 'model.depth' = 0",
+        "  config key 'ntk.modes'",
+        "  config key 'split_by[2]' = 'depth'",
+        "  config key 'sweeps.grid.widths[0]' = 0",
+    ]
+    assert lines[:2] == [
         "  config key 'model.depth' = 0 is invalid: must be >= 1",
         "  config key 'ntk.modes' is missing (it is required)",
     ]
@@ -154,12 +173,14 @@ def test_beta_zero_is_rejected_with_the_reason(config, key, value):
         ("training.checkpoints", [0, 500], "training.checkpoints"),
         ("training.checkpoints", [10, 20], "must include step 0"),
         ("sweeps.grid.datasets", ["cifar"], "sweeps.grid.datasets"),
+        ("sweeps.grid.datasets", ["teacher", "cifar"], "sweeps.grid.datasets"),
         ("figures.dataset", "cifar", "figures.dataset"),
         ("figures.grid_sweep", "nope", "figures.grid_sweep"),
         ("figures.reference", {"eta": 9.0, "beta": 0.9}, "figures.reference"),
         ("ntk.modes", 1000, "ntk.modes"),
         ("figures.histories", ["nope"], "figures.histories"),
         ("sweeps.history_nesterov.eta", [0.01, 0.02], "one run per history"),
+        ("sweeps.history_de_sitter.widths", [512, 1024], "F7 needs one width"),
         ("duality.hubble_window", 399, "duality.hubble_window"),
     ],
 )
@@ -210,6 +231,32 @@ def test_an_empty_beta_means_none_for_schedules_that_set_their_own(config, sched
     (line,) = str(err.value).splitlines()[1:]
     assert line.startswith("  config key 'sweeps.history_de_sitter.beta' = ")
     assert shown in line
+
+
+def test_ntk_modes_may_reach_the_smallest_n_samples(config):
+    """K modes need K samples of the smallest data set (here digits: 6), not of the largest."""
+    config["datasets"]["digits"]["n_samples"] = 6
+    config["ntk"]["modes"] = 6
+    check_config(config)
+    config["ntk"]["modes"] = 7
+    with pytest.raises(ConfigError, match="'ntk.modes' = 7 is invalid: must not exceed"):
+        check_config(config)
+
+
+@pytest.mark.parametrize(
+    "sweep,schedule,shown",
+    [
+        ("edge", {"kind": "power_law", "tau0": 1.0}, "'sweeps.edge.schedule.p' = None"),
+        ("edge", {"kind": "power_law", "p": 0.5, "tau0": 0.0}, "'sweeps.edge.schedule.tau0' = 0.0"),
+        ("grid", {"kind": "nesterov"}, "'sweeps.grid.schedule.kind' = 'nesterov'"),
+    ],
+)
+def test_schedules_the_schema_cannot_check_are_rejected(config, sweep, schedule, shown):
+    """Without the schema (bypassed) a power law needs p > 0 and tau0 > 0; and the figure
+    sweeps of F1-F6, compared with de Sitter, keep the constant schedule."""
+    config["sweeps"][sweep]["schedule"] = schedule
+    with pytest.raises(ConfigError, match=shown):
+        check_config(config)
 
 
 def test_figures_dataset_in_no_sweep_is_blamed_on_figures_dataset(config):
@@ -361,11 +408,14 @@ def test_split_jobs_partition_the_runs(config, split_by):
     )
 
 
-def test_split_must_keep_dataset_and_width(config):
-    config["split_by"] = ["dataset", "seed"]
+@pytest.mark.parametrize(
+    ("split_by", "missing"), [(["dataset", "seed"], "width"), (["width"], "dataset")]
+)
+def test_split_must_keep_dataset_and_width(config, split_by, missing):
+    config["split_by"] = split_by
     with pytest.raises(ConfigError, match="split_by") as err:
         check_config(config)
-    assert "width" in str(err.value)
+    assert f"must include ['{missing}']" in str(err.value)
 
 
 def test_split_by_defaults_and_rejects_unknown_axes(config):
@@ -377,16 +427,19 @@ def test_split_by_defaults_and_rejects_unknown_axes(config):
         validate_config(config, SCHEMA)
 
 
-def test_training_file_bytes_count_the_dense_kappa_steps(config):
+@pytest.mark.parametrize(("dense", "added"), [(25, 24), (10, 9)])
+def test_training_file_bytes_count_the_dense_kappa_steps(config, dense, added):
     """Default: steps 400, kappa_stride 25, kappa_dense_steps 25, one float32 mode; the dense
-    window adds steps 1..24 (24 kappa values per run, 24 coordinate values)."""
+    window adds steps 1..24 (24 kappa values per run, 24 coordinate values); a window of 10
+    adds steps 1..9 (step 10 is not on the stride: n < kappa_dense_steps, not <=)."""
+    config["training"]["kappa_dense_steps"] = dense
     sparse = copy.deepcopy(config)
     sparse["training"]["kappa_dense_steps"] = 0
     runs = len(job_runs(config, "teacher", "w1024"))
     extra = training_file_bytes(config, "teacher", "w1024")
     extra -= training_file_bytes(sparse, "teacher", "w1024")
-    assert (config["training"]["kappa_dense_steps"], config["training"]["kappa_modes"]) == (25, 1)
-    assert extra == runs * 4 * 24 + 8 * 24
+    assert (config["training"]["kappa_stride"], config["training"]["kappa_modes"]) == (25, 1)
+    assert extra == runs * 4 * added + 8 * added
 
 
 # The README's command for F1-F6 alone ("Runtime of the default preset"); Snakemake parses the
@@ -467,6 +520,26 @@ def test_job_priorities_rank_stages_then_the_costliest_chain(config):
     assert ranked == sorted(ranked) and len(set(ranked)) == 4
 
 
+def test_chains_below_a_billion_multiply_adds_still_rank_by_stage():
+    """The tiny preset's costliest chain has about 2 x 10^6 multiply-adds, 0 in units of 10^9: every
+    stage's band is then 1 wide (train and simulate 3, ntk 2, cosmology 1, duality 0), not 0."""
+    tiny = yaml.safe_load((ROOT / "workflow" / "presets" / "tiny.yaml").read_text())
+    priorities = job_priorities(tiny)
+    assert priorities["simulate/misalignment"] == priorities["simulate/de_sitter"] == 3
+    for d, job in jobs(tiny):
+        ranks = [priorities[f"{stage}/{d}/{job}"] for stage in ("train", "ntk", "cosmology")]
+        assert [*ranks, priorities[f"duality/{d}/{job}"]] == [3, 2, 1, 0]
+
+
+def test_disk_note_only_above_a_gigabyte(monkeypatch, config):
+    monkeypatch.setattr("nncosmo.config.disk_estimate", lambda config: 10**9)
+    assert disk_note(config) is None
+    monkeypatch.setattr("nncosmo.config.disk_estimate", lambda config: 1_500_000_000)
+    assert disk_note(config) == (
+        "this configuration writes about 1.5 GB of training files (results/train)"
+    )
+
+
 def test_lowest_hubble_of_a_power_law_is_at_the_end_of_the_span():
     """H = p / (t0 + t) falls over the span: its smallest value is p / (t0 + span) =
     0.5 / (2 + 8) = 0.05, not p / t0 = 0.25; de Sitter's is H itself."""
@@ -483,7 +556,8 @@ def test_a_target_at_the_nyquist_phase_is_rejected(steps, rejected):
     config = {"datasets": {"toy": {}}}
     config["cosmologies"] = {"network": {"dataset": "toy"}, "targets": {"t": target}}
     if rejected:
-        with pytest.raises(ConfigError, match="cosmologies.targets.t.steps"):
+        with pytest.raises(ConfigError, match="cosmologies.targets.t.steps") as err:
             check_cosmologies(config)
+        assert str(err.value).endswith("use steps >= 3 or a shorter span")  # 2 pi / 3 < pi
     else:
         check_cosmologies(config)

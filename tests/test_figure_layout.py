@@ -46,3 +46,83 @@ def test_network_points_of_a_field_that_never_oscillates():
     from nncosmo.figures import _marker_stride
 
     assert _marker_stride(-np.exp(-np.arange(120) / 20)) == 4
+
+
+def test_one_oscillation_limits_the_marker_stride():
+    """u changes sign at n = 100.5 and 110.5 only: half a period of 10 steps allows a stride of
+    5, not the 300 // 30 = 10 of a field that never oscillates."""
+    from nncosmo.figures import _marker_stride
+
+    assert _marker_stride(5 - np.abs(np.arange(300.0) - 105.5)) == 5
+
+
+def test_drawn_steps_end_one_step_after_u_stays_below_the_floor():
+    """|u| = 2^-n is below 1e-3 |u(0)| from n = 10 on (2^-10 = 9.8e-4): steps 0..10 are drawn;
+    a field that vanishes at once still gets 10 steps."""
+    from nncosmo.figures import _trim
+
+    assert _trim(0.5 ** np.arange(30)) == 11
+    assert _trim(np.r_[1.0, np.zeros(29)]) == 10
+
+
+def test_side_by_side_series_are_centred_on_the_width():
+    """Two series 0.12 octaves apart sit at w 2^-0.06 and w 2^0.06; the middle one of three
+    on w."""
+    from nncosmo.figures import _dodge
+
+    assert _dodge(0, 2, 0.12) == pytest.approx(2**-0.06)
+    assert _dodge(1, 2, 0.12) == pytest.approx(2**0.06)
+    assert _dodge(1, 3, 0.05) == 1.0
+
+
+def test_f8_network_markers_span_the_run():
+    """Linear: every 1000 // 60 = 16th step from 0, every step of a run under 60 steps; log:
+    geometric in n + 1, from step 0 to the last step, 999."""
+    from nncosmo.figures import _marker_steps
+
+    np.testing.assert_array_equal(_marker_steps(1000, False), np.arange(0, 1000, 16))
+    np.testing.assert_array_equal(_marker_steps(50, False), np.arange(50))
+    steps = _marker_steps(1000, True)
+    assert steps[0] == 0 and steps[-1] == 999 and np.all(np.diff(steps) > 0)
+
+
+def test_signed_percentages_show_a_second_decimal_only_where_one_would_print_zero():
+    from nncosmo.figures import _signed
+
+    assert _signed(-0.04) == "\N{MINUS SIGN}0.04"
+    assert _signed(0.0) == "+0.0"
+    assert _signed(2.34) == "+2.3"
+
+
+def test_seed_errorbars_span_the_seeds_min_to_max_around_the_mean():
+    from nncosmo.figures import _seed_errorbar, plt
+
+    fig, ax = plt.subplots()
+    _seed_errorbar(ax, [1.0, 2.0], [[1.0, 2.0, 6.0], [4.0, np.nan, 4.0]], fmt="o")
+    line, _, (bars,) = ax.containers[0]
+    np.testing.assert_array_equal(line.get_ydata(), [3.0, 4.0])
+    np.testing.assert_array_equal([s[:, 1] for s in bars.get_segments()], [[1, 6], [4, 4]])
+    plt.close(fig)
+
+
+def test_f7_windowed_fits_show_resolved_and_unresolved_windows_only():
+    """Status 0 (ok) filled, 3 (unresolved) open; a window of another status (here 1,
+    no_real_image) has no H and is not drawn."""
+    import xarray as xr
+
+    from nncosmo.figures import _window_hubble, plt
+
+    dual = xr.Dataset(
+        {
+            "window_tau": ("window", [1.0, 2.0, 3.0]),
+            "window_status": ("window", [0, 1, 3]),
+            "H_window": ("window", [0.5, np.nan, 0.7]),
+            "H_window_err": ("window", [0.01, np.nan, 0.02]),
+        }
+    )
+    cosmo = xr.Dataset({"tau": ("step", [0.0, 4.0]), "history_hubble": ("step", [0.6, 0.6])})
+    fig, ax = plt.subplots()
+    _window_hubble(ax, dual, cosmo)
+    shown = {c.get_label(): list(c.lines[0].get_xdata()) for c in ax.containers}
+    assert shown == {"windowed fit": [1.0], "windowed fit (unresolved)": [3.0]}
+    plt.close(fig)

@@ -70,6 +70,8 @@ def test_the_key_covers_code_versions_and_settings(monkeypatch):
     float32 = programs.argument_key((np.zeros(3, np.float32), 0.5))
     assert programs.program_key("f", float32, ()) != key
     assert programs.program_key("f", args, ("numpy",)) != key
+    x = np.zeros(3)  # the same leaves in another pytree: another trace
+    assert programs.argument_key(({"rate": x},)) != programs.argument_key(({"scale": x},))
     monkeypatch.setenv(
         "EQX_ON_ERROR", "raise" if os.environ.get("EQX_ON_ERROR") != "raise" else "nan"
     )
@@ -97,6 +99,12 @@ def test_jobs_share_a_gpu_unless_the_user_asks_for_preallocation(tmp_path, monke
     assert jax_cache_env(tmp_path)["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
     monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "true")
     assert jax_cache_env(tmp_path)["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
+
+
+def test_a_module_already_imported_is_returned_as_it_is():
+    import colorsys
+
+    assert programs.lazy_import("colorsys") is colorsys
 
 
 @pytest.mark.parametrize("module", ["nncosmo.cosmology"])

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ from userdir import (
     run_readme_command,
 )
 
-from nncosmo import locks
+from nncosmo import locks, theory
 from nncosmo.io import (
     COORDINATE_ATTRS,
     CorruptDatasetError,
@@ -33,8 +34,8 @@ from nncosmo.io import (
     write_atomically,
     write_dataset,
 )
-from nncosmo.manifest import failing_claims, invocation
-from nncosmo.provenance import git_state
+from nncosmo.manifest import check_manifest, failing_claims, invocation, write_manifest
+from nncosmo.provenance import config_hash, git_state, stage_logger, start_job
 
 
 def small_dataset():
@@ -62,6 +63,34 @@ def test_failed_write_leaves_no_file(tmp_path):
     with pytest.raises(Exception):  # noqa: B017 - whatever the backend raises
         write_dataset(bad, path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_that_fails_midway_leaves_no_temporary_file(tmp_path):
+    def half_written(tmp):
+        tmp.write_bytes(b"partial")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(tmp_path / "r.png", half_written)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_result_file_names_the_file_and_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="absent.nc: no such result file; run the pipeline"):
+        read_dataset(tmp_path / "absent.nc")
+
+
+def test_optional_variables_are_read_where_the_file_has_them(tmp_path):
+    ds = small_dataset().assign(b=small_dataset().a + 1, c=small_dataset().a + 2)
+    path = write_dataset(ds, tmp_path / "r.nc")
+    back = read_dataset(path, ["a"], optional=["b", "absent"])
+    assert sorted(back.data_vars) == ["a", "b"]
+
+
+def test_written_runs_record_their_seeds_in_the_provenance(tmp_path):
+    ds = xr.Dataset({"f": ("run", [1.0, 2.0])}, coords={"run": [0, 1], "seed": ("run", [4, 5])})
+    back = read_dataset(write_dataset(ds, tmp_path / "r.nc", {"stage": "train"}))
+    assert json.loads(back.attrs["provenance"]) == {"seeds": [4, 5], "stage": "train"}
 
 
 WRITERS = {  # every result goes through write_atomically: datasets, figures, claims, MANIFEST
@@ -153,6 +182,27 @@ def test_split_jobs_load_as_one_dataset(tmp_path):
     xr.testing.assert_equal(loaded[("teacher", 8)], whole)  # written coords gain attrs
 
 
+def test_two_split_jobs_merge_with_the_schedule_set_beta_first(tmp_path):
+    """A power-law run (beta NaN: the schedule sets beta_n) sorts before a constant one of the
+    same eta, as in the unsplit job (config.run_key); two parts are merged like four."""
+    power_law = {"kind": "power_law", "p": 0.5, "tau0": 2.0, "hubble_step": 0.0}
+    whole = xr.Dataset(
+        {
+            "f": (("run", "step"), [[1.0, 2.0], [3.0, 4.0]]),
+            "eta": ("run", [0.1, 0.1]),
+            "beta": ("run", [np.nan, 0.9]),
+            "seed": ("run", [0, 0]),
+            "schedule": ("run", [theory.schedule_label(power_law), "constant"]),
+        },
+        coords={"run": [0, 1]},
+    )
+    paths = [
+        write_dataset(whole.isel(run=[i]).assign_coords(run=[0]), tmp_path / "t" / name)
+        for i, name in ((1, "w8_beta0.9.nc"), (0, "w8_betaNone.nc"))  # constant listed first
+    ]
+    xr.testing.assert_equal(load_stage(paths)[("t", 8)], whole)
+
+
 def dead_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
@@ -199,6 +249,32 @@ def test_lock_without_holder_record_is_kept(tmp_path):
     (smk / locks.OWNER_FILE).unlink()
     assert locks.clear_stale_lock(smk) is None
     assert (smk / "locks").exists()
+
+
+def test_an_empty_lock_folder_is_no_lock(tmp_path):
+    """Snakemake removes its lock files on exit and keeps the folder."""
+    smk = tmp_path / ".snakemake"
+    (smk / "locks").mkdir(parents=True)
+    assert not locks.locked(smk)
+    (smk / "locks" / "0.input.lock").write_text("results/x.nc\n")
+    assert locks.locked(smk)
+
+
+def test_job_processes_that_ignore_sigterm_are_killed(tmp_path):
+    script = tmp_path / ".snakemake" / "scripts" / "tmpjob.py"
+    script.parent.mkdir(parents=True)
+    script.write_text(
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('ready', flush=True)\ntime.sleep(60)\n"
+    )
+    job = subprocess.Popen([sys.executable, str(script.resolve())], stdout=subprocess.PIPE)
+    try:
+        job.stdout.readline()  # SIGTERM is ignored from here on
+        assert locks.stop_job_processes(tmp_path / ".snakemake", grace_s=0.5) == [job.pid]
+        assert job.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        job.kill()
+        job.wait()
 
 
 # Kill scenarios, each through the README's command in a user's directory: SIGKILL of the
@@ -310,6 +386,59 @@ def test_changed_or_missing_result_is_rebuilt_with_everything_downstream(
     assert "Nothing to be done" in run_readme_command(workdir, "-n")
 
 
+def manifest_of_one_file(tmp_path) -> tuple[Path, Path]:
+    """A result file of 4 bytes and the MANIFEST that lists it."""
+    result, manifest = tmp_path / "r.nc", tmp_path / "MANIFEST"
+    result.write_bytes(b"abcd")
+    record = dict.fromkeys(("config_hash", "git", "packages", "runtime"))
+    write_manifest(manifest, [str(result)], record)
+    return result, manifest
+
+
+def test_a_touched_result_is_kept_and_a_same_size_edit_is_removed(tmp_path):
+    """Size or mtime changed: the sha256 decides; the same bytes with another mtime are kept."""
+    result, manifest = manifest_of_one_file(tmp_path)
+    os.utime(result, ns=(10**9, 10**9))
+    assert check_manifest(manifest) == [] and result.exists() and manifest.exists()
+    result.write_bytes(b"abce")
+    os.utime(result, ns=(2 * 10**9, 2 * 10**9))
+    assert check_manifest(manifest) == [
+        f"{result} changed since MANIFEST was written; removed, "
+        "it is rebuilt with everything downstream"
+    ]
+    assert not result.exists() and not manifest.exists()
+
+
+def test_a_missing_result_is_reported_as_missing_not_as_removed(tmp_path):
+    result, manifest = manifest_of_one_file(tmp_path)
+    result.unlink()
+    assert check_manifest(manifest) == [
+        f"{result} is missing since MANIFEST was written; it is rebuilt with everything downstream"
+    ]
+    assert not manifest.exists()
+
+
+def test_config_hash_ignores_the_order_of_keys_only():
+    config = {"training": {"steps": 400, "dtype": "float32"}, "model": {"depth": 2}}
+    reordered = {"model": {"depth": 2}, "training": {"dtype": "float32", "steps": 400}}
+    assert config_hash(config) == config_hash(reordered)
+    assert config_hash(config) != config_hash({**config, "model": {"depth": 3}})
+
+
+def test_a_rerun_overwrites_the_stage_log_and_writes_each_line_once(tmp_path):
+    path = tmp_path / "logs" / "ntk.log"
+    stage_logger(path, "test.rerun").info("first run")
+    stage_logger(path, "test.rerun").info("rerun")
+    (line,) = path.read_text().splitlines()
+    assert line.endswith(" nncosmo.test.rerun: rerun")
+
+
+def test_a_job_sizes_the_cpu_thread_pool_to_its_snakemake_threads(tmp_path, monkeypatch):
+    monkeypatch.setenv("PJRT_NPROC", "1")  # restored after the test
+    start_job(SimpleNamespace(threads=5, log=[str(tmp_path / "job.log")]), "test.threads")
+    assert os.environ["PJRT_NPROC"] == "5"
+
+
 @pytest.mark.parametrize(
     ("argv", "mode"),
     [
@@ -320,6 +449,7 @@ def test_changed_or_missing_result_is_rebuilt_with_everything_downstream(
         (["--cores", "2", "--summary"], "other"),
         (["--unlock"], "other"),
         (["--cores", "2", "--touch"], "other"),
+        (["--cores", "2", "--dag"], "other"),
         (["--no-such-flag"], "other"),
     ],
 )

@@ -8,13 +8,17 @@ from nncosmo.slurmlog import slurm_failure_reasons
 def test_reasons_of_failed_jobs_only_each_line_once(tmp_path):
     killed, fine = tmp_path / "7.log", tmp_path / "8.log"
     memory = "slurmstepd-vm: error: StepId=7.batch exceeded memory limit (149 > 62), being killed"
-    killed.write_text(f"Building DAG of jobs...\n{memory}\n{memory}\nsrun: warning: other\n")
+    killed.write_text(
+        f"Building DAG of jobs...\n{memory}\n{memory}\nsrun: warning: other\n"
+        "srun: error: task 0 killed\nslurmstepd-vm: done with job\n"  # not slurmstepd errors
+    )
     fine.write_text("slurmstepd-vm: error: not a failed job's line\n")
     main_log = tmp_path / "run.snakemake.log"
     main_log.write_text(
         f"Job 0 has been submitted with SLURM jobid 7 (log: {killed}).\n"
         f"Job 1 has been submitted with SLURM jobid 8 (log: {fine}).\n"
         "    message: SLURM-job '7' failed, SLURM status is: 'FAILED'. Detailed failure reason\n"
+        "    message: SLURM-job '7' failed, SLURM status is: 'FAILED'.\n"  # the summary repeats it
     )
     assert slurm_failure_reasons([str(main_log)]) == [f"SLURM job 7: {memory}"]
 
