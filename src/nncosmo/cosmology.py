@@ -223,7 +223,8 @@ def each_system(program: Callable, columns, *shared):
     step (benchmarks/README.md §3c). Not a lax.map inside one program either: `program` is
     compiled for one system, so its shapes do not depend on how many runs or modes a job has, and
     every job of a configuration loads it from the persistent compilation cache once one job has
-    compiled it (benchmarks/README.md §13, §21); each system keeps its own step-size controller either way.
+    compiled it (benchmarks/README.md §13, §21); each system keeps its own step-size controller
+    either way.
     """
     rows = len(jax.tree.leaves(columns)[0])
     outs = [program(*jax.tree.map(lambda a, i=i: a[i], columns), *shared) for i in range(rows)]
