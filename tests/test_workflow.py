@@ -305,13 +305,17 @@ def test_end_to_end_files_are_readable_by_group_and_others(tiny_run):
 
 
 def test_end_to_end_training_logs_its_progress(tiny_run):
-    """Ten progress lines, and the XLA threads the job was given."""
+    """Ten progress lines ending at 100 % in the last chunk's last step, the diverged run named
+    by its settings (the edge sweep's eta = 4), and the XLA threads the job was given."""
     results, config = tiny_run
     steps = config["training"]["steps"]
     log = (results / "logs" / "train" / "teacher" / "w32.log").read_text()
-    progress = re.findall(r"step (\d+)/(\d+) \(chunk (\d+)/(\d+)\), [\d.]+ s", log)
+    line = r"(\d+) % of the job \(chunk (\d+)/(\d+) at step (\d+)/(\d+)\), [\d.]+ s"
+    progress = re.findall(line, log)
     assert len(progress) == 10, log
-    assert progress[-1][:2] == (str(steps), str(steps)) and progress[-1][2] == progress[-1][3]
+    share, chunk, chunks, step, last = progress[-1]
+    assert (share, step, last) == ("100", str(steps), str(steps)) and chunk == chunks
+    assert re.search(r"diverged runs: eta=4 beta=[\d.]+ seed=\d+", log), log
     assert "XLA CPU threads 1)" in log  # the job's Snakemake threads (provenance.start_job)
 
 
