@@ -288,6 +288,11 @@ def test_end_to_end_datasets_have_documented_variables(tiny_run):
             for name, variable in ds.variables.items():  # data variables and coordinates
                 assert {"long_name", "units"} <= variable.attrs.keys(), (path, name)
                 assert variable.attrs["units"] == UNITS.get(name, variable.attrs["units"]), name
+            if stage == "simulate":  # its physical scalars are attributes: their units as JSON
+                units = json.loads(ds.attrs["attribute_units"])
+                numeric = {k for k, v in ds.attrs.items() if isinstance(v, (int, float, np.number))}
+                assert numeric == units.keys(), (path, numeric ^ units.keys())
+                assert {units[k] for k in ("mass", "dt", "kappa0")} == {"1/t", "t", "1/tau^2"}
 
 
 # One quantity, one unit in every file that holds it (docs/physics.md §1: tau, H in 1/tau and

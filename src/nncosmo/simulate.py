@@ -19,6 +19,7 @@ JAX runs in float64 here: callers enable jax_enable_x64 (scripts/simulate.py doe
 
 from __future__ import annotations
 
+import json
 from functools import partial
 
 import jax
@@ -162,6 +163,16 @@ def simulate(target: dict, network: dict, model, x: np.ndarray) -> dict:
     }  # fmt: skip
 
 
+# Units of simulate_dataset's numeric attributes (its JSON attribute `attribute_units`; netCDF
+# attributes carry no units of their own): t is the target's time, tau = n sqrt(eta) the network's.
+ATTRIBUTE_UNITS = {
+    "mass": "1/t", "phi0": "1", "dphi0": "1/t", "span": "t", "steps": "step", "dt": "t",
+    "kappa0": "1/tau^2", "lambda0": "1/tau^2", "amplitude": "1", "width": "1", "seed": "1",
+    "kappa_drift": "1", "background_H": "1/t", "background_p": "1", "background_t0": "t",
+    "background_Lambda": "1/t^2",
+}  # fmt: skip
+
+
 def _variable(dim: str, values, long_name: str, units: str) -> tuple:
     """One 1-d dataset variable with its long_name and units."""
     return ((dim,), np.asarray(values), {"long_name": long_name, "units": units})
@@ -176,7 +187,7 @@ def simulate_dataset(name: str, target: dict, network: dict, model, x: np.ndarra
     image = theory.exact_dictionary(sim["dt"] ** 2, sim["beta"], sim["x"] / sim["dt"] ** 2)
     kappa_drift = np.max(np.abs(sim["kappa"] / sim["kappa0"] - 1))
     background = target["background"]
-    return xr.Dataset(
+    ds = xr.Dataset(
         {
             "phi_network": _variable("step", sim["phi"], "network field phi = u_0 / eps", "1"),
             "phi_target": _variable("step", field["phi"], "integrated target field phi", "1"),
@@ -230,3 +241,7 @@ def simulate_dataset(name: str, target: dict, network: dict, model, x: np.ndarra
             "kappa_drift": kappa_drift,
         },
     )
+    ds.attrs["attribute_units"] = json.dumps(
+        {name: ATTRIBUTE_UNITS[name] for name in ds.attrs if name in ATTRIBUTE_UNITS}
+    )
+    return ds
