@@ -327,19 +327,23 @@ def test_run_labels_name_eta_beta_seed_and_a_schedule_other_than_constant():
 
 
 def test_figures_of_an_earlier_build_are_named_and_kept(tmp_path, config):
-    """A figure file that figures.build no longer names (left by an earlier run) is reported at
-    startup, with the figure, and never deleted; the built figures' files are not reported."""
+    """A figure file that figures.build no longer names and a simulation F8 no longer reads (left
+    by an earlier run) are reported at startup, with the figure, and never deleted; the built
+    figures' files are not reported."""
     config["figures"]["build"] = ["F1", "F2"]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     figures = tmp_path / "results" / "figures"
     figures.mkdir(parents=True)
     for name in ("F8_reverse.png", "F1_background.png"):
         (figures / name).write_bytes(b"earlier")
+    (tmp_path / "results" / "simulate").mkdir()
+    (tmp_path / "results" / "simulate" / "de_sitter.nc").write_bytes(b"earlier")
     proc = dry_run(tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (
-        "nncosmo: files of F8 from an earlier build (figures.build does not name it now; this run "
-        "neither updates them nor lists them in MANIFEST): results/figures/F8_reverse.png\n"
+        "nncosmo: files of F8 from an earlier build (figures.build or cosmologies.targets does not "
+        "name them now; this run neither updates them nor lists them in MANIFEST): "
+        "results/figures/F8_reverse.png, results/simulate/de_sitter.nc\n"
     ) in proc.stderr
     assert "F1_background.png" not in proc.stderr
     assert (figures / "F8_reverse.png").read_bytes() == b"earlier"
