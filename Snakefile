@@ -20,7 +20,7 @@ from nncosmo.config import (
     validate_config,
 )
 from nncosmo.locks import clear_stale_lock, forget_owner, locked, record_owner
-from nncosmo.manifest import check_manifest, invocation
+from nncosmo.manifest import check_manifest, earlier_build_note, invocation
 from nncosmo.slurmlog import slurm_failure_reasons
 
 min_version("8.20")

@@ -15,13 +15,12 @@ from nncosmo.provenance import end_job, provenance, start_job
 
 def main(smk) -> None:
     log = start_job(smk, "manifest")
-    claims_json = next(p for p in smk.input if Path(p).name == "claims.json")
-    failed = failing_claims(json.loads(Path(claims_json).read_text()), smk.params.on_failure)
+    failed = failing_claims(json.loads(Path(smk.input.claims).read_text()), smk.params.on_failure)
     if failed:
         log.error(
             "failing claims: %s (claims.on_failure is 'error'; %s is kept, no MANIFEST)",
             failed,
-            claims_json,
+            smk.input.claims,
         )
         sys.exit(1)
     write_manifest(smk.output[0], list(smk.input), provenance(smk.config, rule="manifest"))

@@ -97,6 +97,7 @@ def number(value: float, spec: str) -> str:
 
 U0, U_A, PHI_A, KAPPA_A, LAMBDA_A = (sub(b, i) for b, i in ("u0", "ua", "φa", "κa", "λa"))
 H_FIT, ETA_N, BETA_N, PHI_T0 = sub("H", "fit"), sub("η", "n"), sub("β", "n"), f"φ({sub('t', '0')})"
+LAMBDA_FIT, H_ETA, M_FIT, KAPPA_0 = sub("Λ", "fit"), sub("H", "η"), sub("m", "fit"), sub("κ", "0")
 RESIDUAL_NORM = "‖f(0) − y‖"
 
 
@@ -194,7 +195,7 @@ def _slope_text(slope: float | None) -> str:
     """Legend text of a fitted slope, or why there is none."""
     if slope is None:
         return f"slope untestable (< {MIN_SLOPE_POINTS} good fits)"
-    return f"{sub('Λ', 'fit')} ∝ {power('η', f'{slope:.3f}')}"
+    return f"{LAMBDA_FIT} ∝ {power('η', f'{slope:.3f}')}"
 
 
 def _width_slope(per_width: dict, short: str | None) -> tuple[float | None, str]:
@@ -395,7 +396,7 @@ def figure_lambda(results: Results):
         xscale="log",
         yscale="log",
         xlabel="1 / η",
-        ylabel=f"{sub('Λ', 'fit')} = 3 {H_FIT}²  [1/τ²]",
+        ylabel=f"{LAMBDA_FIT} = 3 {H_FIT}²  [1/τ²]",
         title="(b) cosmological constant ∝ 1/η",
     )
     _legend_below(ax_l)
@@ -616,13 +617,13 @@ def _width_errors(ax, results: Results, dataset: str) -> None:
 
 WIDTH_ERROR_LABELS = {  # results.WIDTH_ERRORS's names (claim ids) as the figures write them
     "background residual (exact)": "background residual (exact)",
-    "|H_fit/H_eta - 1|": f"|{H_FIT} / {sub('H', 'η')} − 1|",
-    "|m2_fit/m2_eta - 1|": f"|{sub('m', 'fit')}² / {sub('m', 'η')}² − 1|",
+    "|H_fit/H_eta - 1|": f"|{H_FIT} / {H_ETA} − 1|",
+    "|m2_fit/m2_eta - 1|": f"|{M_FIT}² / {sub('m', 'η')}² − 1|",
     "NTK drift": "NTK drift",
 }
 INFINITE_LABELS = {
-    "kappa_0 at init": f"{sub('κ', '0')} at init",
-    "m2_fit": f"{sub('m', 'fit')}² (mean mode)",
+    "kappa_0 at init": f"{KAPPA_0} at init",
+    "m2_fit": f"{M_FIT}² (mean mode)",
 }
 SERIES_OFFSET = 3e-4  # in 1/width: F5's two quantities side by side at every width and at infinity
 
@@ -741,7 +742,7 @@ def figure_phase_diagram(results: Results):
         for mask, style, label in markers:
             if mask.any():
                 ax.scatter(x[mask], beta_run[mask], zorder=4, label=label, **style)
-    label = f"|{H_FIT} / {sub('H', 'η')} − 1| (mean mode)"
+    label = f"|{H_FIT} / {H_ETA} − 1| (mean mode)"
     fig.colorbar(points, ax=ax, label=label, extend="both")  # clipped
     ax.set(
         xscale="log",
@@ -768,7 +769,7 @@ def _settings_text(ds) -> str:
     """The network settings derived from a target (docs/physics.md §12), for a panel."""
     return (
         f"width {ds.attrs['width']}, ε = {number(ds.attrs['amplitude'], '.0e')}, "
-        f"{sub('κ', '0')} = {ds.attrs['kappa0']:.4g}\n"
+        f"{KAPPA_0} = {ds.attrs['kappa0']:.4g}\n"
         f"dt = {ds.attrs['dt']:.3g}, {ds.attrs['steps']} steps\n"
         f"{BETA_N} ∈ [{ds.beta.min().item():.4f}, {ds.beta.max().item():.4f}]\n"
         f"{ETA_N} ∈ [{ds.eta.min().item():.3g}, {ds.eta.max().item():.3g}]\n"

@@ -86,6 +86,31 @@ def differs(entry: Entry) -> str | None:
     return None if sha256_file(path) == entry.sha256 else "changed"
 
 
+def earlier_build_note(results: str, unbuilt: dict[str, str], simulations) -> str | None:
+    """Which files under `results` an earlier build left that this run neither updates nor lists
+    in MANIFEST: those of the figures not built ({figure: file stem}, `unbuilt`) and the
+    simulations not among this run's `simulations` (they belong to F8); None when there are
+    none."""
+    old = {
+        fig: sorted(map(str, Path(results, "figures").glob(f"{stem}.*")))
+        for fig, stem in unbuilt.items()
+    }
+    simulated = set(map(str, simulations))
+    stale = sorted(
+        str(p) for p in Path(results, "simulate").glob("*.nc") if str(p) not in simulated
+    )
+    old["F8"] = old.get("F8", []) + stale
+    old = {fig: paths for fig, paths in old.items() if paths}
+    if not old:
+        return None
+    files = ", ".join(path for paths in old.values() for path in paths)
+    return (
+        f"files of {', '.join(old)} from an earlier build (figures.build or cosmologies.targets "
+        "does not name them now; this run neither updates them nor lists them in MANIFEST): "
+        + files
+    )
+
+
 def failing_claims(doc: dict, on_failure: str) -> list[str]:
     """The ids of the failing claims in claims.json's `doc` that fail the run (its manifest job,
     so that claims.json is kept): all of them where `on_failure` (config claims.on_failure) is

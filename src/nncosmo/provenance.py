@@ -129,14 +129,14 @@ def progress_logger(log, start: float):
     chunks of runs train one after another, N + 1 steps each), the chunk and its step, the
     seconds since `start` (a `time.perf_counter` reading) and, from the second report on, the
     time left at the rate since the first (which came after compiling)."""
-    first = []  # (seconds, share done) at the first report
+    first = None  # (seconds, share done) at the first report
 
     def report(step, chunk, steps, chunks):
+        nonlocal first
         elapsed = time.perf_counter() - start
         done = (chunk * (steps + 1) + step + 1) / (chunks * (steps + 1))
-        if not first:
-            first.append((elapsed, done))
-        (t0, d0), left = first[0], ""
+        first = first or (elapsed, done)
+        (t0, d0), left = first, ""
         if done > d0:
             left = f", about {(elapsed - t0) / (done - d0) * (1 - done):.0f} s left"
         log.info(

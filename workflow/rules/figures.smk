@@ -18,25 +18,9 @@ BUILT = built_figures(config)
 FIGURES = [f"{RESULTS}/figures/{FIGURE_STEMS[fig]}.{ext}" for fig in BUILT for ext in ("png", "pdf")]
 # An earlier run's figures that figures.build no longer names, and simulations of targets no longer
 # simulated, stay where they are (never deleted), but nothing keeps them current: say so.
-UNBUILT = {
-    fig: sorted(map(str, Path(RESULTS, "figures").glob(f"{stem}.*")))
-    for fig, stem in FIGURE_STEMS.items()
-    if fig not in BUILT
-}
-# F8's simulations of targets this run does not simulate (F8 not built, or a target removed)
-UNBUILT["F8"] = UNBUILT.get("F8", []) + sorted(
-    str(path)
-    for path in Path(RESULTS, "simulate").glob("*.nc")
-    if str(path) not in SIMULATIONS.values()
-)
-if MODE != "other" and (old := {fig: paths for fig, paths in UNBUILT.items() if paths}):
-    print(
-        f"nncosmo: files of {', '.join(old)} from an earlier build (figures.build or "
-        "cosmologies.targets does not name them now; this run neither updates them nor lists them "
-        "in MANIFEST): "
-        + ", ".join(p for paths in old.values() for p in paths),
-        file=sys.stderr,
-    )
+UNBUILT = {fig: stem for fig, stem in FIGURE_STEMS.items() if fig not in BUILT}
+if MODE != "other" and (note := earlier_build_note(RESULTS, UNBUILT, SIMULATIONS.values())):
+    print(f"nncosmo: {note}", file=sys.stderr)
 STAGE_INPUTS = {
     stage: [f"{RESULTS}/{stage}/{d}/{job}.nc" for d, job in JOBS]
     for stage in ("ntk", "cosmology", "duality")
@@ -116,8 +100,8 @@ rule manifest:
         *STAGE_INPUTS.values(),
         SIMULATIONS.values(),
         FIGURES,
-        f"{RESULTS}/claims.json",
         f"{RESULTS}/claims.tsv",
+        claims=f"{RESULTS}/claims.json",
     output:
         f"{RESULTS}/MANIFEST",
     params:
