@@ -126,3 +126,56 @@ def test_f7_windowed_fits_show_resolved_and_unresolved_windows_only():
     shown = {c.get_label(): list(c.lines[0].get_xdata()) for c in ax.containers}
     assert shown == {"windowed fit": [1.0], "windowed fit (unresolved)": [3.0]}
     plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("target", "attrs", "title"),
+    [
+        ("de_sitter", {"background_H": 0.2}, "de Sitter, H = 0.2 (Λ = 0.12), m = 1.5"),
+        ("inflation", {"background_H": 0.2}, "inflation: de Sitter, H = 0.2 (Λ = 0.12), m = 1.5"),
+        ("friedmann", {"background_Lambda": 0.5}, "Friedmann, Λ = 0.5, m = 1.5"),
+    ],
+)
+def test_f8_titles_name_a_target_only_where_the_name_adds_to_its_background(target, attrs, title):
+    """F8's column title read "de sitter: de Sitter H = 0.2": a target named after its
+    background is not named twice; any other name stays (Λ = 3 H² for de Sitter)."""
+    import xarray as xr
+
+    from nncosmo.figures import _target_title
+
+    kind = "de_sitter" if "background_H" in attrs else "friedmann"
+    ds = xr.Dataset(attrs={"background": kind, "mass": 1.5, "target": target, **attrs})
+    assert _target_title(ds) == title
+
+
+def test_f6_counts_the_width_sweeps_runs_where_they_overlap():
+    """F6 places 40 runs of the width sweep (4 widths x 10 seeds) at one (eta, beta), on top of
+    each other; an arrow at that point gives their count."""
+    import xarray as xr
+
+    from nncosmo.figures import _width_sweep_note, plt
+
+    widths, seeds, n_samples = [8, 16], [0, 1, 2], 4
+    sweep = {"datasets": ["toy"], "widths": widths, "eta": [0.5], "beta": [0.9], "seeds": seeds}
+
+    def job(lambda_0):
+        eigenvalue = np.full((len(seeds), 1, 1), lambda_0)
+        return xr.Dataset(
+            {"eigenvalue": (("run", "checkpoint", "eigen"), eigenvalue)},
+            coords={"eta": ("run", [0.5] * len(seeds))},
+            attrs={"n_samples": n_samples},
+        )
+
+    jobs = {8: job(1.6), 16: job(2.0)}  # x = eta lambda_0 / N = 0.2 and 0.25
+    results = type("R", (), {"dataset": "toy", "width_sweep": sweep})()
+    results.width_runs = lambda stage, dataset: jobs
+    fig, ax = plt.subplots()
+    _width_sweep_note(ax, results)
+    (note,) = ax.texts
+    assert note.get_text().startswith(f"{len(widths) * len(seeds)} runs")
+    assert note.xy == pytest.approx((0.225, 0.9))
+    results.dataset = "digits"  # not in the width sweep: nothing to count
+    fig, ax = plt.subplots()
+    _width_sweep_note(ax, results)
+    assert not ax.texts
+    plt.close("all")

@@ -742,6 +742,7 @@ def figure_phase_diagram(results: Results):
         for mask, style, label in markers:
             if mask.any():
                 ax.scatter(x[mask], beta_run[mask], zorder=4, label=label, **style)
+    _width_sweep_note(ax, results)
     label = f"|{H_FIT} / {H_ETA} − 1| (mean mode)"
     fig.colorbar(points, ax=ax, label=label, extend="both")  # clipped
     ax.set(
@@ -765,6 +766,25 @@ def figure_phase_diagram(results: Results):
     return fig
 
 
+def _width_sweep_note(ax, results: Results) -> None:
+    """F6: the width sweep's runs of the figures' data set sit at one (eta, beta), their
+    markers on top of each other: an arrow says how many runs the cluster holds."""
+    sweep = results.width_sweep
+    if results.dataset not in sweep["datasets"]:
+        return
+    runs = results.width_runs("ntk", results.dataset)
+    x = np.median([initial_kappa(ntk) * ntk.eta.values for ntk in runs.values()])
+    count = sum(ntk.sizes["run"] for ntk in runs.values())
+    ax.annotate(
+        f"{count} runs (F5's width sweep)",
+        xy=(x, sweep["beta"][0]),
+        xytext=(x, 0.78),
+        ha="center",
+        fontsize=7,
+        arrowprops={"arrowstyle": "->", "color": "0.3", "lw": 0.8},
+    )
+
+
 def _settings_text(ds) -> str:
     """The network settings derived from a target (docs/physics.md §12), for a panel."""
     return (
@@ -780,14 +800,17 @@ def _settings_text(ds) -> str:
 
 
 def _target_title(ds) -> str:
-    """A target's physics: background and mass."""
-    kind, m, name = ds.attrs["background"], ds.attrs["mass"], _display(ds.attrs["target"])
+    """A target's name (omitted where it only repeats the background's), background and mass."""
+    kind, m = ds.attrs["background"], ds.attrs["mass"]
     if kind == "power_law":
-        return f"{name}: a ∝ {power('t', format(ds.attrs['background_p'], 'g'))}, m = {m:g}"
-    if kind == "de_sitter":
+        physics = f"a ∝ {power('t', format(ds.attrs['background_p'], 'g'))}, m = {m:g}"
+    elif kind == "de_sitter":
         hubble = ds.attrs["background_H"]
-        return f"{name}: de Sitter H = {hubble:g} (Λ = {3 * hubble**2:.3g}), m = {m:g}"
-    return f"{name}: Friedmann Λ = {ds.attrs['background_Lambda']:g}, m = {m:g}"
+        physics = f"de Sitter, H = {hubble:g} (Λ = {3 * hubble**2:.3g}), m = {m:g}"
+    else:
+        physics = f"Friedmann, Λ = {ds.attrs['background_Lambda']:g}, m = {m:g}"
+    name = _display(ds.attrs["target"])
+    return physics if physics.lower().startswith(name.lower()) else f"{name}: {physics}"
 
 
 def _display(name: str) -> str:
@@ -845,6 +868,7 @@ def figure_reverse(results: Results):
             label=f"network {U0} / ε",
         )
         bottom.plot(t, (ds.phi_network - ds.phi_target) / scale, color=NETWORK, lw=1)
+        bottom.ticklabel_format(axis="y", style="sci", scilimits=(0, 0), useMathText=True)
         if logarithmic:
             onset = ds.attrs["background_p"] / ds.attrs["mass"]
             for ax in (top, bottom):
@@ -869,7 +893,7 @@ def figure_reverse(results: Results):
             fontsize=6.5,
             bbox={"fc": "white", "ec": "0.8", "alpha": 0.85},
         )
-        bottom.set_xlabel("cosmic time t")
+        bottom.set_xlabel("cosmic time t (the target's unit; H and m in its inverse)")
     axes[0, 0].set_ylabel(f"φ / |{PHI_T0}|")
     axes[1, 0].set_ylabel(f"Δφ / |{PHI_T0}|")
     title = "F8  A chosen universe simulated by training (settings derived per target)"
