@@ -25,6 +25,7 @@ from nncosmo.claims import (
     simulation_claims,
     stability_claims,
     to_json,
+    to_table,
     too_few,
     width_claims,
 )
@@ -249,7 +250,14 @@ def synthetic_seed_sweep(widths, seeds, slope=-1.0):
 def test_seed_claims_on_a_power_law_sweep_pass_with_their_intervals():
     results = synthetic_seed_sweep([64, 128, 256, 512], seeds=8)
     claims = {c.id: c for c in ntk_claims(results) + width_claims(results)}
-    assert len(claims) == 6  # F2 overlap and drift, four F5 slopes
+    # F2 overlap and drift, three F5 slopes: the NTK drift's slope is claimed once, by F2-drift
+    assert sorted(claims) == [
+        "F2-drift-toy",
+        "F2-overlap-toy",
+        "F5-toy-background residual (exact)",
+        "F5-toy-|H_fit/H_eta - 1|",
+        "F5-toy-|m2_fit/m2_eta - 1|",
+    ]
     for claim in claims.values():
         assert claim.verdict == "pass", claim
         low, high = claim.interval
@@ -278,7 +286,7 @@ def test_seed_claims_untestable_with_one_seed_or_two_widths(widths, seeds, reaso
         synthetic_seed_sweep(widths, seeds)
     )
     slopes = [c for c in claims if "overlap" not in c.id]
-    assert len(slopes) == 5
+    assert len(slopes) == 4  # F2-drift, three F5 slopes
     for claim in slopes:
         assert claim.verdict == "untestable" and reason in claim.reason, claim
         assert claim.measured is None and claim.interval is None
@@ -323,16 +331,17 @@ def test_mixing_claims_untestable_without_seeds_or_the_width(seeds, width, reaso
         assert claim.verdict == "untestable" and reason in claim.reason
 
 
-def grid_results(etas, betas, h_fit, fit_ok=None, width=64):
+def grid_results(etas, betas, h_fit, fit_ok=None, width=64, diverged=()):
     """Results of a grid sweep (one seed) of 'toy' at `width` whose mean-mode fits give
     H_fit = h_fit(eta, beta) (fit_status ok where fit_ok(eta, beta), default everywhere), with
     the dictionaries' H written out: 3H_eta = -ln beta / sqrt eta and
-    3H_cont = (1 - beta) / sqrt eta."""
+    3H_cont = (1 - beta) / sqrt eta; the runs of index `diverged` diverged."""
     runs = [(e, b) for e in etas for b in betas]
     eta, beta = (np.array(c, dtype=float) for c in zip(*runs, strict=True))
     ok = np.array([True if fit_ok is None else fit_ok(e, b) for e, b in runs])
     coords = {"eta": ("run", eta), "beta": ("run", beta), "seed": ("run", np.zeros(len(runs)))}
     coords |= {"schedule": ("run", ["constant"] * len(runs)), "mode": [0]}
+    coords |= {"diverged": ("run", np.isin(np.arange(len(runs)), diverged))}
     duality = xr.Dataset(
         {
             "H_fit": (("run", "mode"), np.array([h_fit(e, b) for e, b in runs])[:, None]),
@@ -430,10 +439,10 @@ def test_background_claims_worst_run_of_the_images_best_run_of_the_continuum(
     continuum, best, verdict
 ):
     """F1 (docs/figures.md F1): the exact and adiabatic dictionaries must reach 1 % on every run
-    (the largest residual_own of mode 0 reported, NaN ignored), the continuum must miss it on
-    every run (the smallest reported): exact max 0.004 passes, adiabatic max 0.02 fails, and the
-    continuum passes only if its best run is above 1 %."""
-    results = grid_results(F3_ETAS, [0.9], lambda e, b: 1.0)
+    (the largest residual_own of mode 0 reported; run 2 diverged and is not counted), the
+    continuum must miss it on every run (the smallest reported): exact max 0.004 passes,
+    adiabatic max 0.02 fails, and the continuum passes only if its best run is above 1 %."""
+    results = grid_results(F3_ETAS, [0.9], lambda e, b: 1.0, diverged=[2])
     key = next(iter(results.duality))
     own = {
         "exact": [0.001, 0.004, np.nan, 0.002, 0.003],
@@ -453,6 +462,34 @@ def test_background_claims_worst_run_of_the_images_best_run_of_the_continuum(
     assert claims["F1-adiabatic"].verdict == "fail"
     assert claims["F1-continuum"].measured == pytest.approx(best)
     assert claims["F1-continuum"].verdict == verdict
+    assert list(claims["F1-exact"].details["per_run"]) == [
+        f"eta={e:g}, beta=0.9" for k, e in enumerate(F3_ETAS) if k != 2
+    ]
+
+
+def test_a_claim_about_every_run_is_untestable_when_a_run_that_converged_has_no_value():
+    """F1-exact and F3-H are about every grid run: a run that did not diverge but has no value
+    (a failed fit, NaN) leaves a pass undecided, untestable, naming the run; a fail among the
+    measured runs stays a fail. Before, NaN runs were dropped and the rest passed."""
+    h_exact = lambda e, b: -np.log(b) / (3 * np.sqrt(e))  # noqa: E731
+    h_fit = lambda e, b: np.nan if e == 0.1 else h_exact(e, b)  # noqa: E731
+    results = grid_results(F3_ETAS, [0.9], h_fit)
+    key = next(iter(results.duality))
+    exact = [0.001, 0.004, np.nan, 0.002, 0.003]  # run 2 (eta = 0.1) converged, no value
+    adiabatic = [0.001, 0.004, np.nan, 0.002, 0.03]  # a fail among the measured runs
+    values = np.array([exact, adiabatic, [0.5] * 5]).T[:, :, None]
+    results.duality[key] = results.duality[key].assign(
+        residual_own=(("run", "dictionary", "mode"), values),
+        dictionary=["exact", "adiabatic", "continuum"],
+    )
+    claims = {c.id: c for c in background_claims(results) + lambda_claims(results)}
+    for claim_id in ("F1-exact", "F3-H"):
+        claim = claims[claim_id]
+        assert claim.verdict == "untestable" and claim.measured is None, claim
+        assert claim.reason.startswith("1 of 5 grid runs have no value (eta=0.1, beta=0.9)")
+    assert claims["F1-adiabatic"].verdict == "fail"
+    assert claims["F1-adiabatic"].measured == pytest.approx(0.03)
+    assert claims["F1-continuum"].verdict == "pass"  # every run measured
 
 
 def test_drift_law_claim_is_the_median_over_runs_of_each_run_s_worst_mode(monkeypatch):
@@ -518,6 +555,7 @@ def test_stability_table_counts_runs_by_the_stability_edge():
         "predicted_unstable_converged": 1,
         "predicted_stable_diverged": 1,
         "predicted_stable_converged": 2,
+        "largest_stable_fraction_of_edge": pytest.approx(0.5 * 5.98 / 3),  # x_0 / 2(1 + beta)
     }
     assert stability_table(results) == expected
     (claim,) = stability_claims(results)
@@ -647,9 +685,10 @@ def _de_sitter_mode(t, hubble, mass):
     [
         (0.2, 1.5 * 1.02, 1.02**2 - 1),  # right H, m^2 off by 4.04 %
         (0.2 * 1.03, 1.5, 0.03),  # H off by 3 %, right m^2
+        (0.2 * 1.003, 1.5, 0.003),  # H off by 0.3 %: passed the former 1 % bound
         (0.2, 1.5, 0.0),  # the target's own field
     ],
-    ids=["wrong-mass", "wrong-hubble", "target"],
+    ids=["wrong-mass", "wrong-hubble", "slightly-wrong-hubble", "target"],
 )
 def test_de_sitter_simulation_claim_is_the_worse_of_h_and_m2(network_h, network_mass, worst):
     """F8-de-sitter (docs/figures.md F8): a Prony fit recovers (H, m^2) of a sampled de Sitter
@@ -672,7 +711,7 @@ def test_de_sitter_simulation_claim_is_the_worse_of_h_and_m2(network_h, network_
     assert list(claims) == ["F8-field-ds", "F8-de-sitter-ds"]
     claim = claims["F8-de-sitter-ds"]
     assert claim.measured == pytest.approx(worst, abs=1e-9)
-    assert claim.verdict == ("pass" if worst <= 0.01 else "fail")
+    assert claim.verdict == ("pass" if worst <= 1e-3 else "fail")
     assert claim.details["H_fit"] == pytest.approx(network_h, rel=1e-9)
     assert claim.details["m2_fit"] == pytest.approx(network_mass**2, rel=1e-9)
 
@@ -727,3 +766,67 @@ def test_f7_friedmann_claim_compares_with_the_continuum_history():
     claims = {c.id: c for c in history_claims(results)}
     assert claims["F7-background"].measured == pytest.approx(0.5)
     assert claims["F7-Friedmann"].measured == 0.0 and claims["F7-Friedmann"].verdict == "pass"
+
+
+def _radiation_simulation(settings: str) -> xr.Dataset:
+    """An F8 radiation target (a ∝ t^(1/2), m = 1, t0 = 0.05, span 30, 1500 steps) and, as the
+    "network", the recursion u(n+1) = u(n) + beta_n (u(n) - u(n-1)) - x_n u(n) with lattice
+    settings from H at the step's start (`exact`), at its middle, or from the continuum
+    dictionary beta = 1 - 3 H dt, x = m^2 dt^2. The target is the closed form regular at t = 0,
+    phi = (m t)^(-1/4) J_(1/4)(m t), which also gives u(-1) = phi(t0 - dt)."""
+    from scipy.special import jv
+
+    from nncosmo.theory import lattice_settings
+
+    p, m, t0, dt, steps = 0.5, 1.0, 0.05, 0.02, 1500
+    t = t0 + dt * np.arange(-1, steps + 1)
+    phi = (m * t) ** -0.25 * jv(0.25, m * t)
+    start = {"exact": t[1:-1], "midpoint": t[1:-1] + dt / 2}.get(settings, t[1:-1])
+    beta, x = lattice_settings(p / start, m**2, dt)
+    if settings == "continuum":
+        beta, x = 1 - 3 * (p / start) * dt, np.full(steps, (m * dt) ** 2)
+    u = [phi[0], phi[1]]
+    for n in range(steps):
+        u.append(u[-1] + beta[n] * (u[-1] - u[-2]) - x[n] * u[-1])
+    return xr.Dataset(
+        {
+            "phi_network": ("step", np.array(u[1:])),
+            "phi_target": ("step", phi[1:]),
+            "H": ("step", p / t[1:]),
+            "a": ("step", (t[1:] / t0) ** p),
+        },
+        coords={"t": ("step", t[1:])},
+        attrs={"background": "power_law", "mass": m, "phi0": phi[1], "kappa_drift": 0.0},
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "verdict"),
+    [("exact", "pass"), ("midpoint", "fail"), ("continuum", "fail")],
+)
+def test_f8_field_tells_the_exact_settings_from_first_order_errors(settings, verdict):
+    """F8-field (docs/figures.md F8) must fail settings wrong at first order in H dt: a review
+    found the former 1 % bound passed by the continuum dictionary's settings (4.8e-3 on the
+    default radiation target) and by H taken mid-step (4.9e-3). The exact settings' error is the
+    lattice's, second order in dt (~1e-4 here); the 0.1 % bound now separates them."""
+    config = toy_width_config([64], 1, {"use_bias": True})
+    simulation = {"r": _radiation_simulation(settings)}
+    field = simulation_claims(Results({}, {}, {}, {}, config, simulation))[0]
+    assert field.id == "F8-field-r" and field.verdict == verdict, field
+    if settings == "exact":
+        assert field.measured < 3e-4
+    else:
+        assert 2e-3 < field.measured < 1e-2  # passed the former 1 % bound
+
+
+def test_a_claim_whose_pass_the_construction_sets_says_so_in_every_output():
+    """F3-slope passes for any heavy-ball run whose fitted momentum is eta-independent (Lambda
+    eta = (ln beta)^2 / 3 is an identity): its caveat travels with the claim into claims.json
+    and claims.tsv; a claim without one (F3-H) has an empty caveat column."""
+    slope, ratio = make_claim("F3-slope", -1.0), make_claim("F3-H", 0.001, width=64)
+    assert "identity of the dictionary" in slope.caveat and ratio.caveat is None
+    doc = json.loads(to_json([slope, ratio], {}))
+    assert [c["caveat"] for c in doc["claims"]] == [slope.caveat, None]
+    header, *rows = to_table([slope, ratio]).splitlines()
+    assert header.split("\t")[-1] == "caveat"
+    assert [row.split("\t")[-1] for row in rows] == [slope.caveat, ""]

@@ -8,6 +8,7 @@ annotated in a figure is the number in results/claims.json.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from nncosmo.theory import (
     nesterov_friction,
     ntk_kappa,
     regime,
+    regime_bounds,
     schedule_label,
 )
 
@@ -302,15 +304,21 @@ def predicted_unstable(ntk: xr.Dataset) -> np.ndarray:
 
 
 def stability_table(results: Results) -> dict:
-    """Counts of runs by predicted stability (theory.regime at init) and by divergence."""
+    """Counts of runs by predicted stability (theory.regime at init) and by divergence, and how
+    close the predicted-stable runs come to the edge: the largest x_0 / 2(1 + beta)."""
     rows = {
         f"predicted_{p}_{o}": 0 for p in ("unstable", "stable") for o in ("diverged", "converged")
     }
+    fractions = []
     for ntk in results.all_runs("ntk"):
-        for unstable, diverged in zip(predicted_unstable(ntk), ntk.diverged.values, strict=True):
-            key = "predicted_" + ("unstable" if unstable else "stable")
+        unstable = predicted_unstable(ntk)
+        for unstable_run, diverged in zip(unstable, ntk.diverged.values, strict=True):
+            key = "predicted_" + ("unstable" if unstable_run else "stable")
             rows[key + ("_diverged" if diverged else "_converged")] += 1
-    return rows
+        edge = regime_bounds(ntk.beta.values)[2]
+        fractions += list((ntk.eta.values * initial_kappa(ntk) / edge)[~unstable])
+    closest = float(max(fractions)) if fractions else math.nan
+    return rows | {"largest_stable_fraction_of_edge": closest}
 
 
 LATE_HUBBLE_FRACTION = 0.1  # F8-decay: late times are H <= m / 10, where the WKB amplitude
