@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nncosmo.theory import exact_dictionary
+from nncosmo.theory import exact_dictionary, ntk_kappa
 
 # trapezoid in xi ~ N(0, 1): nodes on |xi| <= 9 (Gaussian tail 3e-18), step 0.25 / sqrt(largest
 # variance): tanh moments to ~3e-13 (measured for variances 1-16, docs/physics.md §8)
@@ -136,6 +136,6 @@ def infinite_width_dictionary(model_spec: dict, x: np.ndarray, eta, beta) -> dic
     the analytic NTK on x (N, d), all N modes in descending order, and at each (eta, beta) (arrays
     broadcast, the mode axis last) the exact dictionary's H, m^2_a, Lambda and regime
     (`theory.exact_dictionary`), the values the fits approach as the width grows."""
-    kappa = np.linalg.eigvalsh(infinite_width_ntk(model_spec, x))[::-1] / len(x)
+    kappa = ntk_kappa(np.linalg.eigvalsh(infinite_width_ntk(model_spec, x))[::-1], len(x))
     eta, beta = (np.asarray(a, dtype=float)[..., None] for a in (eta, beta))
     return {"kappa": kappa, **exact_dictionary(eta, beta, kappa)}
