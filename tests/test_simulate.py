@@ -1,6 +1,7 @@
 """The reverse direction (docs/physics.md §12): the inverse dictionary, the derived settings on
 a linear model, the config's refusals, and the F8 measurements on known fields."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -417,3 +418,54 @@ def test_de_sitter_recovery_of_a_heavy_field():
     assert fit["H_fit"] == pytest.approx(0.5, rel=1e-10)
     assert fit["m2_fit"] == pytest.approx(4.0, rel=1e-10)
     assert fit["H_error"] < 1e-10 and fit["m2_error"] < 1e-10
+
+
+def unit_powers(unit: str) -> dict[str, int]:
+    """Exponents of a unit label, e.g. "tau^2/t^2" -> {"tau": 2, "t": -2}, "1" -> {}."""
+    powers: dict[str, int] = {}
+    for sign, part in zip((1, -1), unit.split("/"), strict=False):
+        for factor in part.split("*"):
+            name, _, power = factor.strip().partition("^")
+            if name != "1":
+                powers[name] = powers.get(name, 0) + sign * int(power or 1)
+    return {name: power for name, power in powers.items() if power}
+
+
+def unit_product(*units: str) -> dict[str, int]:
+    """Exponents of the product of unit labels."""
+    total: dict[str, int] = {}
+    for unit in units:
+        for name, power in unit_powers(unit).items():
+            total[name] = total.get(name, 0) + power
+    return {name: power for name, power in total.items() if power}
+
+
+def test_simulate_units_are_dimensionally_consistent():
+    """The units simulate_dataset writes obey the convention (docs/physics.md notation, §12):
+    t is the target's time and tau = n sqrt(eta) the network's, so eta (and eta_n) is in tau^2,
+    kappa = lambda / N in 1/tau^2 and eta kappa in 1; the loss scale s = eta / dt^2 is then in
+    tau^2/t^2, and m^2 ~ s kappa_0 (the mass the scaled loss gives) in 1/t^2, the target's m^2.
+    Checked by multiplying the labels (`unit_product`), not by comparing them to a list."""
+    from nncosmo.io import COORDINATE_ATTRS, with_coordinate_attrs
+    from nncosmo.models import build_model
+
+    x = np.random.default_rng(7).standard_normal((8, 3))
+    model = build_model(default_config()["model"], 8, jnp.float64)
+    network = {"seed": 0, "amplitude": 1e-3, "kappa_stride": 50, "dataset": "toy"}
+    target = {**DE_SITTER, "steps": 100}
+    ds = with_coordinate_attrs(simulate.simulate_dataset("de_sitter", target, network, model, x))
+    units = {name: ds[name].attrs["units"] for name in ds.variables}
+    units |= json.loads(ds.attrs["attribute_units"])
+    assert units["t"] == units["dt"] == units["span"] == "t"
+    assert unit_product(units["loss_scale"], units["kappa0"]) == unit_product("1/t", "1/t")
+    assert unit_product(units["loss_scale"], units["kappa0"]) == unit_powers(units["m2_image"])
+    assert unit_product(units["mass"], units["mass"]) == unit_powers(units["m2_image"])
+    assert unit_product(units["loss_scale"], units["dt"], units["dt"]) == unit_powers(units["eta"])
+    assert unit_product(units["eta"], units["kappa0"]) == unit_powers(units["eta_kappa"]) == {}
+    assert unit_product(units["eta"], units["kappa"]) == unit_product(units["mass"], units["dt"])
+    assert unit_powers(units["eta"]) == {"tau": 2} == unit_powers(COORDINATE_ATTRS["eta"]["units"])
+    assert unit_powers(units["kappa0"]) == unit_powers(units["lambda0"]) == {"tau": -2}
+    for rate in ("H", "H_image", "dphi_target", "background_H"):
+        assert unit_powers(units[rate]) == {"t": -1}, rate
+    lambda_units = simulate.ATTRIBUTE_UNITS["background_Lambda"]  # Lambda = 3 H^2 (Friedmann)
+    assert unit_powers(lambda_units) == unit_product(units["H"], units["H"])

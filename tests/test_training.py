@@ -417,3 +417,15 @@ def test_sweep_dataset_compiles_its_training_program_once_per_model(rng):
     assert twin is not model and twin == model
     training.sweep_dataset(twin, *job)
     assert training._compiled_sweep._cache_size() == compiled
+
+
+def test_sweep_dataset_units_make_eta_kappa_dimensionless(rng):
+    """tau = sum sqrt(eta_n) is in tau, so eta_n (and the coordinate eta, once written) is in
+    tau^2 and kappa = lambda / N in 1/tau^2: eta kappa is a number (docs/physics.md §1)."""
+    from nncosmo.io import with_coordinate_attrs
+
+    model, runs, x, y = small_mlp_job(rng, jnp.float32)
+    job = (model, runs[:2], x, y, 5, [0, 5], 100.0, 0, None, 1, 5)
+    ds = with_coordinate_attrs(training.sweep_dataset(*job))
+    units = {name: ds[name].attrs["units"] for name in ("tau", "eta_n", "eta", "kappa")}
+    assert units == {"tau": "tau", "eta_n": "tau^2", "eta": "tau^2", "kappa": "1/tau^2"}

@@ -295,10 +295,11 @@ def test_end_to_end_datasets_have_documented_variables(tiny_run):
                 assert {units[k] for k in ("mass", "dt", "kappa0")} == {"1/t", "t", "1/tau^2"}
 
 
-# One quantity, one unit in every file that holds it (docs/physics.md §1: tau, H in 1/tau and
-# kappa = lambda / N in 1/tau^2)
+# One quantity, one unit in every file that holds it (docs/physics.md §1: tau, eta in tau^2,
+# H in 1/tau and kappa = lambda / N in 1/tau^2)
 UNITS = {"tau": "tau", "kappa": "1/tau^2", "kappa_measured": "1/tau^2", "eigenvalue": "1/tau^2"}
 UNITS |= {"window_tau": "tau", "kappa_tau": "tau", "field": "1", "history_field": "1"}
+UNITS |= {"eta": "tau^2", "eta_n": "tau^2", "loss_scale": "tau^2/t^2"}
 
 
 def test_end_to_end_files_are_readable_by_group_and_others(tiny_run):

@@ -35,7 +35,7 @@ RUN_COORDS = ("run", "eta", "beta", "seed", "schedule", "diverged")
 
 COORDINATE_ATTRS = {
     "run": {"long_name": "run index (one eta, beta, seed, schedule)", "units": "1"},
-    "eta": {"long_name": "learning rate eta", "units": "1"},
+    "eta": {"long_name": "learning rate eta", "units": "tau^2"},
     "beta": {"long_name": "momentum beta (NaN: the schedule sets beta_n)", "units": "1"},
     "seed": {"long_name": "initialisation seed", "units": "1"},
     "schedule": {"long_name": "schedule: expansion history and its parameters", "units": "1"},

@@ -164,7 +164,8 @@ def simulate(target: dict, network: dict, model, x: np.ndarray) -> dict:
 
 
 # Units of simulate_dataset's numeric attributes (its JSON attribute `attribute_units`; netCDF
-# attributes carry no units of their own): t is the target's time, tau = n sqrt(eta) the network's.
+# attributes carry no units of their own): t is the target's time, tau = n sqrt(eta) the network's,
+# so eta is in tau^2, kappa in 1/tau^2 and the loss scale eta / dt^2 in tau^2/t^2 (its variables').
 ATTRIBUTE_UNITS = {
     "mass": "1/t", "phi0": "1", "dphi0": "1/t", "span": "t", "steps": "step", "dt": "t",
     "kappa0": "1/tau^2", "lambda0": "1/tau^2", "amplitude": "1", "width": "1", "seed": "1",
@@ -196,12 +197,12 @@ def simulate_dataset(name: str, target: dict, network: dict, model, x: np.ndarra
             "H": _variable("step", field["H"], "Hubble rate H(t) of the target", "1/t"),
             "leak": _variable("step", sim["leak"], "residual outside v_0 over eps |phi(t0)|", "1"),
             "beta": _variable("update", sim["beta"], "momentum beta_n = exp(-3 H(t_n) dt)", "1"),
-            "eta": _variable("update", sim["eta"], "learning rate eta_n = x_n / kappa_0", "1"),
+            "eta": _variable("update", sim["eta"], "learning rate eta_n = x_n / kappa_0", "tau^2"),
             "eta_kappa": _variable(
                 "update", sim["x"], "x_n = eta_n kappa_0 (inverse exact dictionary)", "1"
             ),
             "loss_scale": _variable(
-                "update", sim["eta"] / sim["dt"] ** 2, "loss scale s_n = eta_n / dt^2", "1/t^2"
+                "update", sim["eta"] / sim["dt"] ** 2, "loss scale s_n = eta_n / dt^2", "tau^2/t^2"
             ),
             "H_image": _variable(
                 "update", image["H"], "H of the exact dictionary of (eta_n, beta_n, kappa_0)", "1/t"

@@ -497,7 +497,7 @@ def sweep_dataset(
             "eta_n": (
                 ("run", "step"),
                 etas,
-                {"long_name": "learning rate eta_n of the update at step n", "units": "1"},
+                {"long_name": "learning rate eta_n of the update at step n", "units": "tau^2"},
             ),
             "beta_n": (
                 ("run", "step"),
