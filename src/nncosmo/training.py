@@ -449,11 +449,14 @@ def sweep_dataset(
     kappa_modes: int = 0,
     kappa_stride: int = 0,
     kappa_dense: int = 0,
+    ntk_method: str = "auto",
+    ntk_chunk_size: int = 16,
 ):
     """Train every run of one job, each under its schedule (`run_schedule`; the dataset keeps
     the eta_n, beta_n used), in chunks of `chunk` runs, `progress` reports as in `run_all`,
-    measuring kappa_a(n) of the top `kappa_modes` initial eigenvectors at every step
-    n < `kappa_dense` and every `kappa_stride` steps (stride 0: off), and return the Dataset."""
+    measuring kappa_a(n) of the top `kappa_modes` initial eigenvectors (`initial_eigenvectors`
+    of the ntk stage's `ntk_method`, `ntk_chunk_size`) at every step n < `kappa_dense` and every
+    `kappa_stride` steps (stride 0: off), and return the Dataset."""
     import xarray as xr
 
     from nncosmo.models import training_apply_function
@@ -462,7 +465,8 @@ def sweep_dataset(
     schedules = [run_schedule(r, steps) for r in runs]
     etas, betas, *switches = (np.asarray(column) for column in zip(*schedules, strict=True))
     apply_fn = training_apply_function(model)
-    vectors = initial_eigenvectors(model, params, x, kappa_modes if kappa_stride else 0)
+    modes = kappa_modes if kappa_stride else 0
+    vectors = initial_eigenvectors(model, params, x, modes, ntk_method, ntk_chunk_size)
     traj = train_sweep(
         apply_fn, params, etas, betas, x, y, steps, checkpoints, chunk, progress,
         vectors, kappa_stride, kappa_dense, *switches,
@@ -550,15 +554,18 @@ def run_schedule(run: dict, steps: int) -> tuple:
     return etas, betas, kind == "nesterov", friedmann, vacuum, spec.get("planck_mass", 1.0)
 
 
-def initial_eigenvectors(model, params, x, modes: int) -> np.ndarray:
+def initial_eigenvectors(
+    model, params, x, modes: int, method: str = "auto", chunk_size: int = 16
+) -> np.ndarray:
     """Top `modes` eigenvectors v_a (run, mode, sample) of each run's NTK at initialisation,
-    symmetrised and signed exactly as the ntk stage does (`nncosmo.ntk.eigenmodes`)."""
+    computed by the ntk stage's kernel (`ntk_function(model, method, chunk_size)`: config keys
+    ntk.method, ntk.chunk_size), symmetrised and signed as it does (`nncosmo.ntk.eigenmodes`)."""
     from nncosmo.ntk import batched_eigenmodes, ntk_function, symmetrised
 
     if modes == 0:
         return np.zeros((len(jax.tree.leaves(params)[0]), 0, x.shape[0]))
     x = jnp.asarray(x, model.dtype)
-    kernels = np.asarray(jax.vmap(ntk_function(model), (0, None))(params, x))
+    kernels = np.asarray(jax.vmap(ntk_function(model, method, chunk_size), (0, None))(params, x))
     _, vectors = batched_eigenmodes(symmetrised(kernels))
     return np.swapaxes(vectors[..., :modes], -1, -2)
 
