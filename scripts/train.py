@@ -42,8 +42,7 @@ def main(smk) -> None:
         cfg["kappa_modes"],
         cfg["kappa_stride"],
         cfg["kappa_dense_steps"],
-        smk.params.ntk["method"],
-        smk.params.ntk["chunk_size"],
+        smk.params.ntk_method,
     )
     diverged = [run_label(r) for r, bad in zip(runs, ds.diverged.values, strict=True) if bad]
     log.info(

@@ -421,26 +421,26 @@ def test_sweep_dataset_compiles_its_training_program_once_per_model(rng):
 
 def test_kappa_vectors_come_from_the_ntk_stages_kernel(rng, monkeypatch):
     """The v_a(0) of the kappa_a(n) measurement are those of the kernel the ntk stage computes,
-    with its method and chunk size (config ntk.method, ntk.chunk_size; docs/physics.md §7.9):
-    `sweep_dataset` passes them to `ntk_function`, and its vectors and kappa_a(0) are the ntk
-    stage's v_a(0) and lambda_a(0) / N (float64: the kernels' paths agree to rounding)."""
+    with its method (config ntk.method; docs/physics.md §7.9): `sweep_dataset` passes it to
+    `ntk_function`, and its vectors and kappa_a(0) are the ntk stage's v_a(0) and
+    lambda_a(0) / N (float64: the kernels' paths agree to rounding)."""
     import nncosmo.ntk as ntk_module
 
     model, runs, x, y = small_mlp_job(rng)
     calls = []
 
     def spy(model, method="auto", chunk_size=16):
-        calls.append((method, chunk_size))
+        calls.append(method)
         return ntk_function(model, method, chunk_size)
 
     monkeypatch.setattr(ntk_module, "ntk_function", spy)
     job = (model, runs[:2], x, y, 4, [0, 4], 100.0, 0, None, 3, 2, 0)
-    ds = training.sweep_dataset(*job, ntk_method="generic", ntk_chunk_size=3)
-    assert calls == [("generic", 3)]
+    ds = training.sweep_dataset(*job, ntk_method="generic")
+    assert calls == ["generic"]
     monkeypatch.undo()
-    stage = ntk_module.ntk_dataset(model, ds, x, y, 3, "generic", 3).isel(checkpoint=0)
+    stage = ntk_module.ntk_dataset(model, ds, x, y, 3, "generic", 16).isel(checkpoint=0)
     params = training.init_params_for(model, runs[:2], x)
-    vectors = training.initial_eigenvectors(model, params, x, 3, "generic", 3)
+    vectors = training.initial_eigenvectors(model, params, x, 3, "generic")
     expected = stage.eigenvector.isel(eigen=slice(0, 3)).transpose("run", "eigen", "sample")
     np.testing.assert_allclose(vectors, expected, rtol=0, atol=1e-10)
     kappa0 = stage.eigenvalue.isel(eigen=slice(0, 3)).values / x.shape[0]

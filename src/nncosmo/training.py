@@ -450,13 +450,12 @@ def sweep_dataset(
     kappa_stride: int = 0,
     kappa_dense: int = 0,
     ntk_method: str = "auto",
-    ntk_chunk_size: int = 16,
 ):
     """Train every run of one job, each under its schedule (`run_schedule`; the dataset keeps
     the eta_n, beta_n used), in chunks of `chunk` runs, `progress` reports as in `run_all`,
     measuring kappa_a(n) of the top `kappa_modes` initial eigenvectors (`initial_eigenvectors`
-    of the ntk stage's `ntk_method`, `ntk_chunk_size`) at every step n < `kappa_dense` and every
-    `kappa_stride` steps (stride 0: off), and return the Dataset."""
+    of the ntk stage's `ntk_method`) at every step n < `kappa_dense` and every `kappa_stride`
+    steps (stride 0: off), and return the Dataset."""
     import xarray as xr
 
     from nncosmo.models import training_apply_function
@@ -466,7 +465,7 @@ def sweep_dataset(
     etas, betas, *switches = (np.asarray(column) for column in zip(*schedules, strict=True))
     apply_fn = training_apply_function(model)
     modes = kappa_modes if kappa_stride else 0
-    vectors = initial_eigenvectors(model, params, x, modes, ntk_method, ntk_chunk_size)
+    vectors = initial_eigenvectors(model, params, x, modes, ntk_method)
     traj = train_sweep(
         apply_fn, params, etas, betas, x, y, steps, checkpoints, chunk, progress,
         vectors, kappa_stride, kappa_dense, *switches,
@@ -554,18 +553,17 @@ def run_schedule(run: dict, steps: int) -> tuple:
     return etas, betas, kind == "nesterov", friedmann, vacuum, spec.get("planck_mass", 1.0)
 
 
-def initial_eigenvectors(
-    model, params, x, modes: int, method: str = "auto", chunk_size: int = 16
-) -> np.ndarray:
+def initial_eigenvectors(model, params, x, modes: int, method: str = "auto") -> np.ndarray:
     """Top `modes` eigenvectors v_a (run, mode, sample) of each run's NTK at initialisation,
-    computed by the ntk stage's kernel (`ntk_function(model, method, chunk_size)`: config keys
-    ntk.method, ntk.chunk_size), symmetrised and signed as it does (`nncosmo.ntk.eigenmodes`)."""
+    computed by the ntk stage's kernel (`ntk_function(model, method)`, config key ntk.method;
+    ntk.chunk_size, a memory setting, is left at its default: it changes rounding only),
+    symmetrised and signed as the ntk stage does (`nncosmo.ntk.eigenmodes`)."""
     from nncosmo.ntk import batched_eigenmodes, ntk_function, symmetrised
 
     if modes == 0:
         return np.zeros((len(jax.tree.leaves(params)[0]), 0, x.shape[0]))
     x = jnp.asarray(x, model.dtype)
-    kernels = np.asarray(jax.vmap(ntk_function(model, method, chunk_size), (0, None))(params, x))
+    kernels = np.asarray(jax.vmap(ntk_function(model, method), (0, None))(params, x))
     _, vectors = batched_eigenmodes(symmetrised(kernels))
     return np.swapaxes(vectors[..., :modes], -1, -2)
 

@@ -13,7 +13,7 @@ rule train:
         model=config["model"],
         training=config["training"],
         # the kernel of the v_a(0) whose kappa_a(n) training measures: the ntk stage's
-        ntk={key: config["ntk"][key] for key in ("method", "chunk_size")},
+        ntk_method=config["ntk"]["method"],
         width=lambda wc: job_width(wc.job),
         runs=lambda wc: job_runs(config, wc.dataset, wc.job),
     resources:
