@@ -323,9 +323,10 @@ def figure_ntk(results: Results):
                 alpha=0.7,
                 label=dataset if w == widths[0] else None,
             )
-        values = width_values(results, dataset, WIDTH_ERRORS["NTK drift"])
-        w_arr, drift = seed_means(values)
-        seeds = positive_seeds(values)
+        seeds = positive_seeds(width_values(results, dataset, WIDTH_ERRORS["NTK drift"]))
+        w_arr, drift = seed_means(seeds)  # the seeds the slope (claim F2-drift) is fitted to
+        if k == 0:
+            anchor = drift[0] * w_arr[0]  # the width^-1 line through the first data set
         short = bootstrap_shortfall(seeds, MIN_SLOPE_POINTS, "a finite drift")
         slope, text = _width_slope(seeds, short)
         if slope is not None:
@@ -336,8 +337,8 @@ def figure_ntk(results: Results):
         ax_d.loglog(
             w_arr, drift, markers[k], color=PALETTE[k], mfc=mfc, ms=7, label=f"{dataset}: {text}"
         )
-    ref = drift[0] * (w_arr / w_arr[0]) ** -1.0
-    ax_d.loglog(w_arr, ref, "k--", lw=0.8, label="width⁻¹ (Dyer & Gur-Ari)")
+    w_all = np.asarray(widths, dtype=float)
+    ax_d.loglog(w_all, anchor / w_all, "k--", lw=0.8, label="width⁻¹ (Dyer & Gur-Ari)")
     overlap_min = CLAIMS["F2-overlap"].tolerance.low
     ax_o.axhline(
         1 - overlap_min, color="0.5", ls="--", lw=0.8, label=f"claim: overlap ≥ {overlap_min:g}"
