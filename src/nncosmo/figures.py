@@ -807,7 +807,8 @@ def _target_title(ds) -> str:
         physics = f"a ∝ {power('t', format(ds.attrs['background_p'], 'g'))}, m = {m:g}"
     elif kind == "de_sitter":
         hubble = ds.attrs["background_H"]
-        physics = f"de Sitter, H = {hubble:g} (Λ = {3 * hubble**2:.3g}), m = {m:g}"
+        vacuum = theory.cosmological_constant(hubble)
+        physics = f"de Sitter, H = {hubble:g} (Λ = {vacuum:.3g}), m = {m:g}"
     else:
         physics = f"Friedmann, Λ = {ds.attrs['background_Lambda']:g}, m = {m:g}"
     name = _display(ds.attrs["target"])
