@@ -830,3 +830,19 @@ def test_a_claim_whose_pass_the_construction_sets_says_so_in_every_output():
     header, *rows = to_table([slope, ratio]).splitlines()
     assert header.split("\t")[-1] == "caveat"
     assert [row.split("\t")[-1] for row in rows] == [slope.caveat, ""]
+
+
+def test_grid_runs_without_an_exact_image_or_that_diverged_are_left_out_and_named():
+    """A run beyond the alternating bound has no real exact image (H_eta NaN) and a diverged run
+    no field: claims about every grid run are not about them (F3-H passes on the others, not
+    untestable) and name them in `left_out`."""
+    h_exact = lambda e, b: -np.log(b) / (3 * np.sqrt(e))  # noqa: E731
+    results = grid_results(F3_ETAS, [0.9], lambda e, b: 1.001 * h_exact(e, b), diverged=[0])
+    key = next(iter(results.duality))
+    grid = results.duality[key]
+    no_image = grid.H_exact.values.copy()
+    no_image[4] = np.nan  # eta = 0.5: no real image
+    results.duality[key] = grid.assign(H_exact=("run", no_image))
+    claim = next(c for c in lambda_claims(results) if c.id == "F3-H")
+    assert claim.verdict == "pass" and claim.measured == pytest.approx(1e-3)
+    assert claim.details["left_out"] == ["eta=0.02, beta=0.9", "eta=0.5, beta=0.9"]
