@@ -37,12 +37,12 @@ def main(smk) -> None:
         cfg["steps"],
         cfg["checkpoints"],
         cfg["divergence_factor"],
-        cfg["chunk_runs"],
-        progress_logger(log, start),
-        cfg["kappa_modes"],
-        cfg["kappa_stride"],
-        cfg["kappa_dense_steps"],
-        smk.params.ntk_method,
+        chunk=cfg["chunk_runs"],
+        progress=progress_logger(log, start),
+        kappa_modes=cfg["kappa_modes"],
+        kappa_stride=cfg["kappa_stride"],
+        kappa_dense=cfg["kappa_dense_steps"],
+        ntk_method=smk.params.ntk_method,
     )
     diverged = [run_label(r) for r, bad in zip(runs, ds.diverged.values, strict=True) if bad]
     log.info(

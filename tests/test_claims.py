@@ -781,10 +781,11 @@ def _radiation_simulation(settings: str) -> xr.Dataset:
     p, m, t0, dt, steps = 0.5, 1.0, 0.05, 0.02, 1500
     t = t0 + dt * np.arange(-1, steps + 1)
     phi = (m * t) ** -0.25 * jv(0.25, m * t)
-    start = {"exact": t[1:-1], "midpoint": t[1:-1] + dt / 2}.get(settings, t[1:-1])
-    beta, x = lattice_settings(p / start, m**2, dt)
+    hubble = p / (t[1:-1] + (dt / 2 if settings == "midpoint" else 0))  # H of each step
     if settings == "continuum":
-        beta, x = 1 - 3 * (p / start) * dt, np.full(steps, (m * dt) ** 2)
+        beta, x = 1 - 3 * hubble * dt, np.full(steps, (m * dt) ** 2)
+    else:
+        beta, x = lattice_settings(hubble, m**2, dt)
     u = [phi[0], phi[1]]
     for n in range(steps):
         u.append(u[-1] + beta[n] * (u[-1] - u[-2]) - x[n] * u[-1])
@@ -805,10 +806,10 @@ def _radiation_simulation(settings: str) -> xr.Dataset:
     [("exact", "pass"), ("midpoint", "fail"), ("continuum", "fail")],
 )
 def test_f8_field_tells_the_exact_settings_from_first_order_errors(settings, verdict):
-    """F8-field (docs/figures.md F8) must fail settings wrong at first order in H dt: a review
-    found the former 1 % bound passed by the continuum dictionary's settings (4.8e-3 on the
-    default radiation target) and by H taken mid-step (4.9e-3). The exact settings' error is the
-    lattice's, second order in dt (~1e-4 here); the 0.1 % bound now separates them."""
+    """F8-field (docs/figures.md F8) must fail settings wrong at first order in H dt: the former
+    1 % bound passed the continuum dictionary's settings (4.2e-3 on this radiation target) and H
+    taken mid-step (4.7e-3). The exact settings' error is the lattice's, second order in dt
+    (8.4e-5 here); the 0.1 % bound separates them."""
     config = toy_width_config([64], 1, {"use_bias": True})
     simulation = {"r": _radiation_simulation(settings)}
     field = simulation_claims(Results({}, {}, {}, {}, config, simulation))[0]
@@ -846,3 +847,49 @@ def test_grid_runs_without_an_exact_image_or_that_diverged_are_left_out_and_name
     claim = next(c for c in lambda_claims(results) if c.id == "F3-H")
     assert claim.verdict == "pass" and claim.measured == pytest.approx(1e-3)
     assert claim.details["left_out"] == ["eta=0.02, beta=0.9", "eta=0.5, beta=0.9"]
+
+
+@pytest.mark.parametrize(("offset", "verdict"), [(0.004, "untestable"), (0.02, "fail")])
+def test_f7_claims_about_every_history_are_untestable_when_one_has_no_value(offset, verdict):
+    """Two constant-schedule histories: 'a' lies `offset` off its exact image and has one
+    resolved window 1 % off; 'b' has no exact image (NaN everywhere) and no resolved window.
+    F7-background and F7-H are about every history: with 'a' within their bounds they cannot
+    pass and are untestable, naming 'b'; with 'a' off by 2 % F7-background fails regardless."""
+    from types import SimpleNamespace
+
+    steps = np.arange(50)
+    u = np.stack([np.cos(0.3 * steps), 0.1 * np.cos(0.2 * steps)], axis=1)
+    ntk = history_ntk(u, np.array([[36.0, 16.0]]), 0.01).assign_coords(schedule="constant")
+    field = {"a": u + offset, "b": np.full_like(u, np.nan)}
+    cosmo = {
+        name: xr.Dataset(
+            {"history_field": (("history", "step", "mode"), np.stack([f, f]))},
+            {"history": ["exact", "continuum"], "step": steps, "mode": [0, 1]},
+        )
+        for name, f in field.items()
+    }
+    status = {"a": 0, "b": 2}  # b's one window below the signal floor: not resolved
+    duality = {
+        name: xr.Dataset(
+            {
+                "window_status": ("window", [code]),
+                "H_window": ("window", [1.01]),
+                "H_window_history": ("window", [1.0]),
+                "window_tau": ("window", [1.0]),
+            }
+        )
+        for name, code in status.items()
+    }
+    stages = {"ntk": {"a": ntk, "b": ntk}, "cosmology": cosmo, "duality": duality}
+    results = SimpleNamespace(
+        history_runs=lambda stage: stages[stage], config={"duality": {"fit_rel_floor": 1e-3}}
+    )
+    claims = {c.id: c for c in history_claims(results)}
+    background = claims["F7-background"]
+    assert background.verdict == verdict, background
+    if verdict == "untestable":
+        assert background.reason.startswith("1 of 2 histories have no value (b)")
+        assert claims["F7-H"].verdict == "untestable"
+        assert "(b)" in claims["F7-H"].reason
+    else:
+        assert background.measured == pytest.approx(0.02)

@@ -150,7 +150,8 @@ def test_f8_titles_name_a_target_only_where_the_name_adds_to_its_background(targ
 
 def test_f6_counts_the_width_sweeps_runs_where_they_overlap():
     """F6 places 40 runs of the width sweep (4 widths x 10 seeds) at one (eta, beta), on top of
-    each other; an arrow at that point gives their count."""
+    each other; an arrow at that point gives their count (none for another data set's sweep or
+    a sweep of several eta)."""
     import xarray as xr
 
     from nncosmo.figures import _width_sweep_note, plt
@@ -175,6 +176,10 @@ def test_f6_counts_the_width_sweeps_runs_where_they_overlap():
     assert note.get_text().startswith(f"{len(widths) * len(seeds)} runs")
     assert note.xy == pytest.approx((0.225, 0.9))
     results.dataset = "digits"  # not in the width sweep: nothing to count
+    fig, ax = plt.subplots()
+    _width_sweep_note(ax, results)
+    assert not ax.texts
+    results.dataset, sweep["eta"] = "toy", [0.5, 1.0]  # two points: no single cluster
     fig, ax = plt.subplots()
     _width_sweep_note(ax, results)
     assert not ax.texts

@@ -422,9 +422,11 @@ def test_de_sitter_recovery_of_a_heavy_field():
 
 def unit_powers(unit: str) -> dict[str, int]:
     """Exponents of a unit label, e.g. "tau^2/t^2" -> {"tau": 2, "t": -2}, "1" -> {}."""
+    numerator, _, denominator = unit.partition("/")
+    assert "/" not in denominator, unit  # one "/" at most
     powers: dict[str, int] = {}
-    for sign, part in zip((1, -1), unit.split("/"), strict=False):
-        for factor in part.split("*"):
+    for sign, part in ((1, numerator), (-1, denominator)):
+        for factor in filter(None, part.split("*")):
             name, _, power = factor.strip().partition("^")
             if name != "1":
                 powers[name] = powers.get(name, 0) + sign * int(power or 1)

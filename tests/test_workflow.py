@@ -19,7 +19,7 @@ import xarray as xr
 import yaml
 from snakemake.utils import validate
 
-from nncosmo.claims import all_claims
+from nncosmo.claims import SIMULATION_ACCURACY, all_claims
 from nncosmo.io import load_stage, read_dataset
 from nncosmo.results import Results
 
@@ -359,7 +359,8 @@ def test_end_to_end_claims_are_well_formed(tiny_run):
 
 def test_end_to_end_simulates_the_chosen_universes(tiny_run):
     """F8 on the tiny preset: each target trained with settings whose exact image is the target
-    (H(t_n) and m^2 to 1e-10), the network's field within 1 % of the integrated one."""
+    (H(t_n) and m^2 to 1e-10), the network's field within F8-field's 0.1 % of the integrated
+    one (the lattice's own error for a time-dependent H dominates)."""
     results, config = tiny_run
     doc = {c["id"]: c for c in json.loads((results / "claims.json").read_text())["claims"]}
     for name, target in config["cosmologies"]["targets"].items():
@@ -368,7 +369,9 @@ def test_end_to_end_simulates_the_chosen_universes(tiny_run):
         np.testing.assert_allclose(ds.H_image, ds.H[:-1], rtol=1e-10)
         np.testing.assert_allclose(ds.m2_image, target["mass"] ** 2, rtol=1e-10)
         error = np.max(np.abs(ds.phi_network - ds.phi_target)) / abs(target["phi0"])
-        assert error < 0.01 and doc[f"F8-field-{name}"]["measured"] == pytest.approx(error)
+        claim = doc[f"F8-field-{name}"]
+        assert error < SIMULATION_ACCURACY and claim["measured"] == pytest.approx(error)
+        assert claim["verdict"] == "pass"
         assert ds.kappa.size and ds.attrs["kappa_drift"] < 1e-3
 
 

@@ -9,9 +9,10 @@ target field crosses zero, the network's never does) is `fail` with the reason a
 value. A claim over seeds carries a bootstrap interval and is judged on it: `pass` when the
 whole interval lies in the accepted range, `fail` when none of it does, and `fail` with the
 reason "inconclusive: ..." when it straddles an edge of the range (never `pass` without the
-evidence). A claim about every member of a set (grid runs, histories) is untestable, not `pass`,
-when a member that did not diverge has no value. A claim whose pass the construction of the
-analysis fixes, or the data test only weakly, carries that as its `caveat`.
+evidence). A claim about every member of a set (the grid runs that did not diverge and have a
+real exact image, every history) is untestable, not `pass`, when a member has no value. A claim
+whose pass the construction of the analysis fixes, or the data test only weakly, carries that as
+its `caveat`.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class Spec:
     figure: str
     statement: str
     tolerance: Tolerance
-    caveat: str = ""  # what a pass cannot show: an outcome set by construction or by weak data
+    caveat: str | None = None  # what a pass cannot show: set by construction, or weak data
 
 
 BACKGROUND_ACCURACY = 0.01  # F1: the exact and adiabatic dictionaries must reach it, continuum not
@@ -342,7 +343,7 @@ def make_claim(
         interval=None if interval is None else [float(end) for end in interval],
         level=None if interval is None else CONFIDENCE,
         details=details or {},
-        caveat=spec.caveat or None,
+        caveat=spec.caveat,
     )
 
 

@@ -311,6 +311,11 @@ def figure_ntk(results: Results):
     ax_s.legend(fontsize=6, ncol=2)
     markers = "os^D"
     datasets = results.width_sweep["datasets"]
+    drifts = {
+        d: positive_seeds(width_values(results, d, WIDTH_ERRORS["NTK drift"])) for d in datasets
+    }
+    first_widths, first_means = seed_means(drifts[datasets[0]])
+    anchor = first_means[0] * first_widths[0]  # the width^-1 line through the first data set
     for k, dataset in enumerate(datasets):
         ntk = results.width_runs("ntk", dataset)
         dodge = _dodge(k, len(datasets), 0.12)  # data sets side by side per width
@@ -323,10 +328,8 @@ def figure_ntk(results: Results):
                 alpha=0.7,
                 label=dataset if w == widths[0] else None,
             )
-        seeds = positive_seeds(width_values(results, dataset, WIDTH_ERRORS["NTK drift"]))
+        seeds = drifts[dataset]
         w_arr, drift = seed_means(seeds)  # the seeds the slope (claim F2-drift) is fitted to
-        if k == 0:
-            anchor = drift[0] * w_arr[0]  # the width^-1 line through the first data set
         short = bootstrap_shortfall(seeds, MIN_SLOPE_POINTS, "a finite drift")
         slope, text = _width_slope(seeds, short)
         if slope is not None:
@@ -769,9 +772,12 @@ def figure_phase_diagram(results: Results):
 
 def _width_sweep_note(ax, results: Results) -> None:
     """F6: the width sweep's runs of the figures' data set sit at one (eta, beta), their
-    markers on top of each other: an arrow says how many runs the cluster holds."""
+    markers on top of each other: an arrow says how many runs the cluster holds (a sweep of
+    several (eta, beta) has no single cluster and no arrow)."""
     sweep = results.width_sweep
     if results.dataset not in sweep["datasets"]:
+        return
+    if len(sweep["eta"]) != 1 or len(sweep.get("beta") or [None]) != 1:
         return
     runs = results.width_runs("ntk", results.dataset)
     x = np.median([initial_kappa(ntk) * ntk.eta.values for ntk in runs.values()])
@@ -779,7 +785,8 @@ def _width_sweep_note(ax, results: Results) -> None:
     ax.annotate(
         f"{count} runs (F5's width sweep)",
         xy=(x, sweep["beta"][0]),
-        xytext=(x, 0.78),
+        xytext=(0, -30),  # below the point, between the rows of the default grid's beta
+        textcoords="offset points",
         ha="center",
         fontsize=7,
         arrowprops={"arrowstyle": "->", "color": "0.3", "lw": 0.8},
@@ -811,8 +818,8 @@ def _target_title(ds) -> str:
         physics = f"de Sitter, H = {hubble:g} (Λ = {vacuum:.3g}), m = {m:g}"
     else:
         physics = f"Friedmann, Λ = {ds.attrs['background_Lambda']:g}, m = {m:g}"
-    name = _display(ds.attrs["target"])
-    return physics if physics.lower().startswith(name.lower()) else f"{name}: {physics}"
+    target = ds.attrs["target"]
+    return physics if target == kind else f"{_display(target)}: {physics}"
 
 
 def _display(name: str) -> str:

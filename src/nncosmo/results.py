@@ -8,7 +8,6 @@ annotated in a figure is the number in results/claims.json.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -317,7 +316,7 @@ def stability_table(results: Results) -> dict:
             rows[key + ("_diverged" if diverged else "_converged")] += 1
         edge = regime_bounds(ntk.beta.values)[2]
         fractions += list((ntk.eta.values * initial_kappa(ntk) / edge)[~unstable])
-    closest = float(max(fractions)) if fractions else math.nan
+    closest = float(max(fractions)) if fractions else np.nan
     return rows | {"largest_stable_fraction_of_edge": closest}
 
 

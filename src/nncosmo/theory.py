@@ -272,10 +272,11 @@ def lattice_settings(H, m2, dt):
     Returns (beta, x), float64 arrays broadcast over the inputs.
     """
     H, m2 = np.asarray(H, dtype=float), np.asarray(m2, dtype=float)
-    half_root = -np.expm1(-1.5 * H * dt)  # 1 - sqrt(beta), free of cancellation
+    beta = momentum_from_hubble(H, dt)
+    sqrt_beta = momentum_from_hubble(H, dt / 2)  # exp(-3 H dt / 2)
+    gap = -np.expm1(-1.5 * H * dt)  # 1 - sqrt(beta), computed without cancellation
     sine = np.sin(0.5 * lattice_phase(H, m2, dt))
-    beta, root = momentum_from_hubble(H, dt), momentum_from_hubble(H, dt / 2)  # root: sqrt(beta)
-    return beta, half_root**2 + 4 * root * (sine**2).real
+    return beta, gap**2 + 4 * sqrt_beta * (sine**2).real
 
 
 def lattice_phase(H, m2, dt):
@@ -349,19 +350,6 @@ def friedmann_momentum(rho, vacuum, eta, xp=np):
     Evaluated fused, as exp(-sqrt(3 (rho + Lambda) eta)): composing the two functions rounds
     differently (float32 training trajectories would change in the last bit)."""
     return xp.exp(-xp.sqrt(3 * (rho + vacuum) * eta))
-
-
-def energy_density(squared_change, curvature, eta):
-    """rho = |Delta r|^2 / (2 eta) + r^T Theta r / (2N) from squared_change = |Delta r|^2 and
-    curvature = r^T Theta r / N (docs/physics.md §11); plain arithmetic, so np or jnp arrays."""
-    return 0.5 * squared_change / eta + 0.5 * curvature
-
-
-def mode_energy(u, u_prev, kappa, eta):
-    """rho = sum_a [(u_a(n) - u_a(n-1))^2 / (2 eta) + kappa_a u_a(n)^2 / 2] over the last axis:
-    `energy_density` of the modes, |Delta r|^2 = sum_a Delta u_a^2, r^T Theta r / N =
-    sum_a kappa_a u_a^2."""
-    return energy_density(np.sum((u - u_prev) ** 2, axis=-1), np.sum(kappa * u**2, axis=-1), eta)
 
 
 def scheduled_recursion(u0, kappa, etas, betas, nesterov=False):

@@ -87,11 +87,10 @@ def batched_schedules(
 
 def field_energy(f, f_prev, grads, eta, samples: int):
     """rho_phi = |Delta r|^2 / (2 eta) + (N/2) |grad L|^2 = sum_a (Delta u_a^2 / (2 eta)
-    + kappa_a u_a^2 / 2) (`theory.energy_density`, docs/physics.md §11): kinetic from the last
-    step's change of the residual, potential r^T Theta r / (2N) from the gradient, no NTK needed
-    (r^T Theta r / N = N |grad L|^2)."""
+    + kappa_a u_a^2 / 2) (docs/physics.md §11): kinetic from the last step's change of the
+    residual, potential r^T Theta r / (2N) from the gradient, no NTK needed."""
     squares = sum(jnp.sum(g**2) for g in jax.tree.leaves(grads))
-    return theory.energy_density(jnp.sum((f - f_prev) ** 2), samples * squares, eta)
+    return 0.5 * jnp.sum((f - f_prev) ** 2) / eta + 0.5 * samples * squares
 
 
 class Branches(NamedTuple):
