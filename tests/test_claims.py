@@ -21,6 +21,7 @@ from nncosmo.claims import (
     make_claim,
     mixing_claims,
     ntk_claims,
+    perturbation_claims,
     power_law_claims,
     simulation_claims,
     stability_claims,
@@ -893,3 +894,32 @@ def test_f7_claims_about_every_history_are_untestable_when_one_has_no_value(offs
         assert "(b)" in claims["F7-H"].reason
     else:
         assert background.measured == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize(
+    ("norms", "verdict", "measured"),
+    [
+        ([0.001, 0.004, 0.002], "pass", 0.004),  # worst mode a > 0 within 1 % of ||r(0)||
+        ([0.001, 0.02, 0.002], "fail", 0.02),
+        ([0.001, np.nan, 0.002], "untestable", None),  # mode a = 2 has no value
+        ([0.001, np.nan, 0.02], "fail", 0.02),  # a measured mode already fails
+    ],
+)
+def test_f4_modes_claim_is_about_every_mode_above_the_mean(norms, verdict, measured):
+    """F4-modes (docs/figures.md F4): the worst error / ||r(0)|| over the modes a > 0 of the
+    reference run (mode 0, the background, is F1's): a mode without a value leaves a pass
+    undecided, naming it."""
+    results = grid_results(F3_ETAS, [0.9], lambda e, b: 1.0)
+    key = next(iter(results.duality))
+    grid = results.duality[key].drop_vars(["H_fit", "fit_status", "mode"])
+    runs = grid.sizes["run"]
+    norm = np.zeros((runs, 1, 4))
+    norm[0, 0] = [0.5, *norms]  # the reference run (eta = 0.02, beta = 0.9); mode 0 ignored
+    results.duality[key] = grid.assign(
+        residual_norm=(("run", "dictionary", "mode"), norm),
+        residual_own=(("run", "dictionary", "mode"), 10 * norm),
+    ).assign_coords(mode=[0, 1, 2, 3], dictionary=["exact"])
+    claim = next(c for c in perturbation_claims(results) if c.id == "F4-modes")
+    assert claim.verdict == verdict and claim.measured == (measured and pytest.approx(measured))
+    if verdict == "untestable":
+        assert claim.reason.startswith("1 of 3 modes have no value (a=2)")

@@ -514,6 +514,7 @@ def perturbation_claims(results: Results) -> list[Claim]:
             "F4-modes",
             _nan_or(np.nanmax, norm),
             untestable=too_few(len(modes), 1, "NTK modes a > 0 (ntk.modes - 1)"),
+            incomplete=unmeasured({f"a={a}": v for a, v in zip(modes, norm, strict=True)}, "modes"),
             details={"relative_to_norm": norm.tolist(), "relative_to_own_size": own.tolist()},
         ),
         *drift_claims(results),
