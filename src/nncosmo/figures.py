@@ -734,18 +734,18 @@ def figure_phase_diagram(results: Results):
             lw=0.4,
             zorder=3,
         )
-        markers = (
-            (unfitted, dict(marker="o", s=28, facecolor="0.7", edgecolor="k"), "no fit"),
-            (div, dict(marker="X", s=60, color="k"), "diverged"),
+        markers = (  # zorder: a run without a fit near the edge stays in front of a catapult
+            (unfitted, dict(marker="o", s=28, facecolor="0.7", edgecolor="k", zorder=5), "no fit"),
+            (div, dict(marker="X", s=60, color="k", zorder=4), "diverged"),
             (
                 catapult,
-                dict(marker="D", s=40, facecolor="w", edgecolor="k"),
+                dict(marker="D", s=40, facecolor="w", edgecolor="k", zorder=4),
                 "converged beyond the edge (catapult)",
             ),
         )
         for mask, style, label in markers:
             if mask.any():
-                ax.scatter(x[mask], beta_run[mask], zorder=4, label=label, **style)
+                ax.scatter(x[mask], beta_run[mask], label=label, **style)
     _width_sweep_note(ax, results)
     label = f"|{H_FIT} / {H_ETA} − 1| (mean mode)"
     fig.colorbar(points, ax=ax, label=label, extend="both")  # clipped
