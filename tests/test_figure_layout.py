@@ -183,4 +183,9 @@ def test_f6_counts_the_width_sweeps_runs_where_they_overlap():
     fig, ax = plt.subplots()
     _width_sweep_note(ax, results)
     assert not ax.texts
+    sweep["eta"] = [0.5]
+    del sweep["beta"]  # a schedule's sweep: its runs are not in F6
+    fig, ax = plt.subplots()
+    _width_sweep_note(ax, results)
+    assert not ax.texts
     plt.close("all")

@@ -773,11 +773,11 @@ def figure_phase_diagram(results: Results):
 def _width_sweep_note(ax, results: Results) -> None:
     """F6: the width sweep's runs of the figures' data set sit at one (eta, beta), their
     markers on top of each other: an arrow says how many runs the cluster holds (a sweep of
-    several (eta, beta) has no single cluster and no arrow)."""
+    several (eta, beta), or of a schedule, which F6 does not draw, gets no arrow)."""
     sweep = results.width_sweep
     if results.dataset not in sweep["datasets"]:
         return
-    if len(sweep["eta"]) != 1 or len(sweep.get("beta") or [None]) != 1:
+    if len(sweep["eta"]) != 1 or len(sweep.get("beta") or []) != 1:
         return
     runs = results.width_runs("ntk", results.dataset)
     x = np.median([initial_kappa(ntk) * ntk.eta.values for ntk in runs.values()])
