@@ -2,15 +2,13 @@
 
 import copy
 import itertools
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 from snakemake.utils import update_config
+from userdir import dry_run
 
 from nncosmo.config import (
     ConfigError,
@@ -289,19 +287,6 @@ def test_figure_sweeps_too_small_for_a_trend_are_rejected(config, key, value, sh
     with pytest.raises(ConfigError) as err:
         check_config(bad)
     assert str(err.value).startswith(f"config key '{key}' = {value!r} is invalid: {shown}")
-
-
-def dry_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """`snakemake --cores 2 -n` of the project's Snakefile in `workdir`, as a user runs it."""
-    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [*command, "--cores", "2", "-n", *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
 
 
 def test_unknown_key_shows_a_short_message_through_snakemake(tmp_path, config):

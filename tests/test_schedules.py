@@ -9,7 +9,8 @@ import pytest
 import yaml
 from linear_model import LinearModel
 from scipy import special
-from test_config import ROOT, dry_run
+from test_config import ROOT
+from userdir import dry_run
 
 from nncosmo import theory, training
 from nncosmo.config import check_config, job_runs, validate_config

@@ -2,8 +2,6 @@
 a linear model, the config's refusals, and the F8 measurements on known fields."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import jax
@@ -14,6 +12,7 @@ import xarray as xr
 import yaml
 from jax.flatten_util import ravel_pytree
 from linear_model import LinearModel
+from userdir import dry_run
 
 from nncosmo import simulate, theory
 from nncosmo.config import ConfigError, check_config, validate_config
@@ -346,23 +345,7 @@ def test_bad_target_stops_snakemake_dry_run_with_the_key(tmp_path):
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["cosmologies"]["targets"]["misalignment"]["mass"] = 200.0
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(tmp_path),
-            "--cores",
-            "1",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
+    proc = dry_run(tmp_path)
     assert proc.returncode != 0
     assert "cosmologies.targets.misalignment.steps" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()

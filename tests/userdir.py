@@ -27,6 +27,19 @@ NOT_RESULTS = ("logs", "benchmarks", "MANIFEST", ".jax_cache")  # what MANIFEST 
 RTOL, ATOL = 1e-5, 1e-9
 
 
+def dry_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """`snakemake --cores 2 -n` of the project's Snakefile in `workdir`, as a user runs it."""
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [*command, "--cores", "2", "-n", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
 def copy_workflow(dest: Path) -> Path:
     """`dest` made a user's directory: the workflow files and the tiny preset as config.yaml."""
     dest.mkdir(parents=True, exist_ok=True)
