@@ -79,6 +79,7 @@ from nncosmo import data as nc_data  # noqa: E402
 from nncosmo.config import DIGITS_PIXELS, job_runs, job_width, jobs  # noqa: E402
 from nncosmo.models import build_model, training_apply_function  # noqa: E402
 from nncosmo.training import (  # noqa: E402
+    SWITCHES,
     batched_schedules,
     init_params_for,
     initial_eigenvectors,
@@ -154,7 +155,9 @@ def time_sweep(inp: dict, steps: int, chunk: int, repeats: int, with_progress: b
     def call(progress):
         return train_sweep(
             inp["apply_fn"], inp["params"], inp["etas"], inp["betas"], inp["x"], inp["y"], steps,
-            inp["checkpoints"], chunk, progress, inp["vectors"], *inp["kappa"], *inp["switches"],
+            inp["checkpoints"], chunk=chunk, progress=progress, kappa_vectors=inp["vectors"],
+            kappa_stride=inp["kappa"][0], kappa_dense=inp["kappa"][1],
+            **dict(zip(SWITCHES, inp["switches"], strict=True)),
         )  # fmt: skip
 
     if with_progress:

@@ -65,8 +65,8 @@ def main() -> None:
     def call(name):
         v, stride, dense = variants[name]
         out = train_sweep(
-            apply_fn, params, etas, betas, x, y, args.steps, [0, args.steps], args.chunk,
-            None, v, stride, dense,
+            apply_fn, params, etas, betas, x, y, args.steps, [0, args.steps], chunk=args.chunk,
+            kappa_vectors=v, kappa_stride=stride, kappa_dense=dense,
         )  # fmt: skip
         return _timing.block(out)
 

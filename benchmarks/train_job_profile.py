@@ -82,8 +82,9 @@ def job_call(args):
     runs = runs_for(config, args.dataset, args.width)
     return len(runs), functools.partial(
         sweep_dataset, model, runs, data.x.values, data.y.values, training["steps"],
-        training["checkpoints"], training["divergence_factor"], training["chunk_runs"], None,
-        training["kappa_modes"], training["kappa_stride"], training["kappa_dense_steps"],
+        training["checkpoints"], training["divergence_factor"], chunk=training["chunk_runs"],
+        kappa_modes=training["kappa_modes"], kappa_stride=training["kappa_stride"],
+        kappa_dense=training["kappa_dense_steps"],
     )  # fmt: skip
 
 

@@ -67,6 +67,7 @@ from nncosmo import data as nc_data  # noqa: E402
 from nncosmo.config import runs_for, widths_for  # noqa: E402
 from nncosmo.models import build_model, init_params, training_apply_function  # noqa: E402
 from nncosmo.training import (  # noqa: E402
+    SWITCHES,
     Branches,
     Schedule,
     checkpoint_buffers,
@@ -203,7 +204,7 @@ def preset_interleaved(config, args):
             flop = flops_per_step(*x.shape, width, depth) * len(runs) * (steps + 1)
             fns = {
                 f"{label}chunk{b}": functools.partial(
-                    fn, apply_fn, params, etas, betas, x, y, steps, ckpts, b
+                    fn, apply_fn, params, etas, betas, x, y, steps, ckpts, chunk=b
                 )
                 for label, fn in sweeps.items()
                 for b in [0, *args.chunks]
@@ -255,11 +256,12 @@ def job_ab(config, args):
     data = nc_data.make_dataset(dataset, config["datasets"][dataset])
     checkpoints = [c for c in train["checkpoints"] if c <= steps]
     job = (model, runs, data.x.values, data.y.values, steps, checkpoints)
-    options = (train["divergence_factor"], train["chunk_runs"], None, train["kappa_modes"])
-    options += (train["kappa_stride"], train["kappa_dense_steps"])
+    job += (train["divergence_factor"],)
+    options = dict(chunk=train["chunk_runs"], kappa_modes=train["kappa_modes"])
+    options |= dict(kappa_stride=train["kappa_stride"], kappa_dense=train["kappa_dense_steps"])
     modules = {"this": sys.modules["nncosmo.training"]}
     modules.update({src: baseline_training(src) for src in args.baseline_src.split(",") if src})
-    calls = {k: functools.partial(m.sweep_dataset, *job, *options) for k, m in modules.items()}
+    calls = {k: functools.partial(m.sweep_dataset, *job, **options) for k, m in modules.items()}
     times = {k: [] for k in calls}
     for call in calls.values():  # compile
         call()
@@ -520,8 +522,8 @@ def schedules(config, args):
         runs, (etas, betas, *switches) = schedule_columns(kinds, n_runs, steps)
         _, params, e, b, x, y, apply_fn = problem(config["datasets"]["teacher"], width, depth, runs)
         fns[name] = functools.partial(
-            train_sweep, apply_fn, params, etas, betas, x, y, steps, ckpts, 0, None, None, 0, 0,
-            *switches,
+            train_sweep, apply_fn, params, etas, betas, x, y, steps, ckpts,
+            **dict(zip(SWITCHES, switches, strict=True)),
         )  # fmt: skip
     unscheduled = compiled_sweep("unscheduled")
     fns["unscheduled"] = functools.partial(

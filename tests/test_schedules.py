@@ -41,8 +41,9 @@ def linear_sweep():
     batched = jax.tree.map(lambda a: jnp.stack([a] * len(runs)), params)
     apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
     traj = training.train_sweep(
-        apply_fn, batched, etas, betas, x, y, steps, [0, steps], 0, None, None, 0, 0, *switches
-    )
+        apply_fn, batched, etas, betas, x, y, steps, [0, steps],
+        **dict(zip(training.SWITCHES, switches, strict=True)),
+    )  # fmt: skip
     lam, vec = np.linalg.eigh(x @ x.T / d + 1.0)  # closed-form NTK of the linear model
     u = (np.asarray(traj.f) - y) @ vec  # (run, step, mode)
     return {"u": u, "kappa": lam / n, "etas": etas, "betas": betas, "traj": traj, "runs": runs}

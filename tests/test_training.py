@@ -104,7 +104,9 @@ def test_chunked_sweep_equals_one_vmap(rng, chunk):
     ]
     params = training.init_params_for(model, runs, x)
     whole = training.train_sweep(apply_fn, params, etas, betas, x, y, 20, [0, 10, 20])
-    chunked = training.train_sweep(apply_fn, params, etas, betas, x, y, 20, [0, 10, 20], chunk)
+    chunked = training.train_sweep(
+        apply_fn, params, etas, betas, x, y, 20, [0, 10, 20], chunk=chunk
+    )
     for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(chunked), strict=True):
         assert a.shape == b.shape
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
@@ -129,8 +131,9 @@ def test_untraced_schedule_branches_change_no_value(rng):
     assert training.schedule_branches(*switches[:2]) == (True, True)
     assert training.schedule_branches(switches[0][:2], None) == (False, False)
     mixed = training.train_sweep(
-        apply_fn, params, etas, betas, x, y, 20, [0, 20], 0, None, None, 0, 0, *switches
-    )
+        apply_fn, params, etas, betas, x, y, 20, [0, 20],
+        **dict(zip(training.SWITCHES, switches, strict=True)),
+    )  # fmt: skip
     head = jax.tree.map(lambda a: a[:2], params)
     alone = training.train_sweep(apply_fn, head, etas[:2], betas[:2], x, y, 20, [0, 20])
     for a, b in zip(jax.tree.leaves(alone), jax.tree.leaves(mixed), strict=True):
@@ -295,9 +298,9 @@ def test_progress_reports_in_order_once_per_chunk_and_changes_nothing(rng, chunk
     params = training.init_params_for(model, [{"seed": i} for i in range(5)], x)
     calls = []
     report = lambda *args: calls.append(tuple(int(a) for a in args))  # noqa: E731
-    args = (apply_fn, params, etas, betas, x, y, steps, [0, 10, steps], chunk)
-    silent = training.train_sweep(*args)
-    reported = training.train_sweep(*args, progress=report)
+    args = (apply_fn, params, etas, betas, x, y, steps, [0, 10, steps])
+    silent = training.train_sweep(*args, chunk=chunk)
+    reported = training.train_sweep(*args, chunk=chunk, progress=report)
     for a, b in zip(jax.tree.leaves(silent), jax.tree.leaves(reported), strict=True):
         np.testing.assert_array_equal(b, a)
     assert len(calls) == 10
@@ -365,7 +368,8 @@ def test_kappa_is_the_rayleigh_quotient_of_the_kernel_at_checkpoints(rng):
     checkpoint 3 is measured only as a dense early step (not a multiple of the stride 5)."""
     model, runs, x, y = small_mlp_job(rng)
     steps, ckpts, modes = 30, [0, 3, 10, 30], 3
-    ds = training.sweep_dataset(model, runs, x, y, steps, ckpts, 100.0, 0, None, modes, 5, 4)
+    kappa = dict(kappa_modes=modes, kappa_stride=5, kappa_dense=4)
+    ds = training.sweep_dataset(model, runs, x, y, steps, ckpts, 100.0, **kappa)
     np.testing.assert_array_equal(ds.kappa_step, [0, 1, 2, 3, 5, 10, 15, 20, 25, 30])
     ntk = ntk_function(model, "structured")
     for r in range(len(runs)):
@@ -394,7 +398,7 @@ def test_kappa_leaves_training_bit_identical_and_chunks_agree(rng, stride, dense
         np.testing.assert_array_equal(b, a)
     assert off.kappa.shape == (5, 0, 0) and on.kappa.shape == (5, measured, 2)
     chunked = training.train_sweep(
-        *args, 2, kappa_vectors=vectors, kappa_stride=stride, kappa_dense=dense
+        *args, chunk=2, kappa_vectors=vectors, kappa_stride=stride, kappa_dense=dense
     )
     for a, b in zip(jax.tree.leaves(on), jax.tree.leaves(chunked), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)  # float32 rounding over 21 steps
@@ -402,7 +406,7 @@ def test_kappa_leaves_training_bit_identical_and_chunks_agree(rng, stride, dense
 
 def test_kappa_off_writes_no_kappa_variable(rng):
     model, runs, x, y = small_mlp_job(rng, jnp.float32)
-    ds = training.sweep_dataset(model, runs[:2], x, y, 5, [0, 5], 100.0, 0, None, 4, 0)
+    ds = training.sweep_dataset(model, runs[:2], x, y, 5, [0, 5], 100.0, kappa_modes=4)
     assert "kappa" not in ds and "kappa_step" not in ds.coords
 
 
@@ -434,8 +438,8 @@ def test_kappa_vectors_come_from_the_ntk_stages_kernel(rng, monkeypatch):
         return ntk_function(model, method, chunk_size)
 
     monkeypatch.setattr(ntk_module, "ntk_function", spy)
-    job = (model, runs[:2], x, y, 4, [0, 4], 100.0, 0, None, 3, 2, 0)
-    ds = training.sweep_dataset(*job, ntk_method="generic")
+    job = (model, runs[:2], x, y, 4, [0, 4], 100.0)
+    ds = training.sweep_dataset(*job, kappa_modes=3, kappa_stride=2, ntk_method="generic")
     assert calls == ["generic"]
     monkeypatch.undo()
     stage = ntk_module.ntk_dataset(model, ds, x, y, 3, "generic", 16).isel(checkpoint=0)
@@ -453,7 +457,7 @@ def test_sweep_dataset_units_make_eta_kappa_dimensionless(rng):
     from nncosmo.io import with_coordinate_attrs
 
     model, runs, x, y = small_mlp_job(rng, jnp.float32)
-    job = (model, runs[:2], x, y, 5, [0, 5], 100.0, 0, None, 1, 5)
-    ds = with_coordinate_attrs(training.sweep_dataset(*job))
+    job = (model, runs[:2], x, y, 5, [0, 5], 100.0)
+    ds = with_coordinate_attrs(training.sweep_dataset(*job, kappa_modes=1, kappa_stride=5))
     units = {name: ds[name].attrs["units"] for name in ("tau", "eta_n", "eta", "kappa")}
     assert units == {"tau": "tau", "eta_n": "tau^2", "eta": "tau^2", "kappa": "1/tau^2"}

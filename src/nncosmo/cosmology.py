@@ -326,7 +326,7 @@ def kappa_matrices(ntk) -> np.ndarray:
     vectors = ntk.eigenvector.isel(checkpoint=0, eigen=slice(0, ntk.sizes["mode"])).values
     kernels = ntk.ntk.values
     with np.errstate(invalid="ignore", over="ignore"):
-        c = np.einsum("rsa,rcst,rtb->rcab", vectors, kernels, vectors)
+        c = np.einsum("rsa,rcst,rtb->rcab", vectors, kernels, vectors, optimize=True)
     return theory.ntk_kappa(0.5 * (c + np.swapaxes(c, -1, -2)), ntk.attrs["n_samples"])
 
 

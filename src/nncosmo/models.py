@@ -15,6 +15,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+# Every float32 product at full float32 precision on every backend: XLA:GPU's default runs them
+# with TF32 operands (10-bit mantissa) on Ampere and later, which moves f(theta_n) by up to 4e-3
+# over a default width-1024 run (README, "Set-up"); a no-op on CPUs and for float64.
+PRECISION = jax.lax.Precision.HIGHEST
+
 ACTIVATIONS: dict[str, Callable] = {
     "relu": jax.nn.relu,
     "erf": jax.scipy.special.erf,
@@ -29,17 +34,20 @@ def dense_product(h: jax.Array, kernel: jax.Array) -> jax.Array:
     (ct^T h)^T instead, which XLA's CPU backend, for one unbatched run, lays out as the
     transpose of W: every training step then transposed the gradient or read it strided, 1.6x
     the per-run time of a batch of runs (benchmarks/README.md §16). Reverse mode only (no jvp)."""
-    return h @ kernel
+    return jnp.matmul(h, kernel, precision=PRECISION)
 
 
 def _dense_product_forward(h, kernel):
-    return h @ kernel, (h, kernel)
+    return jnp.matmul(h, kernel, precision=PRECISION), (h, kernel)
 
 
 def _dense_product_pullback(residuals, ct):
     h, kernel = residuals
     leading = tuple(range(h.ndim - 1))  # every axis but the features: samples, any batch
-    return ct @ kernel.T, jnp.tensordot(h, ct, axes=(leading, leading))
+    return (
+        jnp.matmul(ct, kernel.T, precision=PRECISION),
+        jnp.tensordot(h, ct, axes=(leading, leading), precision=PRECISION),
+    )
 
 
 dense_product.defvjp(_dense_product_forward, _dense_product_pullback)
@@ -60,7 +68,10 @@ class NTKDense(nn.Module):
         kernel = self.param(
             "kernel", nn.initializers.normal(1.0), (x.shape[-1], self.features), self.dtype
         )
-        product = dense_product(x, kernel) if self.reverse_mode_only else x @ kernel
+        if self.reverse_mode_only:
+            product = dense_product(x, kernel)
+        else:
+            product = jnp.matmul(x, kernel, precision=PRECISION)
         z = product / jnp.sqrt(jnp.asarray(x.shape[-1], self.dtype))
         if self.use_bias:
             bias = self.param("bias", nn.initializers.normal(1.0), (self.features,), self.dtype)

@@ -18,26 +18,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from nncosmo.io import RUN_COORDS
-from nncosmo.models import MLP, apply_function
+from nncosmo.models import MLP, PRECISION, apply_function
 
 
 def generic_ntk(apply_fn: Callable, params, x: jax.Array, chunk_size: int = 16) -> jax.Array:
-    """Theta = J J^T for any f(params, x) -> (N,): J_I by vjp per chunk I, then J J_I^T by jvp."""
-    n = x.shape[0]
+    """Theta = J J^T for any f(params, x) -> (N,): row i is J (J^T e_i), J^T e_i by vjp and J by
+    jvp, `chunk_size` rows at a time (`lax.map`'s batch_size; a shorter last chunk)."""
     f = lambda p: apply_fn(p, x)  # noqa: E731
     _, pullback = jax.vjp(f, params)
     push = lambda tangent: jax.jvp(f, (params,), (tangent,))[1]  # noqa: E731
-    eye = jnp.eye(n, dtype=jax.eval_shape(f, params).dtype)
-
-    def block(rows):
-        jac_rows = jax.vmap(lambda e: pullback(e)[0])(rows)
-        return jax.vmap(push)(jac_rows)
-
-    blocks = jax.lax.map(
-        block,
-        eye.reshape(-1, min(chunk_size, n), n) if n % min(chunk_size, n) == 0 else eye[:, None, :],
-    )
-    return blocks.reshape(n, n)
+    eye = jnp.eye(x.shape[0], dtype=jax.eval_shape(f, params).dtype)
+    return jax.lax.map(lambda e: push(pullback(e)[0]), eye, batch_size=chunk_size)
 
 
 def structured_ntk(model: MLP, params, x: jax.Array) -> jax.Array:
@@ -53,10 +44,10 @@ def structured_ntk(model: MLP, params, x: jax.Array) -> jax.Array:
     for name in model.layer_names():
         h = state["intermediates"][f"{name}_input"][0]
         delta = deltas[f"{name}_preactivation"]
-        gram = h @ h.T / h.shape[-1]
+        gram = jnp.matmul(h, h.T, precision=PRECISION) / h.shape[-1]
         if model.use_bias:
             gram = gram + model.bias_std**2
-        theta = theta + (delta @ delta.T) * gram
+        theta = theta + jnp.matmul(delta, delta.T, precision=PRECISION) * gram
     return theta
 
 

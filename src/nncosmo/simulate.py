@@ -99,7 +99,7 @@ def top_mode(model, params, x) -> tuple[np.ndarray, float]:
     return vec[:, 0], float(lam[0])
 
 
-@partial(jax.jit, static_argnums=(0, 8))
+@partial(jax.jit, static_argnames=("apply_fn", "stride"))
 def train_schedule(apply_fn, params, velocity, etas, betas, x, y, vector, stride: int):
     """Heavy ball with a per-step (eta_n, beta_n), velocity form, in one `lax.scan`:
         v(n+1) = beta_n v(n) - eta_n grad L(theta_n),   theta(n+1) = theta(n) + v(n+1),

@@ -69,6 +69,10 @@ class Schedule(NamedTuple):
     planck_mass: jax.Array  # field normalisation M: phi = u / M
 
 
+# the per-run switches: train_sweep's keywords, in the order run_schedule returns them
+SWITCHES = Schedule._fields[2:]
+
+
 def batched_schedules(
     etas, betas, steps: int, dtype, nesterov=None, friedmann=None, vacuum=None, planck_mass=None
 ) -> Schedule:
@@ -337,7 +341,18 @@ def run_all(
     return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out, tail)
 
 
-_compiled_sweep = jax.jit(run_all, static_argnums=(0, 5, 7, 8, 10, 11, 12))
+_compiled_sweep = jax.jit(
+    run_all,
+    static_argnames=(
+        "apply_fn",
+        "steps",
+        "chunk",
+        "progress",
+        "kappa_stride",
+        "kappa_dense",
+        "branches",
+    ),
+)
 
 
 def train_sweep(
@@ -349,6 +364,7 @@ def train_sweep(
     y,
     steps: int,
     checkpoints,
+    *,
     chunk: int = 0,
     progress: Callable | None = None,
     kappa_vectors=None,
@@ -443,6 +459,7 @@ def sweep_dataset(
     steps: int,
     checkpoints: list[int],
     divergence_factor: float,
+    *,
     chunk: int = 0,
     progress: Callable | None = None,
     kappa_modes: int = 0,
@@ -466,8 +483,9 @@ def sweep_dataset(
     modes = kappa_modes if kappa_stride else 0
     vectors = initial_eigenvectors(model, params, x, modes, ntk_method)
     traj = train_sweep(
-        apply_fn, params, etas, betas, x, y, steps, checkpoints, chunk, progress,
-        vectors, kappa_stride, kappa_dense, *switches,
+        apply_fn, params, etas, betas, x, y, steps, checkpoints, chunk=chunk, progress=progress,
+        kappa_vectors=vectors, kappa_stride=kappa_stride, kappa_dense=kappa_dense,
+        **dict(zip(SWITCHES, switches, strict=True)),
     )  # fmt: skip
     loss = np.asarray(traj.loss)
     run_coords = {  # long names and units: nncosmo.io.COORDINATE_ATTRS
