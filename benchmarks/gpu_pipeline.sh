@@ -13,6 +13,7 @@
 # figures, claims, logs, benchmark rows). Needs the project's packages importable by python3
 # (snakemake, nncosmo, JAX with its CUDA plugin); set PY for another interpreter.
 set -u
+case ${1:-} in -h|--help|"") sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 OUT=${1:?usage: gpu_pipeline.sh OUT [SECONDS]}; BUDGET=${2:-560}
 REPO=$(cd "$(dirname "$0")/.." && pwd); PY=${PY:-python3}; T0=$(date +%s)
 export PYTHONUNBUFFERED=1

@@ -21,6 +21,9 @@ import os
 import sys
 import time
 
+if {"-h", "--help"} & set(sys.argv[1:]):  # no options: say what it does instead of running
+    print(__doc__)
+    sys.exit(0)
 os.environ["PJRT_NPROC"] = "1"  # read when JAX creates its CPU client: one thread, as the job
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "src"))
