@@ -76,6 +76,9 @@ def set_key(config, dotted, value):
         ("training.steps", 1, "'training.steps' = 1 is invalid: must be >= 2"),
         ("sweeps.grid.eta", [], "'sweeps.grid.eta' = [] is invalid: must have at least 1 item(s)"),
         ("training.steps", "400", "'training.steps' = '400' is invalid: must be of type integer"),
+        ("training.steps", 400.0, "'training.steps' = 400.0 is invalid: must be of type integer"),
+        ("sweeps.grid.widths", [1024.0], "'sweeps.grid.widths[0]' = 1024.0 is invalid: must be of"),
+        ("ntk.modes", 8.0, "'ntk.modes' = 8.0 is invalid: must be of type integer"),
         ("training.chunk_runs", -1, "must be >= 0 (0 vmaps all runs of a job at once"),
         ("figures.jobs", 0, "'figures.jobs' = 0 is invalid: must be >= 1 and <= 8 (how many jobs"),
         (
@@ -176,6 +179,7 @@ def test_beta_zero_is_rejected_with_the_reason(config, key, value):
         ("figures.grid_sweep", "nope", "figures.grid_sweep"),
         ("figures.reference", {"eta": 9.0, "beta": 0.9}, "figures.reference"),
         ("ntk.modes", 1000, "ntk.modes"),
+        ("training.kappa_modes", 1000, "training.kappa_modes"),
         ("figures.histories", ["nope"], "figures.histories"),
         ("sweeps.history_nesterov.eta", [0.01, 0.02], "one run per history"),
         ("sweeps.history_de_sitter.widths", [512, 1024], "F7 needs one width"),

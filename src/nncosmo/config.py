@@ -64,11 +64,10 @@ def validate_config(config: dict, schema_path: str) -> None:
     key, value, what is allowed and the key's description; then fill the schema's defaults
     with snakemake.utils.validate. (Both imported here: the rest of the module, the sweep plan, is
     used where neither is installed, e.g. benchmarks/gpu_training.py on a GPU machine.)"""
-    from jsonschema import Draft202012Validator
     from snakemake.utils import validate
 
     schema = yaml.safe_load(Path(schema_path).read_text())
-    errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: e.json_path)
+    errors = sorted(_strict_validator(schema).iter_errors(config), key=lambda e: e.json_path)
     lines = dict.fromkeys(line for error in errors for line in _error_lines(error, schema))
     if lines:
         raise ConfigError(
@@ -76,6 +75,18 @@ def validate_config(config: dict, schema_path: str) -> None:
             "fix these keys, nothing has run:\n" + "\n".join(f"  {line}" for line in lines)
         )
     validate(config, schema_path)
+
+
+def _strict_validator(schema: dict):
+    """A Draft 2020-12 validator whose `integer` is a Python int: JSON Schema counts 400.0 as an
+    integer, but `range(400.0)` and `int('1024.0')` fail inside the Snakefile or a job, and 8.0
+    != 8 in Snakemake's params would rerun every job."""
+    from jsonschema import Draft202012Validator, validators
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    return validators.extend(Draft202012Validator, type_checker=checker)(schema)
 
 
 def _error_lines(error, schema: dict) -> list[str]:
@@ -190,8 +201,14 @@ def check_config(config: dict) -> None:
             f"must include {sorted(missing)}: runs of different "
             "data sets or widths cannot share one compiled program",
         )
-    if config["ntk"]["modes"] > min(d["n_samples"] for d in config["datasets"].values()):
-        _fail("ntk.modes", config["ntk"]["modes"], "must not exceed the smallest n_samples")
+    smallest = min(d["n_samples"] for d in config["datasets"].values())
+    for section, key in (("ntk", "modes"), ("training", "kappa_modes")):
+        if config[section].get(key, 0) > smallest:
+            _fail(
+                f"{section}.{key}",
+                config[section][key],
+                f"must not exceed the smallest n_samples ({smallest})",
+            )
     check_cosmologies(config)
 
 
