@@ -17,6 +17,18 @@ def test_teacher_dataset_is_standardised_and_documented():
     assert ds.x.attrs["long_name"] and ds.y.attrs["units"]
 
 
+def test_data_file_keeps_the_specs_types(tmp_path):
+    """The spec in the file's attributes reads back as numbers and arrays, not as text."""
+    from nncosmo.io import read_dataset, write_dataset
+
+    spec = dict(kind="digits", n_samples=30, classes=[3, 8], seed=2)
+    ds = read_dataset(write_dataset(make_dataset("d", spec), tmp_path / "d.nc"))
+    assert ds.attrs["n_samples"] == 30 and ds.attrs["seed"] == 2 and ds.attrs["kind"] == "digits"
+    np.testing.assert_array_equal(ds.attrs["classes"], [3, 8])
+    teacher_file = read_dataset(write_dataset(make_dataset("t", TEACHER), tmp_path / "t.nc"))
+    assert teacher_file.attrs["noise"] == 0.1 and teacher_file.attrs["n_features"] == 3
+
+
 def test_teacher_is_reproducible_and_seed_dependent():
     a, b, c = teacher(10, 2, 0.1, 0.0, 1), teacher(10, 2, 0.1, 0.0, 1), teacher(10, 2, 0.1, 0.0, 2)
     np.testing.assert_array_equal(a[1], b[1])

@@ -41,6 +41,12 @@ def standardise(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(axis=0)) / x.std(axis=0)
 
 
+def netcdf_attribute(value):
+    """A config value as a netCDF attribute of its own type: a list as a 1-d array, a number or a
+    string as it is (the data set's spec, so that attrs["n_samples"] reads back as 64, not "64")."""
+    return np.asarray(value) if isinstance(value, list) else value
+
+
 def to_dataset(name: str, x: np.ndarray, y: np.ndarray, attrs: dict) -> xr.Dataset:
     """Validate, standardise x, and wrap as the stage's documented Dataset."""
     validate(name, x, y)
@@ -55,7 +61,7 @@ def to_dataset(name: str, x: np.ndarray, y: np.ndarray, attrs: dict) -> xr.Datas
             "y": (("sample",), y.astype(np.float64), {"long_name": "target", "units": "1"}),
         },
         coords={"sample": np.arange(n), "feature": np.arange(d)},
-        attrs={"dataset": name, **{k: str(v) for k, v in attrs.items()}},
+        attrs={"dataset": name, **{k: netcdf_attribute(v) for k, v in attrs.items()}},
     )
 
 
