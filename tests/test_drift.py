@@ -147,3 +147,33 @@ def test_drift_laws_untestable_without_a_dense_enough_measurement():
     assert "needs at least" in drift_shortfall(few)
     enough = xr.Dataset({"drift_unexplained": ("kappa_step", np.zeros(MIN_DRIFT_STEPS))})
     assert drift_shortfall(enough) is None
+
+
+def test_unexplained_fraction_is_nan_when_kappa_does_not_move():
+    """rms(kappa - model) / rms(kappa - mean): no drift (zero spread) leaves nothing to explain,
+    NaN (docs/physics.md §7.7), not a division by zero; a moving kappa gets the ratio."""
+    still = np.full(6, 2.0)
+    assert np.isnan(duality.unexplained_fraction(still, still + 1e-3))
+    kappa = np.array([1.0, 2.0, 3.0, 4.0])
+    model = kappa + np.array([0.5, -0.5, 0.5, -0.5])
+    assert duality.unexplained_fraction(kappa, model) == pytest.approx(0.5 / np.sqrt(1.25))
+
+
+@pytest.mark.parametrize("gamma_tau_max", [0.3, 1.7, 4.1, 9.3, 23.0, 61.0])
+def test_relaxation_fit_recovers_any_rate_exactly_without_noise(gamma_tau_max):
+    """Noise-free relaxations with rates from 0.3 / tau_max (slower than the run; the profile
+    grid starts at 0.1 / tau_max, docs/physics.md §7.7) to fast ones, at scattered positions
+    between the profile's grid points: gamma, kappa_0 and A are recovered."""
+    gamma = gamma_tau_max / TAU.max()
+    kappa = duality.drift_law(2.0, 0.05, duality.relaxation_shape(TAU, gamma))
+    kappa0, amplitude, fitted, _ = duality.relaxation_fit(TAU, kappa)
+    assert fitted == pytest.approx(gamma, rel=1e-6)
+    assert kappa0 == pytest.approx(2.0, rel=1e-9) and amplitude == pytest.approx(0.05, rel=1e-6)
+
+
+def test_redshift_rate_is_twice_the_hubble_rate():
+    """The redshift law's g = 1 - exp(-2 H tau) decays at the rate 2 H (k^2 / a^2, a = e^{H tau}),
+    the rate reported with its fit, fixed by H; backreaction has no rate."""
+    kappa = duality.drift_law(2.0, 0.05, SHAPES["redshift"])
+    fits = duality.fit_drift_laws(TAU, kappa, KINETIC, HUBBLE)
+    assert fits["redshift"][2] == 2 * HUBBLE and np.isnan(fits["backreaction"][2])

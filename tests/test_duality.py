@@ -110,6 +110,26 @@ def test_mode_solution_against_ode_integrator(H, m2):
     assert np.allclose(theory.mode_solution(tau, 1.1, -0.4, H, m2), ode.y[0], rtol=1e-9, atol=1e-10)
 
 
+def test_mode_solution_at_critical_damping_is_the_double_root_limit():
+    """m^2 = 9 H^2 / 4 exactly (w = 0): u = (u0 + (u'(0) + 3 H u0 / 2) tau) e^{-3 H tau / 2}."""
+    H, u0, du0 = 0.4, 1.1, -0.4
+    tau = np.linspace(0, 6, 13)
+    expected = (u0 + (du0 + 1.5 * H * u0) * tau) * np.exp(-1.5 * H * tau)
+    got = theory.mode_solution(tau, u0, du0, H, 2.25 * H**2)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("beta", BETAS)
+def test_massless_mode_is_overdamped_and_stays_at_rest(beta):
+    """kappa = 0 (x = 0, the lower end of the overdamped region): (D) keeps u(n) = u(0); its
+    image is massless, m^2 = 0, with u'(0) = 0 and the run's finite H."""
+    exact = theory.exact_dictionary(ETA, beta, 0.0)
+    assert exact["regime"] == theory.REGIMES.index("overdamped")
+    assert exact["m2"] == 0 and exact["H"] == pytest.approx(-math.log(beta) / (3 * math.sqrt(ETA)))
+    assert theory.rest_initial_velocity(ETA, beta, 0.0, 1.0) == 0
+    assert np.all(theory.momentum_recursion(1.3, ETA, beta, 0.0, 20) == 1.3)
+
+
 # 2. the continuum dictionary is the leading order
 
 
@@ -422,3 +442,110 @@ def test_duality_dataset_scales_each_residual_by_its_own_start():
     whole = ds.residual_norm.transpose("dictionary", "run", "mode").values
     expected = np.abs(c[:, None, None] * u0) / 2.5
     np.testing.assert_allclose(whole, np.broadcast_to(expected, whole.shape), rtol=1e-9)
+
+
+def test_prony_window_stops_only_strictly_below_the_floor():
+    """|u(n)| = 2^-n exactly and the floor 2^-3: u(3) equals the floor, so the first n with u(n)
+    and u(n + 1) both strictly below it is 4 (docs/physics.md §6: "below")."""
+    u = 0.5 ** np.arange(12.0)
+    assert d.prony_window(u, 0.5**3) == (1, 4)
+
+
+def test_a_window_of_two_rows_is_too_short_and_one_of_three_is_fitted():
+    """docs/physics.md §6: at least 3 rows. u drops to 0 at n = 3 (window [1, 3), two rows:
+    window_too_short, no fit) or at n = 4 (window [1, 4), three rows: fitted)."""
+    two = np.array([1.0, 0.9, 0.8, 0.0, 0.0, 0.0])
+    assert d.prony_window(two, 0.1) == (1, 3)
+    assert d.fit_trajectory(two, ETA, 0.1) == (d.FIT_STATUS.index("window_too_short"), None)
+    three = np.array([1.0, 0.9, 0.7, 0.4, 0.0, 0.0, 0.0])
+    status, fit = d.fit_trajectory(three, ETA, 0.1)
+    assert status != d.FIT_STATUS.index("window_too_short") and fit["stop"] == 4
+
+
+def test_windowed_hubble_uses_eta_and_tau_at_each_window_s_centre():
+    """(D) with a fixed beta and x: every window fits c2 = -beta, and with a drifting eta_n its
+    3 H sqrt(eta) = -ln beta is converted with eta at the window's centre, where tau is given."""
+    beta, window, stride = 0.9, 20, 10
+    u = theory.momentum_recursion(1.0, 1.0, beta, 0.3, 200)
+    etas, tau = np.linspace(0.01, 0.1, 201), np.linspace(0.0, 7.0, 201)
+    out = d.windowed_hubble(u, tau, etas, window, stride, 1e-12)
+    centre = out["start"] + window // 2
+    assert np.all(out["status"] == d.WINDOW_STATUS.index("ok"))
+    np.testing.assert_allclose(out["tau"], tau[centre], rtol=0, atol=0)
+    np.testing.assert_allclose(out["H"], -np.log(beta) / (3 * np.sqrt(etas[centre])), rtol=1e-8)
+
+
+def test_windowed_hubble_fits_a_window_whose_largest_value_is_the_floor():
+    """A monotone overdamped u (D) with max |u| = u(0) = 1 and the floor set to u(20) exactly: the
+    window starting at row 21 (rows u(20)..) is not below the floor (its max equals it) and is
+    fitted; the next one is below it (docs/physics.md §6, "below")."""
+    u = theory.momentum_recursion(1.0, 1.0, 0.5, 0.02, 100)
+    assert np.all(np.diff(u) < 0) and u[0] == 1
+    out = d.windowed_hubble(u, np.arange(101.0), np.ones(101), 20, 10, float(u[20]))
+    status = dict(zip(out["start"].tolist(), out["status"].tolist(), strict=True))
+    assert status[21] == d.WINDOW_STATUS.index("ok")
+    assert status[31] == d.WINDOW_STATUS.index("below_floor")
+
+
+def test_windows_where_the_history_is_undefined_or_varies_are_unresolved():
+    """with_hubble_windows: a fitted window is `unresolved` where the history's H varies by more
+    than `variation` x its mean over the window's rows, and also where that H is not defined
+    (NaN: nothing to compare with); elsewhere it stays `ok` and carries the history's mean."""
+    import xarray as xr
+
+    steps, window, stride = 100, 20, 10
+    u = theory.momentum_recursion(1.0, ETA, 0.9, 0.3 / ETA, steps)
+    history = np.full(steps + 1, 0.5)
+    history[40] = np.nan  # undefined in the windows starting at 21 and 31 (rows 21..40, 31..50)
+    history[70:] = np.linspace(0.5, 1.0, steps - 69)  # rises from row 71 on: windows 61, 71
+    ntk = xr.Dataset(
+        {
+            "u": (("run", "step", "mode"), u[None, :, None]),
+            "tau": (("run", "step"), np.sqrt(ETA) * np.arange(steps + 1.0)[None]),
+            "eta_n": (("run", "step"), np.full((1, steps + 1), ETA)),
+        }
+    )
+    cosmo = xr.Dataset({"history_hubble": (("run", "step"), history[None])})
+    ds = d.with_hubble_windows(xr.Dataset(), ntk, cosmo, window, stride, 0.01, 1e-12)
+    status = dict(
+        zip(ds.window_start.values.tolist(), ds.window_status.values[0].tolist(), strict=True)
+    )
+    ok, unresolved = d.WINDOW_STATUS.index("ok"), d.WINDOW_STATUS.index("unresolved")
+    expected = [ok, ok, unresolved, unresolved, ok, ok, unresolved, unresolved]
+    assert [status[s] for s in range(1, 81, 10)] == expected
+    assert ds.H_window_history.values[0, 0] == 0.5
+
+
+def test_duality_dataset_maps_the_initial_kappa_not_the_last():
+    """The dictionaries' m^2 and the regime are those of kappa_a(0) = lambda_a(0) / N at
+    initialisation (docs/physics.md §4), however the kernel drifts by the last checkpoint:
+    m^2_continuum = kappa_a(0), m^2_exact = ln r+ ln r- / eta of np.roots at x = eta kappa_a(0)."""
+    import xarray as xr
+
+    beta, steps, n_samples = 0.9, 50, 4
+    kappa0 = np.array([3.0, 0.02])  # underdamped, overdamped at ETA = 0.07, beta = 0.9
+    eigenvalue = n_samples * np.array([[[*kappa0, 0.01], [*(30 * kappa0), 0.01]]])
+    u = theory.momentum_recursion(np.array([1.0, -0.5]), ETA, beta, kappa0, steps)[None]
+    coords = {"run": [0], "eta": ("run", [ETA]), "beta": ("run", [beta])}
+    coords |= {"seed": ("run", [0]), "schedule": ("run", ["constant"])}
+    coords |= {"diverged": ("run", [False]), "mode": [0, 1], "checkpoint": [0, steps]}
+    ntk = xr.Dataset(
+        {
+            "u": (("run", "step", "mode"), u),
+            "eigenvalue": (("run", "checkpoint", "eigen"), eigenvalue),
+            "residual_norm": (("run", "step"), np.ones((1, steps + 1))),
+        },
+        coords,
+        {"n_samples": n_samples},
+    )
+    cosmo = xr.Dataset(
+        {"field": (("dictionary", "run", "step", "mode"), u[None])}, {"dictionary": ["exact"]}
+    )
+    ds = d.duality_dataset(ntk, cosmo, 1e-12)
+    np.testing.assert_allclose(ds.m2_continuum.values[0], kappa0, rtol=1e-15)
+    expected = []
+    for x in ETA * kappa0:
+        r_plus, r_minus = np.roots([1, -(1 + beta - x), beta]).astype(complex)
+        expected.append((np.log(r_plus) * np.log(r_minus)).real / ETA)
+    np.testing.assert_allclose(ds.m2_exact.values[0], expected, rtol=1e-10)
+    assert list(ds.regime.values[0]) == [_regime_from_np_roots(beta, x) for x in ETA * kappa0]

@@ -293,3 +293,22 @@ def test_power_law_continuum_history_starts_with_the_rest_image_velocity():
         coef = np.linalg.solve(tau0**-nu * np.array(matrix), [start, velocity])
         np.testing.assert_allclose(field[:, a], t**-nu * (coef @ bessel_pair(nu, m * t)), atol=1e-7)
     np.testing.assert_allclose(out.history_hubble.values[0], p / t, rtol=1e-9)
+
+
+def test_step_image_starts_after_the_last_step_without_an_image():
+    """Heavy ball at eta = 0.1, beta = 0.5: steps 0 and 3 have x = eta kappa = 2.95 beyond the
+    alternating bound (1 + sqrt(0.5))^2 = 2.91 (no real image), the others x = 0.1. The field can
+    only start where every later step has an image: n0 = 4, from u(4) with the velocity of
+    step 4's image through u(3) (docs/physics.md §13), earlier knots holding step 4's H, m^2."""
+    steps, eta, beta = 8, 0.1, 0.5
+    tau = np.sqrt(eta) * np.arange(steps + 1.0)
+    kappa = np.full((steps + 1, 1), 1.0)
+    kappa[[0, 3]] = 29.5
+    u = np.linspace(1.0, 0.2, steps + 1)[:, None]
+    image = step_image(tau, np.full(steps + 1, eta), np.full(steps + 1, beta), kappa, u, False)
+    exact = theory.exact_dictionary(eta, beta, 1.0)
+    assert image["n0"] == 4 and image["u0"] == pytest.approx(u[4])
+    np.testing.assert_allclose(image["H"], exact["H"], rtol=1e-14)
+    np.testing.assert_allclose(image["m2"], exact["m2"], rtol=1e-14)
+    expected = theory.lattice_velocity(u[3], u[4], np.sqrt(eta), exact["H"], exact["m2"])
+    assert image["du0"] == pytest.approx(expected, rel=1e-14)

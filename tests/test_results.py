@@ -1,4 +1,4 @@
-"""The infinite-width extrapolation: exact on a line, its error bar from the seed scatter."""
+"""The infinite-width extrapolation, the seed statistics and the late-time measurements."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,13 @@ import xarray as xr
 from nncosmo.duality import WINDOW_STATUS
 from nncosmo.results import (
     CONFIDENCE,
+    MIN_DECAY_EXTREMA,
     bootstrap_over_seeds,
+    crossing_period,
+    decay_exponent,
     extrapolate_in_inverse_width,
+    positive_seeds,
+    seed_minimum,
     window_hubble_errors,
 )
 
@@ -91,3 +96,46 @@ def test_f7_window_errors_use_only_the_resolved_windows():
     tau, rel = window_hubble_errors(duality)
     np.testing.assert_allclose(tau, [0.5])
     np.testing.assert_allclose(rel, [0.1], rtol=1e-12)
+
+
+def test_seed_minimum_is_the_smallest_seed_value_over_every_width_per_resample():
+    """F2-overlap's statistic: per resample (row), the minimum over all widths and seeds."""
+    samples = [
+        np.array([[0.9, 0.8], [0.99, 0.7]]),  # width 128: 2 resamples x 2 seeds
+        np.array([[0.95, 0.85, 0.6], [0.97, 0.96, 0.98]]),  # width 256: 3 seeds
+    ]
+    np.testing.assert_array_equal(seed_minimum(np.array([128, 256]), samples), [0.6, 0.7])
+
+
+def test_positive_seeds_keep_finite_positive_values_and_drop_widths_left_empty():
+    """A log-log slope needs positive means: zeros, negatives, NaN and inf are dropped, and a
+    width with nothing left is left out."""
+    per_width = {
+        128: np.array([0.1, 0.0, -0.2, np.nan, 0.3]),
+        256: np.array([0.0, np.inf]),
+        512: np.array([2e-3]),
+    }
+    kept = positive_seeds(per_width)
+    assert list(kept) == [128, 512]
+    np.testing.assert_array_equal(kept[128], [0.1, 0.3])
+
+
+def test_decay_exponent_from_exactly_the_minimum_number_of_extrema():
+    """|phi| peaks a^(-3/2) at a = 2, 4, 6 (zeros between, H = 0: all late): with
+    MIN_DECAY_EXTREMA = 3 extrema the slope is -3/2 exactly; with two it is NaN."""
+    assert MIN_DECAY_EXTREMA == 3
+    a = np.arange(1.0, 8.0)
+    phi = np.where(np.arange(7) % 2 == 1, a**-1.5, 0.0) * [1, 1, 1, -1, 1, 1, 1]
+    ds = xr.Dataset({"H": ("t", np.zeros(7)), "a": ("t", a)}, attrs={"mass": 1.0})
+    slope, count = decay_exponent(ds, phi)
+    assert count == 3 and slope == pytest.approx(-1.5, rel=1e-12)
+    slope, count = decay_exponent(ds.isel(t=slice(0, 5)), phi[:5])
+    assert count == 2 and np.isnan(slope)
+
+
+def test_crossing_period_needs_three_crossings():
+    """u = cos(2 pi (n + 1/4) / 20) crosses zero at n = 4.75, 14.75, 24.75, ...: two crossings
+    are half a period apart but no whole period (0); three give the period, 20 steps."""
+    u = np.cos(2 * np.pi * (np.arange(31) + 0.25) / 20)
+    assert crossing_period(u[:21]) == 0
+    assert crossing_period(u) == 20
