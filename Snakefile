@@ -1,6 +1,9 @@
 # nncosmo: data -> training -> NTK -> cosmological integration -> duality fits -> figures, claims.
 # Run with `snakemake --cores 2`; bigger presets with `--configfile workflow/presets/<name>.yaml`.
+import hashlib
+import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -40,11 +43,22 @@ PRIORITY = job_priorities(config)
 if workflow.is_main_process and (note := disk_note(config)):
     print(f"nncosmo: {note}", file=sys.stderr)
 
-# A SIGKILLed run leaves Snakemake's lock behind; clear it when its holder is provably dead.
-if workflow.is_main_process and (cleared := clear_stale_lock()):
+MODE = invocation(sys.argv[1:]) if workflow.is_main_process else "other"
+
+# A SIGKILLed run leaves Snakemake's lock behind; clear it when its holder is provably dead, and
+# only in a run that executes jobs (a -n, --lint or --report stops no process).
+if MODE == "run" and (cleared := clear_stale_lock()):
     print(f"nncosmo: {cleared}", file=sys.stderr)
 
 RESULTS = "results"
+
+
+def canonical(value):
+    """`value` with every mapping's keys sorted: Snakemake's params trigger compares repr(), which
+    for a dict follows key order, so a reordered config.yaml or a key left to its schema default
+    (validate() appends it) would otherwise rerun every job with identical values."""
+    return json.loads(json.dumps(value, sort_keys=True))
+
 
 # JAX's persistent compilation cache, for every job (the environment is inherited): reruns and
 # jobs of equal shapes load their compiled programs instead of compiling them. It holds compiled
@@ -54,21 +68,26 @@ os.environ.update(jax_cache_env(f"{RESULTS}/.jax_cache"))
 # Result files that are missing or changed since MANIFEST was written are removed with it, so
 # this run rebuilds them and everything downstream (nncosmo.manifest); a dry run only reports,
 # other commands (--report, --lint, --unlock...) and a run while another holds the lock skip it.
-MODE = invocation(sys.argv[1:]) if workflow.is_main_process else "other"
 if MODE != "other" and not locked():
     for message in check_manifest(f"{RESULTS}/MANIFEST", dry_run=MODE == "dry-run"):
         print(f"nncosmo: {message}", file=sys.stderr)
 
 # Per script, content hashes of the nncosmo modules it runs (import graph, nncosmo.codedeps);
 # every rule gets its script's as a param, so an edit to one of them reruns the rule.
+# The script's own content hash too: Snakemake's "code" trigger compares only the script's mtime
+# (a touch, checkout or fresh clone would rerun the rule), so the profiles drop that trigger
+# (rerun-triggers) and rely on these params for code changes.
 CODE = {
-    script.name: code_digests(script, Path(nncosmo.__file__).parent)
+    script.name: {
+        "script": hashlib.sha256(script.read_bytes()).hexdigest()[:12],
+        **code_digests(script, Path(nncosmo.__file__).parent),
+    }
     for script in Path(workflow.basedir, "scripts").glob("*.py")
 }
 
 
 onstart:
-    record_owner()
+    record_owner(local=workflow.local_exec)
     # This run executes jobs (onstart is skipped for dry runs and "Nothing to be done"): MANIFEST
     # stops describing results/ with the first file a job writes, and the manifest job writes it
     # anew at the end. Removed now, so that a run killed or failed before then leaves none, and
@@ -87,9 +106,12 @@ onerror:
         print(f"nncosmo: {reason}", file=sys.stderr)
 
 
+# Only what this config plans: a typo or an unplanned job (results/train/teacher/w64_seed3.nc) is
+# "no rule to produce" instead of a KeyError in a params function or a train job with no runs.
 wildcard_constraints:
-    job=r"w\d+(_[a-z]+[^_/]+)*",
-    target=r"[A-Za-z][A-Za-z0-9_-]*",
+    dataset="|".join(map(re.escape, config["datasets"])),
+    job="|".join(sorted({re.escape(job) for _, job in JOBS})),
+    target="|".join(map(re.escape, config["cosmologies"]["targets"])),
 
 
 include: "workflow/rules/data.smk"

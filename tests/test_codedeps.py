@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from userdir import run_readme_command
 
 import nncosmo
@@ -79,11 +80,33 @@ def user_with_own_code(tmp_path, finished_tiny_run):
     return workdir, tmp_path / "src" / "nncosmo", {"PYTHONPATH": str(tmp_path / "src")}
 
 
+def reversed_blocks(value):
+    """`value` with the keys of every mapping whose values hold no mapping in reverse order."""
+    if not isinstance(value, dict):
+        return value
+    if any(isinstance(v, dict) for v in value.values()):
+        return {k: reversed_blocks(v) for k, v in value.items()}
+    return dict(reversed(value.items()))
+
+
 def test_same_code_elsewhere_or_touched_reruns_nothing(user_with_own_code):
+    """Modules and rule scripts touched (as a checkout or a copy without mtimes leaves them), and
+    the config rewritten with the keys of every settings block (a mapping of plain values, e.g.
+    `training`, a data set's spec) in reverse order: nothing to do."""
     workdir, package, env = user_with_own_code
-    for module in package.glob("*.py"):
-        os.utime(module)
+    for path in [*package.glob("*.py"), *(workdir / "scripts").glob("*.py")]:
+        os.utime(path)
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    (workdir / "config.yaml").write_text(yaml.safe_dump(reversed_blocks(config), sort_keys=False))
     assert "Nothing to be done" in run_readme_command(workdir, "-n", env=env)
+
+
+def test_script_edit_reruns_its_rule_and_what_reads_it(user_with_own_code):
+    workdir, _, env = user_with_own_code
+    with open(workdir / "scripts" / "duality.py", "a") as handle:
+        handle.write("# an edit\n")
+    output = run_readme_command(workdir, "-n", "--quiet", "rules", env=env)
+    assert scheduled_rules(output) == {*EDITS["duality.py"], "manifest", "all"}, output[-3000:]
 
 
 @pytest.mark.parametrize("module", list(EDITS))

@@ -307,6 +307,20 @@ def test_unknown_key_shows_a_short_message_through_snakemake(tmp_path, config):
     assert "Job stats" not in shown
 
 
+@pytest.mark.parametrize(
+    "target",
+    ["results/train/teacher/w64_seed3.nc", "results/simulate/de_siter.nc", "results/data/cifar.nc"],
+    ids=["unplanned job", "misspelt target", "unknown data set"],
+)
+def test_a_file_the_config_does_not_plan_has_no_rule(tmp_path, config, target):
+    """Wildcards match only the config's data sets, jobs and targets: asking for anything else
+    is Snakemake's "no rule", not a KeyError in a params function or a job without runs."""
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = dry_run(tmp_path, target)
+    assert proc.returncode != 0 and "MissingRuleException" in proc.stdout + proc.stderr
+    assert "KeyError" not in proc.stdout + proc.stderr
+
+
 def test_run_labels_name_eta_beta_seed_and_a_schedule_other_than_constant():
     constant = {"eta": 0.1, "beta": 0.9, "seed": 3, "schedule": {"kind": "constant"}}
     assert run_label(constant) == "eta=0.1 beta=0.9 seed=3"

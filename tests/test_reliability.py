@@ -238,6 +238,31 @@ def test_lock_of_a_live_or_foreign_run_is_kept(tmp_path, owner):
     assert (smk / "locks" / "0.output.lock").exists()
 
 
+def test_an_uncaught_error_of_a_job_lands_in_its_log_once(tmp_path):
+    """A stage script that raises after `start_job`: the traceback is in the rule's log (which
+    Snakemake's show-failed-logs prints), and on stderr once."""
+    log = tmp_path / "logs" / "job.log"
+    script = (
+        "from types import SimpleNamespace\n"
+        "from nncosmo.provenance import start_job\n"
+        f"start_job(SimpleNamespace(threads=1, log=[{str(log)!r}]), 'stage')\n"
+        "raise RuntimeError('the job broke')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "job failed" in log.read_text() and "RuntimeError: the job broke" in log.read_text()
+    assert proc.stderr.count("RuntimeError: the job broke") == 1
+
+
+def test_lock_of_a_dead_cluster_run_is_kept_with_what_to_do(tmp_path):
+    """A killed submitter of a cluster run (executor slurm) is dead here but its jobs may still run
+    on the nodes: the lock stays, and the message says to cancel them, then unlock."""
+    smk = stale_lock(tmp_path, pid=dead_pid(), local=False)
+    message = locks.clear_stale_lock(smk)
+    assert "scancel" in message and "--unlock" in message
+    assert (smk / "locks" / "0.output.lock").exists() and (smk / locks.OWNER_FILE).exists()
+
+
 def test_reused_pid_counts_as_dead(tmp_path):
     """Our own pid with another start time: the holder died and its pid was reused."""
     smk = stale_lock(tmp_path, pid=os.getpid(), start_time="1")

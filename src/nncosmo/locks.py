@@ -79,10 +79,16 @@ def stop_job_processes(snakemake_dir: str | os.PathLike = ".snakemake", grace_s:
     return found
 
 
-def record_owner(snakemake_dir: str | os.PathLike = ".snakemake") -> None:
-    """Record this process as the holder of the directory lock (call in `onstart`)."""
+def record_owner(snakemake_dir: str | os.PathLike = ".snakemake", local: bool = True) -> None:
+    """Record this process as the holder of the directory lock (call in `onstart`); `local`:
+    whether its jobs run on this host (False for a cluster executor: they outlive it there)."""
     pid = os.getpid()
-    owner = {"host": socket.gethostname(), "pid": pid, "start_time": _start_time(pid)}
+    owner = {
+        "host": socket.gethostname(),
+        "pid": pid,
+        "start_time": _start_time(pid),
+        "local": local,
+    }
     Path(snakemake_dir).mkdir(exist_ok=True)
     (Path(snakemake_dir) / OWNER_FILE).write_text(json.dumps(owner))
 
@@ -93,7 +99,8 @@ def forget_owner(snakemake_dir: str | os.PathLike = ".snakemake") -> None:
 
 
 def clear_stale_lock(snakemake_dir: str | os.PathLike = ".snakemake") -> str | None:
-    """Remove the directory lock if its recorded holder died on this host; say what was done."""
+    """Remove the directory lock if its recorded holder died on this host and ran its jobs here;
+    say what was done (for a cluster run's holder: keep the lock, say what to do)."""
     locks, record = Path(snakemake_dir) / "locks", Path(snakemake_dir) / OWNER_FILE
     if not (locks.is_dir() and any(locks.iterdir()) and record.exists()):
         return None
@@ -103,6 +110,12 @@ def clear_stale_lock(snakemake_dir: str | os.PathLike = ".snakemake") -> str | N
         return None
     if owner.get("host") != socket.gethostname() or _alive(owner["pid"], owner.get("start_time")):
         return None
+    if not owner.get("local", True):
+        return (
+            f"the run that holds the lock (pid {owner['pid']} on {owner['host']}) was killed, "
+            "but its cluster jobs may still run and write results/: cancel them (squeue --me, "
+            "scancel), then snakemake --unlock"
+        )
     orphans = stop_job_processes(snakemake_dir)
     shutil.rmtree(locks)
     record.unlink(missing_ok=True)

@@ -154,7 +154,10 @@ def start_job(smk, name: str):
     that the jobs Snakemake runs side by side do not each start a thread per core
     (benchmarks/README.md §10); returns the job's `stage_logger`."""
     os.environ["PJRT_NPROC"] = str(smk.threads)
-    return stage_logger(smk.log[0], name)
+    log = stage_logger(smk.log[0], name)
+    # an uncaught exception's traceback into the rule's log too (show-failed-logs prints that log)
+    sys.excepthook = lambda *exc: log.critical("job failed", exc_info=exc)
+    return log
 
 
 def end_job() -> None:

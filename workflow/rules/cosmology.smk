@@ -10,7 +10,7 @@ rule cosmology:
         f"{RESULTS}/cosmology/{{dataset}}/{{job}}.nc",
     params:
         code=CODE["cosmology.py"],
-        cosmology=config["cosmology"],
+        cosmology=canonical(config["cosmology"]),
     priority: lambda wc: PRIORITY.get(f"cosmology/{wc.dataset}/{wc.job}", 0)
     log:
         f"{RESULTS}/logs/cosmology/{{dataset}}/{{job}}.log",

@@ -6,7 +6,7 @@ rule data:
         f"{RESULTS}/data/{{dataset}}.nc",
     params:
         code=CODE["make_data.py"],
-        spec=lambda wc: config["datasets"][wc.dataset],
+        spec=lambda wc: canonical(config["datasets"][wc.dataset]),
     log:
         f"{RESULTS}/logs/data/{{dataset}}.log",
     benchmark:

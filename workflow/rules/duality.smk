@@ -12,7 +12,7 @@ rule duality:
         f"{RESULTS}/duality/{{dataset}}/{{job}}.nc",
     params:
         code=CODE["duality.py"],
-        duality=config["duality"],
+        duality=canonical(config["duality"]),
     priority: lambda wc: PRIORITY.get(f"duality/{wc.dataset}/{wc.job}", 0)
     log:
         f"{RESULTS}/logs/duality/{{dataset}}/{{job}}.log",

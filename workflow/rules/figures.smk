@@ -31,7 +31,7 @@ DATA_INPUTS = expand(f"{RESULTS}/data/{{dataset}}.nc", dataset=sorted({d for d, 
 # unless F8 is built)
 RESULT_INPUTS = {**STAGE_INPUTS, "data": DATA_INPUTS, "simulate": list(SIMULATIONS.values())}
 # the settings a figure is drawn with: figures.jobs only says which job draws it
-FIGURE_SETTINGS = {key: value for key, value in config["figures"].items() if key != "jobs"}
+FIGURE_SETTINGS = canonical({key: value for key, value in config["figures"].items() if key != "jobs"})
 # what the claims read: every figure setting but the rendering (a new dpi redraws, not re-measures)
 CLAIM_SETTINGS = {key: value for key, value in FIGURE_SETTINGS.items() if key != "dpi"}
 

@@ -9,8 +9,8 @@ rule ntk:
         f"{RESULTS}/ntk/{{dataset}}/{{job}}.nc",
     params:
         code=CODE["ntk.py"],
-        ntk=config["ntk"],
-        model=config["model"],
+        ntk=canonical(config["ntk"]),
+        model=canonical(config["model"]),
     resources:
         gpu=config["gpus_per_job"],  # cluster profiles turn it into a GPU request (--gpus)
     priority: lambda wc: PRIORITY.get(f"ntk/{wc.dataset}/{wc.job}", 0)

@@ -15,9 +15,9 @@ rule simulate:
         f"{RESULTS}/simulate/{{target}}.nc",
     params:
         code=CODE["simulate.py"],
-        target=lambda wc: config["cosmologies"]["targets"][wc.target],
-        network=config["cosmologies"]["network"],
-        model=config["model"],
+        target=lambda wc: canonical(config["cosmologies"]["targets"][wc.target]),
+        network=canonical(config["cosmologies"]["network"]),
+        model=canonical(config["model"]),
     priority: lambda wc: PRIORITY.get(f"simulate/{wc.target}", 0)
     log:
         f"{RESULTS}/logs/simulate/{{target}}.log",

@@ -10,12 +10,12 @@ rule train:
         f"{RESULTS}/train/{{dataset}}/{{job}}.nc",
     params:
         code=CODE["train.py"],
-        model=config["model"],
-        training=config["training"],
+        model=canonical(config["model"]),
+        training=canonical(config["training"]),
         # the kernel of the v_a(0) whose kappa_a(n) training measures: the ntk stage's
         ntk_method=config["ntk"]["method"],
         width=lambda wc: job_width(wc.job),
-        runs=lambda wc: job_runs(config, wc.dataset, wc.job),
+        runs=lambda wc: canonical(job_runs(config, wc.dataset, wc.job)),
     resources:
         gpu=config["gpus_per_job"],  # cluster profiles turn it into a GPU request (--gpus)
     priority: lambda wc: PRIORITY.get(f"train/{wc.dataset}/{wc.job}", 0)
