@@ -1,7 +1,6 @@
 # nncosmo: data -> training -> NTK -> cosmological integration -> duality fits -> figures, claims.
 # Run with `snakemake --cores 2`; bigger presets with `--configfile workflow/presets/<name>.yaml`.
 import hashlib
-import json
 import os
 import re
 import sys
@@ -13,6 +12,7 @@ import nncosmo
 from nncosmo.codedeps import code_digests
 from nncosmo.config import (
     built_figures,
+    canonical,
     figure_jobs,
     check_config,
     check_yaml_syntax,
@@ -51,13 +51,6 @@ if MODE == "run" and (cleared := clear_stale_lock()):
     print(f"nncosmo: {cleared}", file=sys.stderr)
 
 RESULTS = "results"
-
-
-def canonical(value):
-    """`value` with every mapping's keys sorted: Snakemake's params trigger compares repr(), which
-    for a dict follows key order, so a reordered config.yaml or a key left to its schema default
-    (validate() appends it) would otherwise rerun every job with identical values."""
-    return json.loads(json.dumps(value, sort_keys=True))
 
 
 # JAX's persistent compilation cache, for every job (the environment is inherited): reruns and

@@ -9,6 +9,7 @@ sets...). All run in the Snakefile before any job starts.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import reprlib
 from pathlib import Path
@@ -57,6 +58,13 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
 def _position(mark: yaml.Mark) -> str:
     """A YAML mark as a 1-based "line L, column C"."""
     return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
+def canonical(value):
+    """`value` with every mapping's keys sorted, as a rule's params: Snakemake's params trigger
+    compares repr(), which for a dict follows key order, so a reordered config.yaml or a key left
+    to its schema default (validate() appends it) would rerun every job with identical values."""
+    return json.loads(json.dumps(value, sort_keys=True))
 
 
 def validate_config(config: dict, schema_path: str) -> None:
