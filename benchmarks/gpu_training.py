@@ -79,12 +79,11 @@ from nncosmo import data as nc_data  # noqa: E402
 from nncosmo.config import DIGITS_PIXELS, job_runs, job_width, jobs  # noqa: E402
 from nncosmo.models import build_model, training_apply_function  # noqa: E402
 from nncosmo.training import (  # noqa: E402
-    SWITCHES,
     batched_schedules,
     init_params_for,
     initial_eigenvectors,
-    run_schedule,
     schedule_branches,
+    schedule_columns,
     train_run,
     train_sweep,
 )
@@ -124,9 +123,7 @@ def job_inputs(config: dict, dataset: str, job: str, x, y, steps: int) -> dict:
     training, runs = config["training"], job_runs(config, dataset, job)
     model = build_model(config["model"], job_width(job), np.dtype(training["dtype"]))
     params = init_params_for(model, runs, x)
-    etas, betas, *switches = (
-        np.asarray(c) for c in zip(*(run_schedule(r, steps) for r in runs), strict=True)
-    )
+    etas, betas, switches = schedule_columns(runs, steps)
     stride, modes = training.get("kappa_stride", 0), training.get("kappa_modes", 0)
     return {
         "model": model,
@@ -157,7 +154,7 @@ def time_sweep(inp: dict, steps: int, chunk: int, repeats: int, with_progress: b
             inp["apply_fn"], inp["params"], inp["etas"], inp["betas"], inp["x"], inp["y"], steps,
             inp["checkpoints"], chunk=chunk, progress=progress, kappa_vectors=inp["vectors"],
             kappa_stride=inp["kappa"][0], kappa_dense=inp["kappa"][1],
-            **dict(zip(SWITCHES, inp["switches"], strict=True)),
+            **inp["switches"],
         )  # fmt: skip
 
     if with_progress:
@@ -179,10 +176,11 @@ _single_run = jax.jit(train_run, static_argnums=(0, 5, 7, 9, 10, 11))
 def time_loop_runs(inp: dict, steps: int, repeats: int) -> dict:
     """A Python loop over runs of the jitted single-run `train_run` (same work as the sweep)."""
     schedules = batched_schedules(
-        inp["etas"], inp["betas"], steps, inp["model"].dtype, *inp["switches"]
+        inp["etas"], inp["betas"], steps, inp["model"].dtype, **inp["switches"]
     )
     checkpoints, vectors = jnp.asarray(inp["checkpoints"]), jnp.asarray(inp["vectors"])
-    branches = schedule_branches(*inp["switches"][:2])  # as train_sweep traces them
+    switches = inp["switches"]  # the branches as train_sweep traces them:
+    branches = schedule_branches(switches["nesterov"], switches["friedmann"])
     pick = lambda tree, r: jax.tree.map(lambda a: a[r], tree)  # noqa: E731
 
     def run(r):

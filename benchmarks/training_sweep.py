@@ -67,15 +67,14 @@ from nncosmo import data as nc_data  # noqa: E402
 from nncosmo.config import runs_for, widths_for  # noqa: E402
 from nncosmo.models import build_model, init_params, training_apply_function  # noqa: E402
 from nncosmo.training import (  # noqa: E402
-    SWITCHES,
     Branches,
     Schedule,
     checkpoint_buffers,
     checkpointed,
     heavy_ball,
     mse_loss,
-    run_schedule,
     run_spec,
+    schedule_columns,
     train_run,
     train_sweep,
 )
@@ -500,15 +499,12 @@ SCHEDULE_SPECS = {
 }
 
 
-def schedule_columns(kinds, n_runs, steps):
-    """Runs (eta 0.1, beta 0.9, seeds 0..) cycling through `kinds`, and the arrays and switches
-    `train_sweep` takes for them (`nncosmo.training.run_schedule`)."""
-    runs = [
+def cycling_runs(kinds, n_runs):
+    """Runs (eta 0.1, beta 0.9, seeds 0..) cycling through the schedule `kinds`."""
+    return [
         {"eta": 0.1, "beta": 0.9, "seed": i, "schedule": SCHEDULE_SPECS[kinds[i % len(kinds)]]}
         for i in range(n_runs)
     ]
-    columns = [np.asarray(c) for c in zip(*(run_schedule(r, steps) for r in runs), strict=True)]
-    return runs, columns
 
 
 def schedules(config, args):
@@ -519,11 +515,11 @@ def schedules(config, args):
     depth, steps = 2, args.schedules
     ckpts, fns = [0, steps // 4, steps // 2, steps], {}
     for name, kinds in {"constant": ["constant"], "mixed": list(SCHEDULE_SPECS)}.items():
-        runs, (etas, betas, *switches) = schedule_columns(kinds, n_runs, steps)
+        runs = cycling_runs(kinds, n_runs)
+        etas, betas, switches = schedule_columns(runs, steps)
         _, params, e, b, x, y, apply_fn = problem(config["datasets"]["teacher"], width, depth, runs)
         fns[name] = functools.partial(
-            train_sweep, apply_fn, params, etas, betas, x, y, steps, ckpts,
-            **dict(zip(SWITCHES, switches, strict=True)),
+            train_sweep, apply_fn, params, etas, betas, x, y, steps, ckpts, **switches,
         )  # fmt: skip
     unscheduled = compiled_sweep("unscheduled")
     fns["unscheduled"] = functools.partial(

@@ -36,14 +36,10 @@ def linear_sweep():
     params = model.init(jax.random.key(3), x)["params"]
     runs = [{"eta": 0.3, "beta": 0.8, "seed": 0, "schedule": spec} for spec in SPECS.values()]
     runs[1]["beta"] = runs[2]["beta"] = None  # power_law and nesterov set beta_n themselves
-    schedules = [training.run_schedule(r, steps) for r in runs]
-    etas, betas, *switches = (np.asarray(c) for c in zip(*schedules, strict=True))
+    etas, betas, switches = training.schedule_columns(runs, steps)
     batched = jax.tree.map(lambda a: jnp.stack([a] * len(runs)), params)
     apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
-    traj = training.train_sweep(
-        apply_fn, batched, etas, betas, x, y, steps, [0, steps],
-        **dict(zip(training.SWITCHES, switches, strict=True)),
-    )  # fmt: skip
+    traj = training.train_sweep(apply_fn, batched, etas, betas, x, y, steps, [0, steps], **switches)
     lam, vec = np.linalg.eigh(x @ x.T / d + 1.0)  # closed-form NTK of the linear model
     u = (np.asarray(traj.f) - y) @ vec  # (run, step, mode)
     return {"u": u, "kappa": lam / n, "etas": etas, "betas": betas, "traj": traj, "runs": runs}

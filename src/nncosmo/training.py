@@ -73,6 +73,15 @@ class Schedule(NamedTuple):
 SWITCHES = Schedule._fields[2:]
 
 
+def schedule_columns(runs: list[dict], steps: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """`run_schedule` of every run stacked: eta_n and beta_n (run, steps + 1), and the switches
+    {name: (run,)} as `train_sweep` takes them."""
+    etas, betas, *switches = (
+        np.asarray(column) for column in zip(*(run_schedule(r, steps) for r in runs), strict=True)
+    )
+    return etas, betas, dict(zip(SWITCHES, switches, strict=True))
+
+
 def batched_schedules(
     etas, betas, steps: int, dtype, nesterov=None, friedmann=None, vacuum=None, planck_mass=None
 ) -> Schedule:
@@ -477,15 +486,14 @@ def sweep_dataset(
     from nncosmo.models import training_apply_function
 
     params = init_params_for(model, runs, x)
-    schedules = [run_schedule(r, steps) for r in runs]
-    etas, betas, *switches = (np.asarray(column) for column in zip(*schedules, strict=True))
+    etas, betas, switches = schedule_columns(runs, steps)
     apply_fn = training_apply_function(model)
     modes = kappa_modes if kappa_stride else 0
     vectors = initial_eigenvectors(model, params, x, modes, ntk_method)
     traj = train_sweep(
         apply_fn, params, etas, betas, x, y, steps, checkpoints, chunk=chunk, progress=progress,
         kappa_vectors=vectors, kappa_stride=kappa_stride, kappa_dense=kappa_dense,
-        **dict(zip(SWITCHES, switches, strict=True)),
+        **switches,
     )  # fmt: skip
     loss = np.asarray(traj.loss)
     run_coords = {  # long names and units: nncosmo.io.COORDINATE_ATTRS
