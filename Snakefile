@@ -1,6 +1,5 @@
 # nncosmo: data -> training -> NTK -> cosmological integration -> duality fits -> figures, claims.
 # Run with `snakemake --cores 2`; bigger presets with `--configfile workflow/presets/<name>.yaml`.
-import hashlib
 import os
 import re
 import sys
@@ -9,7 +8,7 @@ from pathlib import Path
 from snakemake.utils import min_version
 
 import nncosmo
-from nncosmo.codedeps import code_digests
+from nncosmo.codedeps import code_digest, code_digests
 from nncosmo.config import (
     built_figures,
     canonical,
@@ -26,7 +25,7 @@ from nncosmo.locks import clear_stale_lock, forget_owner, locked, record_owner
 from nncosmo.manifest import check_manifest, earlier_build_note, invocation
 from nncosmo.slurmlog import slurm_failure_reasons
 
-min_version("8.20")
+min_version("9.17")  # callable `priority:` (9.16.3 refuses it; 9.17.0 runs the tiny preset)
 
 check_yaml_syntax("config.yaml")  # Snakemake's own message names neither file nor line
 
@@ -65,14 +64,14 @@ if MODE != "other" and not locked():
     for message in check_manifest(f"{RESULTS}/MANIFEST", dry_run=MODE == "dry-run"):
         print(f"nncosmo: {message}", file=sys.stderr)
 
-# Per script, content hashes of the nncosmo modules it runs (import graph, nncosmo.codedeps);
-# every rule gets its script's as a param, so an edit to one of them reruns the rule.
-# The script's own content hash too: Snakemake's "code" trigger compares only the script's mtime
-# (a touch, checkout or fresh clone would rerun the rule), so the profiles drop that trigger
-# (rerun-triggers) and rely on these params for code changes.
+# Per script, hashes of the code (not comments, docstrings or layout: nncosmo.codedeps.code_digest)
+# of the nncosmo modules it runs (import graph, nncosmo.codedeps); every rule gets its script's as
+# a param, so an edit to one of them reruns the rule. The script's own code hash too: Snakemake's
+# "code" trigger compares only the script's mtime (a touch, checkout or fresh clone would rerun
+# the rule), so the profiles drop that trigger (rerun-triggers) and rely on these params.
 CODE = {
     script.name: {
-        "script": hashlib.sha256(script.read_bytes()).hexdigest()[:12],
+        "script": code_digest(script),
         **code_digests(script, Path(nncosmo.__file__).parent),
     }
     for script in Path(workflow.basedir, "scripts").glob("*.py")

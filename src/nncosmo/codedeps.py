@@ -2,10 +2,12 @@
 
 Snakemake tracks a rule's script file but not the modules it imports. `code_digests` follows the
 import graph from a script, through every module of the package it reaches (imports at module
-level and inside functions alike, read with `ast`, nothing executed), and returns a content hash
-per module. The Snakefile passes that as a rule parameter, so Snakemake's params trigger reruns
-the rule, and everything downstream of it, exactly when the source of a module it imports
-changes; touching a file or checking out identical content reruns nothing.
+level and inside functions alike, read with `ast`, nothing executed), and returns a hash of
+each module's code (`code_digest`: its syntax tree without docstrings, so comments, docstrings
+and layout do not count). The Snakefile passes that as a rule parameter, so Snakemake's params
+trigger reruns the rule, and everything downstream of it, exactly when the code of a module it
+imports changes; touching a file, checking out identical content or editing only its comments
+and docstrings reruns nothing.
 """
 
 from __future__ import annotations
@@ -65,10 +67,38 @@ def imported_modules(script: str | Path, package_dir: str | Path) -> dict[str, P
     return dict(sorted(found.items()))
 
 
+DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def without_docstrings(tree: ast.Module) -> ast.Module:
+    """`tree` with the docstring (a leading string statement) of its module, every class and
+    every function removed, in place. Nothing in the package reads `__doc__`."""
+    for node in ast.walk(tree):
+        if isinstance(node, DOCUMENTED) and node.body and is_string(node.body[0]):
+            node.body = node.body[1:]
+    return tree
+
+
+def is_string(statement: ast.stmt) -> bool:
+    """Whether `statement` is a bare string literal (a docstring where it comes first)."""
+    value = getattr(statement, "value", None)
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(value, ast.Constant)
+        and isinstance(value.value, str)
+    )
+
+
+def code_digest(path: str | Path) -> str:
+    """First 12 hex digits of the sha256 of `ast.dump` of the file's syntax tree without
+    docstrings: positions, comments and formatting are not in the dump, so only code counts
+    (a new Python version may dump differently, and then everything reruns once)."""
+    path = Path(path)
+    tree = without_docstrings(ast.parse(path.read_text(), filename=str(path)))
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:12]
+
+
 def code_digests(script: str | Path, package_dir: str | Path) -> dict[str, str]:
-    """{module: first 12 hex digits of the sha256 of its source} for every package module
-    `script` runs (see `imported_modules`)."""
-    return {
-        name: hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-        for name, path in imported_modules(script, package_dir).items()
-    }
+    """{module: `code_digest` of its file} for every package module `script` runs (see
+    `imported_modules`)."""
+    return {name: code_digest(path) for name, path in imported_modules(script, package_dir).items()}
