@@ -613,6 +613,22 @@ def test_equation_of_state_averages_over_the_oscillation_s_own_periods():
     assert w == pytest.approx((kinetic - kappa) / (kinetic + kappa), abs=1e-12)
 
 
+def test_equation_of_state_window_is_the_second_half_s_steps():
+    """Mode 0 as in the harmonic test (whole 40-step periods: <K_0> = <V_0> = kappa_0 / 4 per
+    step); mode 1 a ramp u = c n, whose central difference is exact: K_1 = c^2 / (2 eta) per
+    step, V_1 = kappa_1 c^2 n^2 / 2 at step n. 401 steps: the second half of the 399 interior
+    steps, cut to whole periods, is n = 200..399, so w needs V_1 at exactly those steps (a
+    window one step off moves w by ~1e-3, which whole periods of a harmonic mode hide)."""
+    eta, n, c = 0.1, np.arange(401), 0.01
+    kappa = np.array([np.sin(2 * np.pi / 40) ** 2 / eta, 0.1])
+    u = np.stack([np.cos(2 * np.pi * n / 40 + 0.3), c * n], axis=1)
+    w = equation_of_state(history_ntk(u, 4 * np.array([[*kappa, 0.05]]), eta))
+    window = np.arange(200, 400)
+    kinetic = window.size * (kappa[0] / 4 + c**2 / (2 * eta))
+    potential = window.size * kappa[0] / 4 + kappa[1] * c**2 * np.sum(window**2.0) / 2
+    assert w == pytest.approx((kinetic - potential) / (kinetic + potential), abs=1e-12)
+
+
 def test_nesterov_envelope_slope_of_a_known_power_law():
     """u_0(n) = e^(-gamma tau / 2) tau^(-3/2) cos(pi n / 5), gamma = -ln(1 - eta kappa_0) /
     sqrt(eta): with the friction divided out the peaks of |v| are tau^(-3/2) at n = 5k, slope

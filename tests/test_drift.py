@@ -177,3 +177,25 @@ def test_redshift_rate_is_twice_the_hubble_rate():
     kappa = duality.drift_law(2.0, 0.05, SHAPES["redshift"])
     fits = duality.fit_drift_laws(TAU, kappa, KINETIC, HUBBLE)
     assert fits["redshift"][2] == 2 * HUBBLE and np.isnan(fits["backreaction"][2])
+
+
+def test_drift_laws_skip_runs_whose_hubble_rate_is_not_h_eta():
+    """Only constant-schedule runs that did not diverge are fitted: a Friedmann run's beta
+    coordinate is its floor, so H_eta is not its H, and a diverged run has no drift to fit."""
+    kappa = 2.0 * (1 - 0.01 * SHAPES["relaxation"])
+    runs = ["constant", "friedmann planck_mass=80", "constant"]
+    residual = residual_trajectory()
+    train = xr.Dataset(
+        {
+            "f": (("run", "step", "sample"), np.stack([residual] * 3)),
+            "kappa": (("run", "kappa_step", "mode"), np.tile(kappa[None, :, None], (3, 1, 1))),
+            "tau": (("run", "step"), np.tile(np.sqrt(ETA) * np.arange(401), (3, 1))),
+            "diverged": ("run", [False, False, True]),
+            "schedule": ("run", runs),
+        },
+        coords={"run": [0, 1, 2], "kappa_step": STEPS, "mode": [0]},
+    )
+    out = duality.drift_variables(train, np.zeros(2), np.full(3, HUBBLE))
+    fitted = np.isfinite(out["drift_unexplained"].sel(drift_mode=0)).all("law").values
+    assert fitted.tolist() == [True, False, False]
+    assert np.isnan(out["kappa_measured"].sel(run=[1, 2])).all()

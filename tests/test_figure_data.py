@@ -516,9 +516,12 @@ def test_f7_columns_show_each_history_s_run_fields_errors_and_hubble_rate():
 
     stages = history_stages()
     results = SimpleNamespace(
-        history_runs=lambda stage: stages[stage], config={"duality": {}}, grid_width=64
+        history_runs=lambda stage: stages[stage],
+        config={"duality": {}},
+        history_widths=lambda: [64, 128],
     )
     fig = figures.figure_histories(results)
+    assert fig._suptitle.get_text().endswith("(widths 64, 128)")  # the runs', not the grid's
     axes = np.array(fig.axes).reshape(2, 2)
     for j, name in enumerate(stages["ntk"]):
         ntk, cosmo = stages["ntk"][name], stages["cosmology"][name]

@@ -8,6 +8,7 @@ from nncosmo.duality import WINDOW_STATUS
 from nncosmo.results import (
     CONFIDENCE,
     MIN_DECAY_EXTREMA,
+    Results,
     bootstrap_over_seeds,
     crossing_period,
     decay_exponent,
@@ -139,3 +140,14 @@ def test_crossing_period_needs_three_crossings():
     u = np.cos(2 * np.pi * (np.arange(31) + 0.25) / 20)
     assert crossing_period(u[:21]) == 0
     assert crossing_period(u) == 20
+
+
+def test_history_widths_are_the_history_sweeps_own_not_the_grid_s():
+    """F7's runs come from each history sweep's first width, whatever the grid's widths."""
+    grid = {"widths": [128, 1024]}
+    sweeps = {"grid": grid, "radiation": {"widths": [512]}, "matter": {"widths": [256, 2048]}}
+    figures = {"dataset": "teacher", "grid_sweep": "grid", "width_sweep": "grid"}
+    config = {"sweeps": sweeps, "figures": {**figures, "reference": {}, "histories": list(sweeps)}}
+    results = Results({}, {}, {}, {}, config)
+    assert results.history_width("matter") == 256
+    assert results.history_widths() == [128, 256, 512]

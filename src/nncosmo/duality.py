@@ -288,6 +288,7 @@ def drift_variables(train, y, hubble) -> dict:
     kinetic = np.stack([kinetic_term(f - y)[steps] for f in train.f.values.astype(float)])
     kappa = train.kappa.values.astype(float)
     usable = ~train.diverged.values & np.isfinite(kappa).all(axis=(1, 2)) & np.isfinite(hubble)
+    usable &= train.schedule.values == "constant"  # H_eta is a run's H only in de Sitter
     usable &= np.isfinite(kinetic).all(axis=1)
     kappa[~usable] = np.nan
     params, curves = drift_fits(tau, kappa, kinetic, hubble, usable)

@@ -966,6 +966,11 @@ def _window_hubble(ax, dual, cosmo) -> None:
     ax.set_xlabel(f"τ = Σ √{ETA_N}")
 
 
+def _widths_text(widths: list[int]) -> str:
+    """F7's width text: "width 1024", or "widths 512, 1024" when the runs differ."""
+    return ("width " if len(widths) == 1 else "widths ") + ", ".join(map(str, widths))
+
+
 HISTORY_LABELS = {  # F7's fields (docs/figures.md F7): de Sitter's continuum history is F1's
     "exact": "exact image of the schedule",  # continuum dictionary, Friedmann's the K modes'
     "continuum": "continuum history",
@@ -1009,7 +1014,7 @@ def figure_histories(results: Results):
     labels = [lab for ax in axes[:, 0] for lab in ax.get_legend_handles_labels()[1]]
     fig.suptitle(
         f"F7  Expansion histories: network {U0} against each history's field, and the "
-        f"windowed H(τ) of {U0} (width {results.grid_width})"
+        f"windowed H(τ) of {U0} ({_widths_text(results.history_widths())})"
     )
     fig.tight_layout(rect=(0, 0, 1, 0.92))
     fig.legend(

@@ -1,7 +1,7 @@
 """Stage 3, NTK: empirical neural tangent kernel, its eigenmodes and the residual projections.
 
 Theta_ij = grad_theta f(x_i) . grad_theta f(x_j)  (docs/physics.md §1), computed two ways:
-- `structured_ntk`, for `nncosmo.models.MLP`: layer by layer, never forming the Jacobian.
+- `structured_ntk`, for `nncosmo.models.MLP`: layer by layer, never forming the Jacobian (§7.3).
   For a dense layer z = W h / sqrt(fan_in) + s b with backpropagated delta = df/dz,
       Theta = sum_layers (delta delta^T) * (h h^T / fan_in + s^2)      (elementwise product),
   one forward and one backward pass for the whole batch.

@@ -105,10 +105,18 @@ class Results:
         sweeps = self.config["sweeps"]
         return {
             name: self.select(
-                stage, self.dataset, sweeps[name]["widths"][0], sweep_runs(sweeps[name])
+                stage, self.dataset, self.history_width(name), sweep_runs(sweeps[name])
             ).isel(run=0)
             for name in self.config["figures"]["histories"]
         }
+
+    def history_width(self, name: str) -> int:
+        """The width of F7's run of history sweep `name`: its sweep's first width."""
+        return self.config["sweeps"][name]["widths"][0]
+
+    def history_widths(self) -> list[int]:
+        """The distinct widths of F7's history runs, ascending (F7's title)."""
+        return sorted({self.history_width(n) for n in self.config["figures"]["histories"]})
 
     def all_runs(self, stage: str) -> list[xr.Dataset]:
         """Every job of the figures' data set, its constant-schedule runs (F1-F6 are de Sitter;

@@ -1,4 +1,4 @@
-"""The theory of the duality (docs/physics.md §1, §2, §4, §5, §10-§12): recursion (D), both
+"""The theory of the duality (docs/physics.md §1, §2, §4, §5, §7.1, §9-§13): recursion (D), both
 dictionaries, the regimes, the closed-form mode solution, and schedules (step-dependent eta_n,
 beta_n) with their recursion and per-step FLRW image. Pure numpy, float64; every stage that needs
 a dictionary, a regime or a bound imports it from here.
