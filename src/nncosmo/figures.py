@@ -74,6 +74,15 @@ DICTIONARY_STYLE = {
     "adiabatic": {"color": ADIABATIC, "lw": 2.6, "ls": ":", "zorder": 3},  # visible on exact
     "coupled": {"color": COUPLED, "lw": 1.5, "ls": "-."},
 }
+
+
+def ordered_colours(count: int) -> list:
+    """`count` colours, light to dark, of one sequential colour-blind-safe map (seaborn's mako,
+    its near-white and near-black ends left out) for an ordered parameter: F2's widths, F3's
+    beta. The qualitative palette's hues name the dictionaries (`DICTIONARY_STYLE`) instead."""
+    return sns.color_palette("mako_r", count + 2)[1:-1]
+
+
 REGIME_COLOURS = dict(
     zip(theory.REGIMES, [PALETTE[8], PALETTE[0], PALETTE[4], PALETTE[3]], strict=True)
 )
@@ -296,7 +305,7 @@ def figure_ntk(results: Results):
     """F2: spectra at init and end, mean-field overlap, drift against width with fitted slope."""
     fig, (ax_s, ax_o, ax_d) = plt.subplots(1, 3, figsize=(13, 3.8))
     widths = results.width_sweep["widths"]
-    colours = sns.color_palette("viridis", len(widths))
+    colours = ordered_colours(len(widths))
     ref_ntk = results.width_runs("ntk", results.dataset)
     for colour, w in zip(colours, widths, strict=True):
         ds = ref_ntk[w].isel(run=0)
@@ -369,10 +378,10 @@ def figure_lambda(results: Results):
     slopes = lambda_slopes(grid)
     fig, (ax_h, ax_l) = plt.subplots(1, 2, figsize=(10.5, 5))
     eta_line = np.geomspace(grid.eta.min(), grid.eta.max(), 100)
-    for k, beta in enumerate(np.unique(grid.beta.values)):
+    betas = np.unique(grid.beta.values)
+    for colour, beta in zip(ordered_colours(len(betas)), betas, strict=True):
         sel = grid.isel(run=grid.beta.values == beta)
         h, err = sel.H_fit.sel(mode=0), sel.H_fit_err.sel(mode=0)
-        colour = PALETTE[k]
         ax_h.errorbar(sel.eta, h, yerr=err, fmt="o", color=colour, label=f"β = {beta:g}: fit")
         h_exact = theory.hubble_exact(eta_line, beta)
         ax_h.plot(eta_line, h_exact, "-", color=colour, lw=1)
