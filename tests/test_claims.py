@@ -2,6 +2,8 @@
 
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,12 +14,15 @@ from nncosmo.claims import (
     CLAIMS,
     MIN_DRIFT_STEPS,
     Tolerance,
+    all_claims,
     background_claims,
     drift_claims,
+    drift_shortfall,
     history_claims,
     infinite_width_claims,
     interval_verdict,
     lambda_claims,
+    log_lines,
     make_claim,
     mixing_claims,
     ntk_claims,
@@ -28,6 +33,7 @@ from nncosmo.claims import (
     to_json,
     to_table,
     too_few,
+    unmeasured,
     width_claims,
 )
 from nncosmo.duality import DRIFT_LAWS
@@ -51,6 +57,7 @@ from nncosmo.results import (
         (Tolerance(-1.2, -0.8), "in [-1.2, -0.8]", -0.8, -0.79),
         (Tolerance(0, 0), "== 0", 0, 1),
         (Tolerance(high=1.0, strict=True), "< 1", 0.99, 1.0),
+        (Tolerance(-1.0, 1.0, strict=True), "in (-1, 1)", 0.0, 1.0),
     ],
 )
 def test_tolerance_text_and_verdict_come_from_one_range(tolerance, text, inside, outside):
@@ -201,6 +208,9 @@ NEGATIVE = Tolerance(high=0.0, strict=True)
         (NEGATIVE, (-2.0, -0.1), "pass", False),
         (NEGATIVE, (-0.5, 0.0), "fail", True),  # touches 0, which the strict range excludes
         (NEGATIVE, (0.0, 1.0), "fail", False),
+        (BAND, (-0.8, -0.5), "fail", True),  # touches the closed band's upper edge from above
+        (BAND, (-1.5, -1.2), "fail", True),  # touches its lower edge from below
+        (Tolerance(low=0.01, strict=True), (0.0, 0.01), "fail", False),  # ends on the open edge
     ],
 )
 def test_interval_verdict_inside_outside_straddling(tolerance, interval, verdict, inconclusive):
@@ -402,6 +412,17 @@ def test_lambda_slope_per_beta_from_good_fits_only():
     expected = {b: -1 + 2 * d for b, d in delta.items() if b != 0.95}
     assert slope.details["per_beta"] == pytest.approx(expected, abs=1e-12)
     assert slope.measured == pytest.approx(-1.04, abs=1e-12) and slope.verdict == "fail"
+
+
+def test_f3_h_counts_a_failed_fit_as_no_value():
+    """A converged run whose fit failed (status not ok) but left a finite H_fit has no measured
+    H (docs/figures.md: only fits with status ok enter): F3-H, about every grid run, is then
+    untestable, naming the run, however close that H_fit is."""
+    h_exact = lambda e, b: -np.log(b) / (3 * np.sqrt(e))  # noqa: E731
+    results = grid_results(F3_ETAS, [0.9], h_exact, lambda e, b: e != 0.2)
+    claim = next(c for c in lambda_claims(results) if c.id == "F3-H")
+    assert claim.verdict == "untestable" and claim.measured is None
+    assert claim.reason.startswith("1 of 5 grid runs have no value (eta=0.2, beta=0.9)")
 
 
 def test_continuum_error_is_the_mean_over_eta_against_the_fitted_rate():
@@ -939,3 +960,464 @@ def test_f4_modes_claim_is_about_every_mode_above_the_mean(norms, verdict, measu
     assert claim.verdict == verdict and claim.measured == (measured and pytest.approx(measured))
     if verdict == "untestable":
         assert claim.reason.startswith("1 of 3 modes have no value (a=2)")
+
+
+FIGURES_MD = Path(__file__).resolve().parents[1] / "docs" / "figures.md"
+DOC_IDS = {  # docs/figures.md ids that name a spec of CLAIMS other than by a "-<placeholder>"
+    "F4-coupled-digits": "F4-mixing",
+    "F4-adiabatic-digits": "F4-mixing",
+    "F4-law-redshift": "F4-law",
+    "F5-<dataset>-<quantity>": "F5-slope",
+}
+
+
+def _figures_md_tables() -> dict[str, list[list[str]]]:
+    """docs/figures.md's tables by their last header cell: rows of cells (`\\|` is text)."""
+    lines = FIGURES_MD.read_text().splitlines()
+    cells = lambda row: [c.strip() for c in re.split(r"(?<!\\)\|", row.strip())[1:-1]]  # noqa: E731
+    tables = {}
+    for k, line in enumerate(lines[:-1]):
+        if line.startswith("|") and lines[k + 1].startswith("|---"):
+            rows = tables.setdefault(cells(line)[-1], [])
+            for row in lines[k + 2 :]:
+                if not row.startswith("|"):
+                    break
+                rows.append(cells(row))
+    return tables
+
+
+def _spec_id(cell: str) -> str:
+    """The CLAIMS key of a docs/figures.md id cell (its first id, placeholders dropped)."""
+    first = cell.replace("`", "").split(",")[0].split(" ")[0]
+    return re.sub(r"(-<\w+>)+$", "", DOC_IDS.get(first, first))
+
+
+def _documented_range(text: str) -> Tolerance:
+    """A docs/figures.md bound ("≤ 1 %", "> 0.01", "in [−1.2, −0.8]", "−1 ± 0.02") as a range."""
+    text = text.replace("−", "-").replace("(whole interval)", "").strip()
+    scale = 0.01 if text.endswith("%") else 1.0
+    text = text.rstrip("% ")
+    if band := re.fullmatch(r"in \[(\S+), (\S+)\]", text):
+        return Tolerance(float(band[1]), float(band[2]))
+    if plus_minus := re.fullmatch(r"(\S+) ± (\S+)", text):
+        centre, half = float(plus_minus[1]), float(plus_minus[2])
+        return Tolerance(centre - half, centre + half)
+    op, value = text.split(" ")
+    value = float(value) * scale
+    ranges = {"≤": Tolerance(high=value), "<": Tolerance(high=value, strict=True)}
+    ranges |= {"≥": Tolerance(low=value), ">": Tolerance(low=value, strict=True)}
+    return (ranges | {"==": Tolerance(value, value)})[op]
+
+
+def test_every_claim_s_range_is_the_bound_docs_figures_md_states():
+    """Each claim's accepted range (ends and strictness) is the bound of its docs/figures.md row,
+    and every claim of CLAIMS has one."""
+    documented = {}
+    for table in ("why this bound",):
+        for row in _figures_md_tables()[table]:
+            documented[_spec_id(row[0])] = _documented_range(row[2])
+    assert set(documented) == set(CLAIMS)
+    for spec_id, expected in documented.items():
+        got = CLAIMS[spec_id].tolerance
+        assert (got.low, got.high) == pytest.approx((expected.low, expected.high)), spec_id
+        assert got.strict == expected.strict, spec_id
+
+
+def test_the_claims_with_a_caveat_are_those_docs_figures_md_lists():
+    """The claims carrying a caveat are exactly the rows of docs/figures.md's caveat table."""
+    listed = {row[0] for row in _figures_md_tables()["why its pass is weak evidence"]}
+    assert {spec_id for spec_id, spec in CLAIMS.items() if spec.caveat} == listed
+
+
+def test_f1_continuum_reaching_the_accuracy_exactly_fails():
+    """F1-continuum must miss the 1 % that F1-exact reaches: a best run at exactly 1 % fails."""
+    assert make_claim("F1-exact", 0.01, width=8).verdict == "pass"
+    assert make_claim("F1-continuum", 0.01).verdict == "fail"
+
+
+def test_untestable_wins_over_failed():
+    """A claim given both reasons (no data to test it, and a missing quantity) is untestable."""
+    claim = make_claim(
+        "F8-onset", math.nan, untestable="no target", failed="no network", target="x"
+    )
+    assert claim.verdict == "untestable" and claim.reason == "no target"
+
+
+def test_a_claim_without_an_interval_has_no_level():
+    """The confidence level belongs to an interval: a claim judged on its value has neither."""
+    claim = make_claim("F3-H", 0.001, width=8)
+    assert claim.interval is None and claim.level is None
+
+
+def test_an_incomplete_pass_judged_on_an_interval_keeps_neither_value_nor_interval():
+    """A pass made untestable because a member has no value reports no measured value, and so
+    no interval or level either (an untestable claim carries none of them)."""
+    claim = make_claim(
+        "F2-drift", -1.0, interval=[-1.1, -0.9], incomplete="1 of 4 widths", dataset="toy"
+    )
+    assert claim.verdict == "untestable" and claim.reason == "1 of 4 widths"
+    assert claim.measured is None and claim.interval is None and claim.level is None
+
+
+def test_a_non_finite_value_of_a_member_counts_as_no_value():
+    """`unmeasured` names members whose value is NaN or infinite, and none when all are finite."""
+    reason = unmeasured({"a": 1.0, "b": math.inf, "c": math.nan}, "runs")
+    assert reason.startswith("2 of 3 runs have no value (b, c)")
+    assert unmeasured({"a": 1.0, "b": 0.0}, "runs") is None
+
+
+def test_f1_continuum_is_untestable_when_a_run_that_converged_has_no_value():
+    """F1-continuum is about every grid run: with every measured run above 1 % and one converged
+    run without a value, it cannot pass."""
+    results = grid_results(F3_ETAS, [0.9], lambda e, b: 1.0)
+    key = next(iter(results.duality))
+    own = [[0.001] * 5, [0.001] * 5, [0.05, 0.3, np.nan, 0.02, 0.1]]
+    results.duality[key] = results.duality[key].assign(
+        residual_own=(("run", "dictionary", "mode"), np.array(own).T[:, :, None]),
+        dictionary=["exact", "adiabatic", "continuum"],
+    )
+    claim = next(c for c in background_claims(results) if c.id == "F1-continuum")
+    assert claim.verdict == "untestable" and claim.measured is None
+    assert claim.reason.startswith("1 of 5 grid runs have no value (eta=0.1, beta=0.9)")
+
+
+def _with_overlaps(results, overlaps):
+    """`results` whose NTK top-eigenvector overlaps are `overlaps` (run, checkpoint) at every
+    width."""
+    for key, ds in results.ntk.items():
+        results.ntk[key] = ds.assign(overlap_uniform=(("run", "checkpoint"), overlaps))
+    return results
+
+
+def test_f2_overlap_is_measured_at_initialisation():
+    """The overlap at initialisation (0.99) is the claim's; its later value (0.5) is not."""
+    overlaps = np.stack([np.full(4, 0.99), np.full(4, 0.5)], axis=1)
+    results = _with_overlaps(synthetic_seed_sweep([64, 128, 256], seeds=4), overlaps)
+    claim = next(c for c in ntk_claims(results) if c.id == "F2-overlap-toy")
+    assert claim.verdict == "pass" and claim.measured == pytest.approx(0.99)
+
+
+def test_f2_overlap_is_the_minimum_over_seeds():
+    """One seed at 0.93 below 0.95 fails the claim, though the seed mean (0.975) passes."""
+    overlaps = np.stack([[0.99, 0.99, 0.99, 0.93], np.full(4, 0.99)], axis=1)
+    results = _with_overlaps(synthetic_seed_sweep([64, 128, 256], seeds=4), overlaps)
+    claim = next(c for c in ntk_claims(results) if c.id == "F2-overlap-toy")
+    assert claim.measured == pytest.approx(0.93) and claim.verdict == "fail"
+
+
+def test_f2_overlap_is_testable_at_a_single_width():
+    """The overlap is a minimum, not a slope: one width with seeds suffices, the drift is
+    untestable."""
+    claims = {c.id: c for c in ntk_claims(synthetic_seed_sweep([64], seeds=4))}
+    assert claims["F2-overlap-toy"].verdict == "pass"
+    assert claims["F2-drift-toy"].verdict == "untestable"
+
+
+def test_seed_claims_leave_out_a_seed_without_a_finite_value():
+    """A seed whose drift and errors are NaN at one width is left out; the slopes pass on the
+    other seeds."""
+    results = synthetic_seed_sweep([64, 128, 256, 512], seeds=8)
+    ntk, duality = results.ntk[("toy", 128)], results.duality[("toy", 128)]
+    drift = ntk.drift.values.copy()
+    drift[0, -1] = np.nan
+    results.ntk[("toy", 128)] = ntk.assign(drift=(("run", "checkpoint"), drift))
+    results.duality[("toy", 128)] = duality.where(duality.seed != 0)
+    claims = [c for c in ntk_claims(results) + width_claims(results) if "overlap" not in c.id]
+    assert len(claims) == 4 and all(c.verdict == "pass" for c in claims), claims
+
+
+def test_f5_slope_is_untestable_when_a_width_has_no_finite_value():
+    """Four widths, one of them with no finite error: not a slope over the other three, but
+    untestable naming the width."""
+    results = synthetic_seed_sweep([64, 128, 256, 512], seeds=4)
+    duality = results.duality[("toy", 128)]
+    results.duality[("toy", 128)] = duality.assign(residual_own=duality.residual_own * np.nan)
+    claim = next(c for c in width_claims(results) if "background" in c.id)
+    assert claim.verdict == "untestable" and claim.reason == (
+        "no finite, positive value at widths [128]"
+    )
+
+
+def test_f5_slope_names_the_missing_width_among_three():
+    """Three widths, one without a finite error: the reason names the width."""
+    results = synthetic_seed_sweep([64, 128, 256], seeds=4)
+    duality = results.duality[("toy", 128)]
+    results.duality[("toy", 128)] = duality.assign(residual_own=duality.residual_own * np.nan)
+    claim = next(c for c in width_claims(results) if "background" in c.id)
+    assert claim.reason == "no finite, positive value at widths [128]"
+
+
+def test_f3_h_is_the_absolute_relative_error():
+    """H_fit 10 % below H_eta on every run: |H_fit / H_eta - 1| = 0.1, a fail."""
+    results = grid_results(F3_ETAS, [0.9], lambda e, b: 0.9 * -np.log(b) / (3 * np.sqrt(e)))
+    claim = next(c for c in lambda_claims(results) if c.id == "F3-H")
+    assert claim.measured == pytest.approx(0.1) and claim.verdict == "fail"
+
+
+def test_f3_slope_from_a_single_beta():
+    """One beta with five good fits of H_eta: F3-slope is testable and passes at -1."""
+    results = grid_results(F3_ETAS, [0.9], lambda e, b: -np.log(b) / (3 * np.sqrt(e)))
+    claim = next(c for c in lambda_claims(results) if c.id == "F3-slope")
+    assert claim.verdict == "pass" and claim.measured == pytest.approx(-1, abs=1e-12)
+
+
+def test_f3_slopes_are_untestable_through_two_points():
+    """Two eta values (F3-slope) or two beta values (F3-continuum-order): a line through two
+    points cannot fail, untestable with the reason."""
+    h_exact = lambda e, b: -np.log(b) / (3 * np.sqrt(e))  # noqa: E731
+    two_etas = {c.id: c for c in lambda_claims(grid_results([0.02, 0.05], F3_BETAS, h_exact))}
+    assert two_etas["F3-slope"].verdict == "untestable"
+    assert two_etas["F3-slope"].reason.startswith("only 2 eta values")
+    two_betas = {c.id: c for c in lambda_claims(grid_results(F3_ETAS, [0.5, 0.9], h_exact))}
+    assert two_betas["F3-continuum-order"].verdict == "untestable"
+    assert two_betas["F3-continuum-order"].reason.startswith("only 2 beta values")
+
+
+def test_f4_modes_is_testable_with_one_mode_above_the_mean():
+    """K = 2 modes: mode a = 1 alone is the claim's, within 1 % of ||r(0)||, a pass."""
+    results = grid_results(F3_ETAS, [0.9], lambda e, b: 1.0)
+    key = next(iter(results.duality))
+    grid = results.duality[key].drop_vars(["H_fit", "fit_status", "mode"])
+    norm = np.zeros((grid.sizes["run"], 1, 2))
+    norm[0, 0] = [0.5, 0.004]
+    results.duality[key] = grid.assign(
+        residual_norm=(("run", "dictionary", "mode"), norm),
+        residual_own=(("run", "dictionary", "mode"), norm),
+    ).assign_coords(mode=[0, 1], dictionary=["exact"])
+    claim = next(c for c in perturbation_claims(results) if c.id == "F4-modes")
+    assert claim.verdict == "pass" and claim.measured == pytest.approx(0.004)
+
+
+def _drift_results(monkeypatch, out, inside=0.01):
+    """The grid of five runs (one per eta) with 2 drift modes whose out-of-sample unexplained
+    fractions are `out` (law, run, mode) and in-sample ones `inside` (law, run, mode)."""
+    monkeypatch.setattr(claims_module, "out_of_sample", lambda grid: out)
+    results = grid_results(F3_ETAS, [0.9], lambda e, b: 1.0)
+    key = next(iter(results.duality))
+    inside = np.broadcast_to(inside, (len(DRIFT_LAWS), len(F3_ETAS), 2))
+    results.duality[key] = results.duality[key].assign(
+        drift_unexplained=(("law", "run", "drift_mode"), inside),
+        kappa_measured=(("run", "kappa_step", "drift_mode"), np.ones((5, MIN_DRIFT_STEPS, 2))),
+        law=list(DRIFT_LAWS),
+    )
+    return {c.id: c for c in drift_claims(results)}
+
+
+def test_drift_law_claim_is_the_median_not_the_worst_run(monkeypatch):
+    """Worst modes 0.1 on four runs and 0.9 on one: the median, 0.1, passes 0.2 (the mean 0.26
+    and the maximum 0.9 would fail)."""
+    per_run = np.array([[0.1, 0.01]] * 4 + [[0.9, 0.01]])
+    claims = _drift_results(monkeypatch, np.stack([per_run] * len(DRIFT_LAWS)))
+    law = claims[f"F4-law-{DRIFT_LAWS[0]}"]
+    assert law.measured == pytest.approx(0.1) and law.verdict == "pass"
+
+
+@pytest.mark.parametrize(("cells", "verdict"), [(2, "untestable"), (3, "pass")])
+def test_drift_law_claim_needs_three_cells_with_a_prediction(monkeypatch, cells, verdict):
+    """A cell counts when any mode has a finite out-of-sample value (the last counted cell has
+    one mode only): 2 cells are untestable, 3 decide."""
+    per_run = np.full((5, 2), np.nan)
+    per_run[:cells] = 0.05
+    per_run[cells - 1, 1] = np.nan
+    claims = _drift_results(monkeypatch, np.stack([per_run] * len(DRIFT_LAWS)))
+    law = claims[f"F4-law-{DRIFT_LAWS[0]}"]
+    assert law.verdict == verdict, law
+    if verdict == "untestable":
+        assert law.reason.startswith("only 2 (eta, beta) grid cells")
+
+
+def test_f4_redshift_is_the_worst_mode_of_the_reference_run(monkeypatch):
+    """In-sample unexplained fractions 0.02 and 0.3 on the reference run: worst 0.3, a fail."""
+    out = np.full((len(DRIFT_LAWS), 5, 2), 0.05)
+    claims = _drift_results(monkeypatch, out, inside=np.array([0.02, 0.3]))
+    assert claims["F4-redshift"].measured == pytest.approx(0.3)
+    assert claims["F4-redshift"].verdict == "fail"
+
+
+def test_mixing_claims_with_one_mode_above_the_mean():
+    """K = 2 modes: the single mode a = 1 is judged (coupled 0.005 passes)."""
+    results = mixing_sweep(6, coupled=0.005, adiabatic=0.02)
+    key = next(iter(results.duality))
+    results.duality[key] = results.duality[key].isel(mode=[0, 2])
+    claims = {c.id: c for c in mixing_claims(results)}
+    assert claims["F4-coupled-digits"].verdict == "pass"
+    assert claims["F4-coupled-digits"].measured == pytest.approx(0.005)
+
+
+def test_mixing_claims_leave_out_a_diverged_seed():
+    """A seed without a value (diverged, NaN) is left out: the mean of the other five seeds."""
+    results = mixing_sweep(6, coupled=0.005, adiabatic=0.02)
+    key = next(iter(results.duality))
+    norm = results.duality[key].residual_norm.values.copy()
+    norm[0] = np.nan
+    results.duality[key] = results.duality[key].assign(
+        residual_norm=(("run", "dictionary", "mode"), norm)
+    )
+    claim = next(c for c in mixing_claims(results) if c.id == "F4-coupled-digits")
+    factor = 1 + np.linspace(-0.1, 0.1, 6)[1:]
+    assert claim.verdict == "pass" and claim.measured == pytest.approx(0.005 * factor.mean())
+
+
+def test_infinite_width_claim_without_seed_spread_is_untestable():
+    """Identical seed values (no spread) give no error bar: untestable, naming the widths."""
+    claims = infinite_width_claims(synthetic_width_sweep([64, 128, 256], 0.0, 5.0, 0.0))
+    for claim in claims:
+        assert claim.verdict == "untestable" and claim.reason.startswith("no seed spread")
+
+
+def test_infinite_width_claim_fails_below_the_analytic_value():
+    """An extrapolation 3 % below the analytic value fails like one 3 % above it."""
+    for claim in infinite_width_claims(synthetic_width_sweep([64, 128, 256, 512], -0.03, 5, 1e-4)):
+        assert claim.verdict == "fail" and claim.measured == pytest.approx(0.03, abs=2e-3)
+
+
+@pytest.mark.parametrize(
+    ("runs", "verdict"),
+    [
+        ([(0.5, 0.5, 2.0, True, "constant")], "fail"),  # the one stable run diverged
+        ([(0.5, 0.5, 2.0, False, "constant")], "pass"),  # one stable run suffices
+        ([(0.5, 0.5, 8.0, False, "constant")], "untestable"),  # no run inside the edge
+    ],
+)
+def test_stability_claim_counts_every_stable_run(runs, verdict):
+    """F6 is about the runs inside the predicted stable region, diverged or not (edge 3)."""
+    (claim,) = stability_claims(stability_results(runs))
+    assert claim.verdict == verdict, claim
+
+
+def _matter_dataset(target, network):
+    """`_matter_target` with the target field replaced by target(t) and the network's by
+    network(t, target)."""
+    ds = _matter_target(lambda t, _: t)
+    phi = target(ds.t.values)
+    return ds.assign(phi_target=("t", phi), phi_network=("t", network(ds.t.values, phi)))
+
+
+def test_power_law_claims_are_untestable_where_the_target_cannot_test_them():
+    """A target 1 / t that never crosses zero and has no extrema, followed by the network:
+    F8-onset and F8-decay untestable, though the network's field lacks both too."""
+    onset, decay = power_law_claims("m", _matter_dataset(lambda t: 1 / t, lambda t, f: f))
+    assert onset.verdict == "untestable" and "target field never crosses" in onset.reason
+    assert decay.verdict == "untestable"
+
+
+def test_power_law_decay_is_untestable_with_two_late_target_extrema():
+    """The target cos(t) / t cut to zero after t = 4.5 pi has 2 late extrema: F8-decay cannot be
+    tested, for a network that follows it."""
+    cut = lambda t: np.where(t < 4.5 * np.pi, np.cos(t) / t, 0.0)  # noqa: E731
+    onset, decay = power_law_claims("m", _matter_dataset(cut, lambda t, f: f))
+    assert onset.verdict == "pass" and decay.verdict == "untestable", decay
+
+
+def test_power_law_claims_judge_the_network_s_own_field():
+    """A network oscillating 10 % fast (onset at pi / 2.2, 9 % early) and decaying as
+    t^(-1/2) = a^(-3/4) fails both claims, against the matter target."""
+    network = lambda t, f: np.cos(1.1 * t) / np.sqrt(t)  # noqa: E731
+    onset, decay = power_law_claims("m", _matter_target(network))
+    assert onset.verdict == "fail" and onset.measured == pytest.approx(1 - 1 / 1.1, abs=1e-3)
+    assert decay.verdict == "fail" and decay.measured == pytest.approx(-0.75, abs=0.02)
+
+
+def test_power_law_decay_is_measured_with_three_late_network_extrema():
+    """The network follows the matter target to t = 5.5 pi: late peaks at 3, 4 and 5 pi, the
+    MIN_DECAY_EXTREMA a fit needs, so F8-decay is measured (about -3/2), not failed."""
+    net = _matter_target(lambda t, target: np.where(t < 5.5 * np.pi, target, 0.0))
+    decay = power_law_claims("matter", net)[1]
+    assert decay.measured == pytest.approx(-1.5, abs=0.05), decay
+
+
+def _history_results(offsets, windows):
+    """Constant-schedule histories name: u_0 offset off its exact image, with one window each of
+    H_window / H_history = windows[name] (resolved)."""
+    from types import SimpleNamespace
+
+    steps = np.arange(50)
+    u = np.stack([np.cos(0.3 * steps), 0.1 * np.cos(0.2 * steps)], axis=1)
+    ntk = history_ntk(u, np.array([[36.0, 16.0]]), 0.01).assign_coords(schedule="constant")
+    cosmo, duality = {}, {}
+    for name, offset in offsets.items():
+        fields = np.stack([u + offset, u])
+        cosmo[name] = xr.Dataset(
+            {"history_field": (("history", "step", "mode"), fields)},
+            {"history": ["exact", "continuum"], "step": steps, "mode": [0, 1]},
+        )
+        duality[name] = xr.Dataset(
+            {
+                "window_status": ("window", [0]),
+                "H_window": ("window", [windows[name]]),
+                "H_window_history": ("window", [1.0]),
+                "window_tau": ("window", [1.0]),
+            }
+        )
+    stages = {"ntk": dict.fromkeys(offsets, ntk), "cosmology": cosmo, "duality": duality}
+    return SimpleNamespace(
+        history_runs=lambda stage: stages[stage], config={"duality": {"fit_rel_floor": 1e-3}}
+    )
+
+
+def test_f7_background_is_the_worst_history():
+    """Histories 0.001 and 0.05 off their exact images: the worst, 0.05, fails."""
+    results = _history_results({"a": 0.001, "b": 0.05}, {"a": 1.0, "b": 1.0})
+    claim = next(c for c in history_claims(results) if c.id == "F7-background")
+    assert claim.measured == pytest.approx(0.05) and claim.verdict == "fail"
+
+
+def test_f7_h_on_one_resolved_window_below_the_history():
+    """One history, one resolved window 10 % below the history's H: |relative error| 0.1, a fail
+    (one window is enough to test the claim)."""
+    results = _history_results({"a": 0.001}, {"a": 0.9})
+    claim = next(c for c in history_claims(results) if c.id == "F7-H")
+    assert claim.measured == pytest.approx(0.1) and claim.verdict == "fail"
+
+
+def test_all_claims_measures_only_the_figures_asked_for():
+    """all_claims of F6 alone is the F6 claim; of no figure, nothing."""
+    results = stability_results([(0.5, 0.5, 2.0, False, "constant")])
+    assert [c.id for c in all_claims(results, ("F6",))] == ["F6-stability"]
+    assert all_claims(results, ()) == []
+
+
+def test_log_counts_the_passes_with_a_caveat():
+    """The log's last line counts caveats of passes only (a failed F3-slope's is not counted)."""
+    claims = [make_claim("F3-slope", -1.0), make_claim("F3-slope", -2.0)]
+    claims.append(make_claim("F3-H", 0.001, width=8))
+    assert log_lines(claims)[-1].startswith("2 pass (1 with a caveat")
+
+
+@pytest.mark.parametrize(("steps", "testable"), [(5, False), (6, True)])
+def test_drift_laws_need_six_measured_kappa_steps(steps, testable):
+    """docs/figures.md: the drift laws need kappa_a(n) at at least 6 steps (the relaxation's
+    three parameters leave three degrees of freedom)."""
+    ds = xr.Dataset({"drift_unexplained": ("kappa_step", np.zeros(steps))})
+    assert (drift_shortfall(ds) is None) == testable
+
+
+@pytest.mark.parametrize(("steps", "verdict"), [(46, "untestable"), (47, "pass")])
+def test_nesterov_envelope_claim_needs_three_peaks(steps, verdict):
+    """The tau^(-3/2) envelope of `test_nesterov_envelope_slope_of_a_known_power_law` on
+    n = 0..45 has the interior peaks n = 35, 40 from m tau >= 2 pi (two: untestable); on
+    n = 0..46 also n = 45 (three: a slope of -3/2, a pass)."""
+    from types import SimpleNamespace
+
+    eta, kappa = 0.01, 4.0
+    n = np.arange(steps)
+    gamma = -np.log(1 - eta * kappa) / np.sqrt(eta)
+    t = np.sqrt(eta) * np.maximum(n, 1)
+    u0 = np.exp(-gamma * t / 2) * t**-1.5 * np.cos(np.pi * np.maximum(n, 1) / 5)
+    u = np.stack([u0, 0.1 * u0], axis=1)
+    ntk = history_ntk(u, np.array([[4 * kappa, 1.0, 0.5, 0.1]]), eta)
+    ntk = ntk.assign_coords(schedule="nesterov")
+    cosmo = xr.Dataset(
+        {"history_field": (("history", "step", "mode"), np.stack([u, u]))},
+        {"history": ["exact", "continuum"], "step": n, "mode": [0, 1]},
+    )
+    windows = {"window_status": ("window", [0]), "H_window": ("window", [1.0])}
+    windows |= {"H_window_history": ("window", [1.0]), "window_tau": ("window", [1.0])}
+    stages = {"ntk": {"n": ntk}, "cosmology": {"n": cosmo}, "duality": {"n": xr.Dataset(windows)}}
+    results = SimpleNamespace(
+        history_runs=lambda stage: stages[stage], config={"duality": {"fit_rel_floor": 1e-6}}
+    )
+    claim = next(c for c in history_claims(results) if c.id == "F7-Nesterov-envelope")
+    assert claim.verdict == verdict, claim
+    if verdict == "untestable":
+        assert claim.reason.startswith("only 2 envelope peaks")

@@ -331,7 +331,7 @@ def make_claim(
     else:
         verdict, reason = interval_verdict(spec.tolerance, *interval)
     if incomplete and verdict == "pass":
-        verdict, reason, measured = "untestable", incomplete, None
+        verdict, reason, measured, interval = "untestable", incomplete, None, None
     return Claim(
         id=claim_id or spec_id,
         figure=spec.figure,
@@ -481,6 +481,7 @@ def lambda_claims(results: Results) -> list[Claim]:
     worst = max(slopes.values(), key=lambda s: abs(s + 1)) if slopes else np.nan
     claimed, left_out = claimed_runs(grid)
     ratio = np.abs(claimed.H_fit.sel(mode=0) / claimed.H_exact - 1).values
+    ratio[~good_fits(claimed)] = np.nan  # a failed fit (status not ok) measures no H
     one_minus_beta, err = continuum_h_error(grid)
     finite = np.isfinite(err)
     short = too_few(int(finite.sum()), MIN_SLOPE_POINTS, "beta values with a finite H error")
