@@ -114,3 +114,31 @@ def test_teacher_target_is_tanh_of_the_projection_over_sqrt_d():
     w = rng.standard_normal(4)
     coefficients = np.linalg.lstsq(x, np.arctanh(y - 0.5), rcond=None)[0]
     np.testing.assert_allclose(coefficients, w / 2, rtol=1e-10)
+
+
+def test_teacher_noise_is_additive_standard_normal_times_noise():
+    """With the same seed, y(noise) - y(0) = noise * eps: linear in noise, eps of mean ~0 and
+    standard deviation ~1 over 4000 samples (5 standard errors)."""
+    _, clean = teacher(4000, 3, 0.0, 0.2, 5)
+    _, y1 = teacher(4000, 3, 0.1, 0.2, 5)
+    _, y3 = teacher(4000, 3, 0.3, 0.2, 5)
+    np.testing.assert_allclose(y3 - clean, 3 * (y1 - clean), rtol=1e-9, atol=1e-12)
+    eps = (y1 - clean) / 0.1
+    assert abs(eps.mean()) < 5 / np.sqrt(4000) and abs(eps.std() - 1) < 5 / np.sqrt(2 * 4000)
+
+
+def test_digits_takes_every_image_of_the_classes_and_refuses_one_more():
+    """n_samples up to the classes' image count (scikit-learn's labels) works; one more fails."""
+    from sklearn.datasets import load_digits
+
+    available = int(np.isin(load_digits().target, [3, 8]).sum())
+    x, y = digits(available, [3, 8], seed=1)
+    assert x.shape[0] == available and len(np.unique(x, axis=0)) == available
+    with pytest.raises(DataError, match=f"have only {available}"):
+        digits(available + 1, [3, 8], seed=1)
+
+
+def test_dataset_targets_are_the_generators_unchanged():
+    """make_dataset standardises x only: y is the generator's target as it is."""
+    params = {k: v for k, v in TEACHER.items() if k != "kind"}
+    np.testing.assert_array_equal(make_dataset("t", TEACHER).y, teacher(**params)[1])

@@ -232,3 +232,63 @@ def test_ntk_stage_streams_runs_from_a_lazily_opened_training_file(rng, tmp_path
     params = [name for name in lazy.data_vars if name.startswith(training.PARAM_PREFIX)]
     assert params and not any(lazy[name].variable._in_memory for name in params)
     lazy.close()
+
+
+def test_symmetrised_averages_each_kernel_with_its_own_transpose(rng):
+    """Batched (run, checkpoint, N, N): each kernel becomes (K + K^T) / 2, exactly symmetric."""
+    kernels = rng.standard_normal((2, 3, 4, 4))
+    out = ntk.symmetrised(kernels)
+    for idx in np.ndindex(2, 3):
+        np.testing.assert_allclose(out[idx], (kernels[idx] + kernels[idx].T) / 2, rtol=1e-15)
+        np.testing.assert_array_equal(out[idx], out[idx].T)
+
+
+def test_overlap_and_drift_are_per_kernel_over_leading_axes(rng):
+    """uniform_overlap and relative_drift of a (run, checkpoint, ...) stack equal the per-item
+    values: |sum v| / sqrt(N) (1 for +-1/sqrt(N), 0 orthogonal to it) and a Frobenius ratio."""
+    n = 5
+    vectors = np.array([np.ones(n), -np.ones(n), [1.0, -1.0, 0.0, 0.0, 0.0]])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.testing.assert_allclose(
+        ntk.uniform_overlap(np.stack([vectors, vectors[::-1]])), [[1, 1, 0], [0, 1, 1]], atol=1e-15
+    )
+    theta = rng.standard_normal((2, 3, n, n))
+    drift = ntk.relative_drift(theta, theta[:, :1])
+    for r, c in np.ndindex(2, 3):
+        expected = np.sqrt(np.sum((theta[r, c] - theta[r, 0]) ** 2) / np.sum(theta[r, 0] ** 2))
+        assert drift[r, c] == pytest.approx(expected, rel=1e-12)
+
+
+def test_batched_eigenmodes_gives_nan_only_for_non_finite_kernels(rng):
+    """A kernel with an inf entry (a diverged run) gets NaN eigenpairs; the others are eigh's."""
+    a = rng.standard_normal((2, 4, 4))
+    kernels = a @ np.swapaxes(a, -1, -2)
+    kernels[1, 0, 3] = kernels[1, 3, 0] = np.inf
+    lam, vec = ntk.batched_eigenmodes(kernels)
+    assert np.isnan(lam[1]).all() and np.isnan(vec[1]).all()
+    np.testing.assert_allclose(lam[0], np.linalg.eigvalsh(kernels[0])[::-1], rtol=1e-12)
+    np.testing.assert_allclose(kernels[0] @ vec[0], vec[0] * lam[0], atol=1e-12 * lam[0, 0])
+
+
+def test_ntk_stage_drift_overlap_and_residual_norm_follow_its_kernels(rng):
+    """The stage's kernels are exactly symmetric (the generic path's J J^T is so only to rounding),
+    and its drift, mean-field overlap and residual norm, recomputed in numpy from those kernels
+    (checked against J J^T elsewhere) and the training file, agree: drift against checkpoint 0
+    (zero there), |v_0 . 1| / sqrt(N) of an independent eigh, ||f - y|| per step."""
+    from nncosmo import training
+
+    x, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
+    model = mlp(8, 1, "erf")
+    runs = [{"eta": e, "beta": 0.5, "seed": s} for s, e in enumerate([0.5, 0.3])]
+    job = training.sweep_dataset(model, runs, x, y, 10, [0, 5, 10], 100.0)
+    ds = ntk.ntk_dataset(model, job, x, y, 2, "generic", 4)
+    kernels = ds.ntk.values
+    np.testing.assert_array_equal(kernels, np.swapaxes(kernels, -1, -2))  # symmetrised exactly
+    for r, c in np.ndindex(2, 3):
+        change = np.linalg.norm(kernels[r, c] - kernels[r, 0]) / np.linalg.norm(kernels[r, 0])
+        assert ds.drift.values[r, c] == pytest.approx(change, rel=1e-10, abs=1e-15)
+        top = np.linalg.eigh(kernels[r, c])[1][:, -1]
+        assert ds.overlap_uniform.values[r, c] == pytest.approx(abs(top.sum()) / np.sqrt(6))
+    assert np.all(ds.drift.values[:, 0] == 0) and np.all(ds.drift.values[:, 1:] > 0)
+    residual = job.f.values - y
+    np.testing.assert_allclose(ds.residual_norm, np.sqrt((residual**2).sum(-1)), rtol=1e-12)

@@ -454,3 +454,49 @@ def test_simulate_units_are_dimensionally_consistent():
         assert unit_powers(units[rate]) == {"t": -1}, rate
     lambda_units = simulate.ATTRIBUTE_UNITS["background_Lambda"]  # Lambda = 3 H^2 (Friedmann)
     assert unit_powers(lambda_units) == unit_product(units["H"], units["H"])
+
+
+class WidthLinearModel(SimulatedLinearModel):
+    """SimulatedLinearModel with the `width` attribute `simulate_dataset` records."""
+
+    width: int = 1
+
+
+def test_simulate_dataset_records_the_de_sitter_target_and_its_image():
+    """simulate_dataset on the linear model (NTK constant), de Sitter H = 0.3, m = 1.7: phi_target
+    and dphi_target are the closed form, a = e^(H t), the image of (eta_n, beta_n, kappa_0) is
+    (H, m^2) again, s_n = eta_n / dt^2 with eta_n kappa_0 written out, no kappa drift, and
+    kappa is measured at steps 0, stride, 2 stride, ..."""
+    x = np.random.default_rng(6).standard_normal((8, 5))
+    network = {"seed": 2, "amplitude": 1e-3, "kappa_stride": 50, "dataset": "toy"}
+    ds = simulate.simulate_dataset("ds", DE_SITTER, network, WidthLinearModel(), x)
+    t, dt, w = ds.t.values, 12.0 / 400, np.sqrt(1.7**2 - 2.25 * 0.3**2)
+    c1, c2 = 0.8, (-0.5 + 0.45 * 0.8) / w  # phi = e^(-0.45 t) (c1 cos wt + c2 sin wt)
+    phi = np.exp(-0.45 * t) * (c1 * np.cos(w * t) + c2 * np.sin(w * t))
+    dphi = -0.45 * phi + np.exp(-0.45 * t) * w * (c2 * np.cos(w * t) - c1 * np.sin(w * t))
+    np.testing.assert_allclose(ds.phi_target, phi, rtol=0, atol=1e-7)  # the integrator's
+    np.testing.assert_allclose(ds.dphi_target, dphi, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(ds.a, np.exp(0.3 * t), rtol=1e-7)
+    np.testing.assert_allclose(ds.H_image, 0.3, rtol=1e-10)
+    np.testing.assert_allclose(ds.m2_image, 1.7**2, rtol=1e-10)
+    kappa0 = np.linalg.eigvalsh(x @ x.T / 5 + 1.0)[-1] / 8
+    beta = np.exp(-0.9 * dt)
+    xk = 1 + beta - 2 * np.sqrt(beta) * np.cos(w * dt)
+    np.testing.assert_allclose(ds.loss_scale, xk / kappa0 / dt**2, rtol=1e-10)
+    assert ds.attrs["kappa_drift"] < 1e-10
+    np.testing.assert_array_equal(ds.kappa_step, np.arange(0, 401, 50))
+    np.testing.assert_allclose(ds.kappa, kappa0, rtol=1e-12)
+
+
+def test_leak_is_relative_to_the_initial_amplitude(monkeypatch):
+    """`leak` is ||r - u_0 v_0|| / (eps |phi(t0)|): a training that reports a leak of
+    0.25 eps |phi(t0)| every step (phi(t0) = -0.8, eps = 1e-3) reads back 0.25."""
+    real = simulate.train_schedule
+
+    def leaky(*args):
+        u, leak, kappa = real(*args)
+        return u, jnp.full_like(leak, 0.25 * 1e-3 * 0.8), kappa
+
+    monkeypatch.setattr(simulate, "train_schedule", leaky)
+    out, _ = simulate_linear({**DE_SITTER, "phi0": -0.8, "steps": 100})
+    np.testing.assert_allclose(out["leak"], 0.25, rtol=1e-12)

@@ -461,3 +461,30 @@ def test_sweep_dataset_units_make_eta_kappa_dimensionless(rng):
     ds = with_coordinate_attrs(training.sweep_dataset(*job, kappa_modes=1, kappa_stride=5))
     units = {name: ds[name].attrs["units"] for name in ("tau", "eta_n", "eta", "kappa")}
     assert units == {"tau": "tau", "eta_n": "tau^2", "eta": "tau^2", "kappa": "1/tau^2"}
+
+
+def test_batched_schedules_broadcast_constants_and_default_the_switches():
+    """Constant (run,) etas and betas fill every step; per-step (run, steps + 1) ones are kept;
+    without switches: no Nesterov, no Friedmann, Lambda 0, M 1."""
+    per_step = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]])
+    s = training.batched_schedules([0.1, 0.2], per_step, 2, jnp.float64)
+    np.testing.assert_array_equal(s.eta, [[0.1] * 3, [0.2] * 3])
+    np.testing.assert_array_equal(s.beta, per_step)
+    np.testing.assert_array_equal(s.nesterov, [False, False])
+    np.testing.assert_array_equal(s.friedmann, [False, False])
+    np.testing.assert_array_equal(s.vacuum, [0.0, 0.0])
+    np.testing.assert_array_equal(s.planck_mass, [1.0, 1.0])
+
+
+def test_friedmann_momentum_uses_the_steps_own_learning_rate():
+    """Friedmann switch on: beta_n = exp(-3 H sqrt(eta_n)), H^2 = (rho / M^2 + Lambda) / 3 with
+    eta_n of step n (a varying schedule); off: the schedule's beta_n."""
+    etas, betas = jnp.array([0.1, 0.2, 0.4]), jnp.array([0.9, 0.8, 0.7])
+    on = training.Schedule(etas, betas, False, True, jnp.asarray(0.05), jnp.asarray(2.0))
+    rho = 0.6
+    for n in range(3):
+        hubble = np.sqrt((rho / 2.0**2 + 0.05) / 3)
+        expected = np.exp(-3 * hubble * np.sqrt(etas[n]))
+        assert training.scheduled_momentum(on, n, rho) == pytest.approx(expected, rel=1e-12)
+        off = on._replace(friedmann=False)
+        assert training.scheduled_momentum(off, n, rho) == betas[n]
