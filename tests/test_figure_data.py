@@ -472,11 +472,14 @@ def test_f6_runs_placed_at_eta_kappa0_and_sorted_into_their_markers():
 
 def history_stages():
     """Two history runs, 'history_power' (power law, exact and continuum fields) and
-    'history_sitter' (constant schedule, continuum field all NaN), with the F7 inputs."""
+    'history_de_sitter' (constant schedule, continuum field all NaN), with the F7 inputs."""
     n = np.arange(200)
     stages = {"ntk": {}, "cosmology": {}, "duality": {}}
     for k, (name, schedule) in enumerate(
-        (("history_power", "power_law p=0.5 tau0=2 hubble_step=0"), ("history_sitter", "constant"))
+        (
+            ("history_power", "power_law p=0.5 tau0=2 hubble_step=0"),
+            ("history_de_sitter", "constant"),
+        )
     ):
         tau = 0.1 * n * (1 + k)
         u0 = -(2.0 + k) * np.exp(-0.004 * n) * np.cos((0.25 + 0.1 * k) * n)
@@ -528,7 +531,7 @@ def test_f7_columns_show_each_history_s_run_fields_errors_and_hubble_rate():
         dual = stages["duality"][name]
         top, bottom = axes[:, j]
         title = top.get_title()
-        assert title.startswith(name.removeprefix("history_") + "\n")
+        assert title.startswith(["power", "de Sitter"][j] + "\n")  # the sweep's name, in words
         if j == 0:
             assert "a ∝ t$^{0.5}$, " in title and title.endswith("$_\\mathregular{0}$ = 2")
         else:
@@ -889,6 +892,15 @@ def test_f7_text_friedmann_equation_of_state():
     text = figures._history_text(results, ntk, history_cosmology(u, -0.01))
     w = -kappa[1] / (kappa[0] + kappa[1])
     assert text == f"exact {0.01 / abs(u[0, 0]):.2%}\nw = {signed(w, '+.3f')}"
+
+
+def test_config_names_in_titles_are_words_with_proper_names_capitalised():
+    """Underscores become spaces; de Sitter, Nesterov and Friedmann are capitalised as whole
+    words only (a target called "sitter" stays as the user named it)."""
+    assert figures._display("history_de_sitter") == "history de Sitter"
+    assert figures._display("nesterov_friedmann") == "Nesterov Friedmann"
+    assert figures._display("sitter") == "sitter"
+    assert figures._display("node_sitters") == "node sitters"
 
 
 def test_f8_titles_name_each_background():

@@ -9,6 +9,7 @@ theory curves from `nncosmo.theory`.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import matplotlib
@@ -831,9 +832,16 @@ def _target_title(ds) -> str:
     return physics if target == kind else f"{_display(target)}: {physics}"
 
 
+PROPER_NAMES = {"de sitter": "de Sitter", "nesterov": "Nesterov", "friedmann": "Friedmann"}
+
+
 def _display(name: str) -> str:
-    """A config name (sweep, target) in a title: words, not an identifier."""
-    return name.replace("_", " ")
+    """A config name (sweep, target) in a title: words, not an identifier, the physicists'
+    names capitalised ("history_de_sitter": "history de Sitter")."""
+    words = name.replace("_", " ")
+    for lower, proper in PROPER_NAMES.items():
+        words = re.sub(rf"\b{lower}\b", proper, words)
+    return words
 
 
 def _measured_text(ds) -> str:
