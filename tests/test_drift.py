@@ -199,3 +199,44 @@ def test_drift_laws_skip_runs_whose_hubble_rate_is_not_h_eta():
     fitted = np.isfinite(out["drift_unexplained"].sel(drift_mode=0)).all("law").values
     assert fitted.tolist() == [True, False, False]
     assert np.isnan(out["kappa_measured"].sel(run=[1, 2])).all()
+
+
+def test_out_of_sample_reads_the_duality_dataset_it_is_given():
+    """`duality.out_of_sample`, which the F4-law claims and F4's drift panel call (their tests
+    replace it with a stub, so nothing else runs it), on the variables `drift_variables` writes
+    for a 3 x 3 (eta, beta) grid of two seeds each, with run-specific backreaction amplitudes
+    (so the pooling over cells matters) and every dimension stored in reverse order: it is
+    `cross_run_unexplained` of the arrays, fitted here with `drift_fits` and pooled over the
+    (eta, beta) cells; the run-specific amplitudes do not transfer (out of sample > 0.3)."""
+    cells = np.array([(e, b) for e in (0.05, 0.1, 0.2) for b in (0.5, 0.7, 0.9) for _ in range(2)])
+    eta, beta = cells.T
+    amplitudes = np.random.default_rng(2).uniform(0.005, 0.08, len(cells))
+    residuals = np.stack([residual_trajectory(3 + 10 * b, 0.3 + e, 0.1 + b / 3) for e, b in cells])
+    kinetic = np.stack([duality.kinetic_term(r)[STEPS] for r in residuals])
+    tau = np.sqrt(eta)[:, None] * STEPS[None, :]
+    hubble = -np.log(beta) / (3 * np.sqrt(eta))
+    kappa = np.stack([duality.drift_law(2.0, amplitudes[r], kinetic[r]) for r in range(len(cells))])
+    kappa = (kappa + 1e-5 * np.random.default_rng(1).standard_normal(kappa.shape))[..., None]
+    runs = np.arange(len(cells))
+    train = xr.Dataset(
+        {
+            "f": (("run", "step", "sample"), residuals),
+            "kappa": (("run", "kappa_step", "mode"), kappa),
+            "tau": (("run", "step"), np.sqrt(eta)[:, None] * np.arange(401)),
+            "diverged": ("run", np.zeros(len(cells), bool)),
+            "schedule": ("run", ["constant"] * len(cells)),
+        },
+        coords={"run": runs, "kappa_step": STEPS, "mode": [0]},
+    )
+    ds = xr.Dataset(duality.drift_variables(train, np.zeros(2), hubble))
+    ds = ds.assign(H_exact=("run", hubble)).assign_coords(eta=("run", eta), beta=("run", beta))
+    got = duality.out_of_sample(ds.transpose(*reversed(list(ds.dims))))
+    params, _ = duality.drift_fits(tau, kappa, kinetic, hubble, np.ones(len(cells), bool))
+    expected = duality.cross_run_unexplained(
+        kappa, tau, kinetic, hubble, params[1], params[2], cells
+    )
+    assert got.shape == (len(DRIFT_LAWS), len(cells), 1)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+    backreaction = DRIFT_LAWS.index("backreaction")
+    np.testing.assert_allclose(params[1, backreaction, :, 0], amplitudes, rtol=1e-2)
+    assert np.nanmedian(got[backreaction]) > 0.3

@@ -10,6 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import xarray as xr  # noqa: E402
 from scipy import special  # noqa: E402
+from scipy.integrate import solve_ivp  # noqa: E402
 
 from nncosmo import theory  # noqa: E402
 from nncosmo.cosmology import (  # noqa: E402
@@ -115,6 +116,40 @@ def test_friedmann_continuum_history_lets_every_mode_gravitate():
     np.testing.assert_allclose(hubble[0], 1 / (3 * ts), rtol=1e-8)
     expected = planck_mass * (np.array([0.3, -0.2]) + c * np.log(ts)[:, None])
     np.testing.assert_allclose(fields[0], expected, rtol=0, atol=1e-7)
+
+
+def test_friedmann_continuum_history_of_massive_modes_against_an_independent_solve():
+    """The F7 continuum Friedmann history with massive modes (the tests above have massless
+    ones, so a mode's potential energy kappa_a phi_a^2 / 2 could drop out of H unseen):
+    phi_a = u_a / M solve phi_a'' + 3 H phi_a' + kappa_a phi_a = 0 with H^2 = (sum_a (phi_a'^2
+    + kappa_a phi_a^2) / 2 + Lambda) / 3 and Lambda = 3 H_beta^2 = (ln beta)^2 / (3 eta) (the
+    exact de Sitter rate of beta), here by scipy's DOP853 from u(0) = (3, -2), u'(0) = (0.2,
+    0.3), kappa = (0.5, 2), M = 2: the potential energy (~1.6) is of the order of Lambda
+    (~1.7)."""
+    beta, planck_mass, kappa = 0.8, 2.0, np.array([0.5, 2.0])
+    u0, du0 = np.array([3.0, -2.0]), np.array([0.2, 0.3])
+    ts = np.linspace(0.0, 10.0, 41)
+    fields, hubble = continuum_fields(
+        "friedmann", [{"kind": "friedmann", "planck_mass": planck_mass}], ts[None],
+        np.array([ETA]), np.array([beta]), np.broadcast_to(kappa, (1, ts.size, 2)),
+        u0[None], du0[None], 1e-11, 1e-13,
+    )  # fmt: skip
+    vacuum = np.log(beta) ** 2 / (3 * ETA)
+
+    def rate(y):
+        phi, dphi = y[:2], y[2:]
+        return np.sqrt((np.sum(dphi**2 + kappa * phi**2) / 2 + vacuum) / 3)
+
+    def field_equations(_, y):
+        return np.concatenate([y[2:], -3 * rate(y) * y[2:] - kappa * y[:2]])
+
+    start = np.concatenate([u0, du0]) / planck_mass
+    ode = solve_ivp(
+        field_equations, (0.0, 10.0), start, t_eval=ts, rtol=1e-12, atol=1e-14, method="DOP853"
+    )
+    np.testing.assert_allclose(fields[0], planck_mass * ode.y[:2].T, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(hubble[0], [rate(y) for y in ode.y.T], rtol=1e-9)
+    assert hubble[0, 0] > 1.3 * np.sqrt(vacuum / 3)  # the modes' energy moves H
 
 
 def test_windowed_hubble_recovers_a_power_law_history(linear_runs):
