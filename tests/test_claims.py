@@ -18,6 +18,7 @@ from nncosmo.claims import (
     background_claims,
     drift_claims,
     drift_shortfall,
+    extrapolation_shortfall,
     history_claims,
     infinite_width_claims,
     interval_verdict,
@@ -1057,6 +1058,19 @@ def test_an_incomplete_pass_judged_on_an_interval_keeps_neither_value_nor_interv
     )
     assert claim.verdict == "untestable" and claim.reason == "1 of 4 widths"
     assert claim.measured is None and claim.interval is None and claim.level is None
+
+
+def test_extrapolation_shortfall_names_what_is_missing():
+    """No widths, too few widths, a width with one seed, a width without spread: each a reason
+    (no exception), and None with three widths of spread seeds."""
+    spread = np.array([1.0, 1.1, 0.9])
+    assert "widths" in extrapolation_shortfall({})
+    assert "widths" in extrapolation_shortfall({64: spread, 128: spread})
+    one_seed = {64: spread, 128: spread, 256: np.array([1.0])}
+    assert "finite seed values" in extrapolation_shortfall(one_seed)
+    flat = {64: spread, 128: spread, 256: np.ones(3)}
+    assert extrapolation_shortfall(flat) == "no seed spread at widths [256] for the error bar"
+    assert extrapolation_shortfall({64: spread, 128: spread, 256: spread}) is None
 
 
 def test_a_non_finite_value_of_a_member_counts_as_no_value():

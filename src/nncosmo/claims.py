@@ -658,7 +658,7 @@ def extrapolation_shortfall(per_width: dict) -> str | None:
     with fewer than 2 finite seed values or none of their spread; None when it can."""
     short = too_few(len(per_width), MIN_SLOPE_POINTS, "widths")
     stats = {w: seed_mean_and_error(v) for w, v in sorted(per_width.items())}
-    fewest = min(n for _, _, n in stats.values())
+    fewest = min((n for _, _, n in stats.values()), default=0)
     short = short or too_few(fewest, 2, "finite seed values at some width")
     flat = [w for w, (_, error, _) in stats.items() if error == 0]
     return short or (f"no seed spread at widths {flat} for the error bar" if flat else None)
