@@ -8,7 +8,7 @@ from pathlib import Path
 from snakemake.utils import min_version
 
 import nncosmo
-from nncosmo.codedeps import code_digest, code_digests
+from nncosmo.codedeps import rule_code
 from nncosmo.config import (
     built_figures,
     canonical,
@@ -69,13 +69,7 @@ if MODE != "other" and not locked():
 # a param, so an edit to one of them reruns the rule. The script's own code hash too: Snakemake's
 # "code" trigger compares only the script's mtime (a touch, checkout or fresh clone would rerun
 # the rule), so the profiles drop that trigger (rerun-triggers) and rely on these params.
-CODE = {
-    script.name: {
-        "script": code_digest(script),
-        **code_digests(script, Path(nncosmo.__file__).parent),
-    }
-    for script in Path(workflow.basedir, "scripts").glob("*.py")
-}
+CODE = rule_code(Path(workflow.basedir, "scripts").glob("*.py"), Path(nncosmo.__file__).parent)
 
 
 onstart:

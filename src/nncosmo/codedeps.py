@@ -13,7 +13,9 @@ and docstrings reruns nothing.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
+from collections.abc import Callable, Iterable
 from importlib.util import resolve_name
 from pathlib import Path
 
@@ -49,15 +51,18 @@ def imported_names(source: Path, module: str | None = None) -> set[str]:
     return names
 
 
-def imported_modules(script: str | Path, package_dir: str | Path) -> dict[str, Path]:
+def imported_modules(
+    script: str | Path, package_dir: str | Path, names: Callable = imported_names
+) -> dict[str, Path]:
     """The modules of the package at `package_dir` that `script` runs, directly or through
-    each other, with the parent packages whose `__init__` an import executes: {name: file}."""
+    each other, with the parent packages whose `__init__` an import executes: {name: file}.
+    `names` reads a file's imports (`imported_names`, or a memoised one: `rule_code`)."""
     package_dir = Path(package_dir)
     found: dict[str, Path] = {}
     pending = [(Path(script), None)]
     while pending:
         source, module = pending.pop()
-        for name in imported_names(source, module):
+        for name in names(source, module):
             parts = name.split(".")
             for i in range(1, len(parts) + 1):
                 parent = ".".join(parts[:i])
@@ -98,7 +103,27 @@ def code_digest(path: str | Path) -> str:
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:12]
 
 
-def code_digests(script: str | Path, package_dir: str | Path) -> dict[str, str]:
+def code_digests(
+    script: str | Path,
+    package_dir: str | Path,
+    digest: Callable = code_digest,
+    names: Callable = imported_names,
+) -> dict[str, str]:
     """{module: `code_digest` of its file} for every package module `script` runs (see
-    `imported_modules`)."""
-    return {name: code_digest(path) for name, path in imported_modules(script, package_dir).items()}
+    `imported_modules`; `digest` and `names` may be memoised, `rule_code`)."""
+    modules = imported_modules(script, package_dir, names)
+    return {name: digest(path) for name, path in modules.items()}
+
+
+def rule_code(scripts: Iterable[str | Path], package_dir: str | Path) -> dict[str, dict]:
+    """{script file name: {"script": its `code_digest`, **`code_digests`}} for every rule script
+    (the Snakefile's CODE), each file parsed once for its imports and once for its digest however
+    many scripts run it (per script, the shared modules took ~1 s at every Snakemake start)."""
+    digest, names = functools.cache(code_digest), functools.cache(imported_names)
+    return {
+        Path(script).name: {
+            "script": digest(script),
+            **code_digests(script, package_dir, digest, names),
+        }
+        for script in scripts
+    }
