@@ -32,17 +32,24 @@ def generic_ntk(apply_fn: Callable, params, x: jax.Array, chunk_size: int = 16) 
 
 
 def structured_ntk(model: MLP, params, x: jax.Array) -> jax.Array:
-    """NTK of an NTK-parameterised MLP: sum_l (delta_l delta_l^T) * (h_l h_l^T / fan_in + s^2)."""
-    _, state = model.apply({"params": params}, x, mutable=["intermediates", "perturbations"])
-    zeros = jax.tree.map(jnp.zeros_like, state["perturbations"])
+    """NTK of an NTK-parameterised MLP: sum_l (delta_l delta_l^T) * (h_l h_l^T / fan_in + s^2).
+
+    One forward pass: the layer inputs h_l are the auxiliary output of the pass that `jax.grad`
+    differentiates with respect to zero perturbations of the preactivations (delta_l)."""
+    _, shapes = jax.eval_shape(
+        lambda: model.apply({"params": params}, x, mutable=["perturbations"])
+    )
+    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes["perturbations"])
 
     def total_output(perturbations):
-        return model.apply({"params": params, "perturbations": perturbations}, x).sum()
+        variables = {"params": params, "perturbations": perturbations}
+        f, state = model.apply(variables, x, mutable=["intermediates"])
+        return f.sum(), state["intermediates"]
 
-    deltas = jax.grad(total_output)(zeros)
+    deltas, inputs = jax.grad(total_output, has_aux=True)(zeros)
     theta = 0.0
     for name in model.layer_names():
-        h = state["intermediates"][f"{name}_input"][0]
+        h = inputs[f"{name}_input"][0]
         delta = deltas[f"{name}_preactivation"]
         gram = jnp.matmul(h, h.T, precision=PRECISION) / h.shape[-1]
         if model.use_bias:
