@@ -201,6 +201,39 @@ def test_drift_laws_skip_runs_whose_hubble_rate_is_not_h_eta():
     assert np.isnan(out["kappa_measured"].sel(run=[1, 2])).all()
 
 
+def test_drift_laws_skip_runs_without_a_finite_hubble_rate_or_kinetic_term():
+    """Constant-schedule, undiverged runs with finite kappa are still not fitted by any law where
+    their H is not finite or their residual f (hence K(n)) is not finite at some step."""
+    kappa = 2.0 * (1 - 0.01 * SHAPES["relaxation"])
+    f = np.stack([residual_trajectory()] * 3)
+    f[2, 300] = np.nan  # K(n) NaN from step 300 on
+    train = xr.Dataset(
+        {
+            "f": (("run", "step", "sample"), f),
+            "kappa": (("run", "kappa_step", "mode"), np.tile(kappa[None, :, None], (3, 1, 1))),
+            "tau": (("run", "step"), np.tile(np.sqrt(ETA) * np.arange(401), (3, 1))),
+            "diverged": ("run", [False, False, False]),
+            "schedule": ("run", ["constant"] * 3),
+        },
+        coords={"run": [0, 1, 2], "kappa_step": STEPS, "mode": [0]},
+    )
+    out = duality.drift_variables(train, np.zeros(2), np.array([HUBBLE, np.nan, HUBBLE]))
+    fitted = np.isfinite(out["drift_unexplained"].sel(drift_mode=0)).any("law").values
+    assert fitted.tolist() == [True, False, False]
+
+
+def test_drift_fits_leaves_runs_not_usable_unfitted():
+    """drift_fits fits only the runs flagged usable; the others keep NaN parameters and curves
+    even when their kappa is finite."""
+    kappa = np.tile((2.0 * (1 - 0.01 * SHAPES["relaxation"]))[None, :, None], (2, 1, 1))
+    tau, kinetic = np.tile(TAU, (2, 1)), np.tile(KINETIC, (2, 1))
+    params, curves = duality.drift_fits(
+        tau, kappa, kinetic, np.full(2, HUBBLE), np.array([True, False])
+    )
+    assert np.isfinite(params[:2, :, 0]).all() and np.isnan(params[:, :, 1]).all()
+    assert np.isfinite(curves[:, 0]).all() and np.isnan(curves[:, 1]).all()
+
+
 def test_out_of_sample_reads_the_duality_dataset_it_is_given():
     """`duality.out_of_sample`, which the F4-law claims and F4's drift panel call (their tests
     replace it with a stub, so nothing else runs it), on the variables `drift_variables` writes
@@ -240,3 +273,46 @@ def test_out_of_sample_reads_the_duality_dataset_it_is_given():
     backreaction = DRIFT_LAWS.index("backreaction")
     np.testing.assert_allclose(params[1, backreaction, :, 0], amplitudes, rtol=1e-2)
     assert np.nanmedian(got[backreaction]) > 0.3
+
+
+def test_a_constant_model_at_the_mean_leaves_the_whole_drift_unexplained():
+    """unexplained_fraction(kappa, mean kappa) = 1 for any kappa (here skewed: mean 0.25,
+    median 0), and a perfect model leaves 0."""
+    kappa = np.array([0.0, 0.0, 0.0, 1.0])
+    assert duality.unexplained_fraction(kappa, np.full(4, 0.25)) == pytest.approx(1.0, rel=1e-15)
+    assert duality.unexplained_fraction(kappa, kappa) == 0
+
+
+def test_relaxation_fit_recovers_a_rate_faster_than_the_densest_step():
+    """gamma = 3 / min d tau (inside the profile's 10 / min d tau, above 10 / max d tau) on the
+    unevenly sampled TAU: noise-free, gamma, kappa_0 and A are recovered."""
+    gamma = 3 / np.diff(TAU).min()
+    assert gamma > 10 / np.diff(TAU).max()
+    kappa = 2.0 * (1 - 0.05 * (1 - np.exp(-gamma * TAU)))
+    kappa0, amplitude, fitted, _ = duality.relaxation_fit(TAU, kappa)
+    assert fitted == pytest.approx(gamma, rel=1e-6)
+    assert kappa0 == pytest.approx(2.0, rel=1e-9) and amplitude == pytest.approx(0.05, rel=1e-6)
+
+
+def test_leave_cell_out_pools_the_mean_of_each_cell_not_its_median():
+    """Cell A's seeds 0, 0, 3 (mean 1, median 0), cells B = 5 and C = 7: the pooled values are
+    median(5, 7) = 6 for A, median(1, 7) = 4 for B and median(1, 5) = 3 for C."""
+    cells = np.array([[0.1, 0.9]] * 3 + [[0.2, 0.9], [0.3, 0.9]])
+    values = np.array([0.0, 0.0, 3.0, 5.0, 7.0])
+    np.testing.assert_allclose(duality.leave_cell_out(values, cells), [6, 6, 6, 4, 3], rtol=1e-15)
+
+
+def test_cross_run_prediction_uses_the_pooled_rate_for_the_relaxation():
+    """kappa = 2 [1 - A (1 - exp(-gamma tau))] by hand with one gamma and A in every cell but
+    run-specific H: with the in-sample A and gamma pooled, the relaxation law predicts every run
+    exactly, the redshift law (rate 2H != gamma) does not."""
+    hubble = np.array([0.05, 0.2, 0.5, 1.0])
+    tau = np.tile(TAU, (4, 1))
+    kappa = (2.0 * (1 - 0.03 * (1 - np.exp(-GAMMA * tau))))[..., None]
+    amplitude = np.full((len(DRIFT_LAWS), 4, 1), 0.03)
+    rate = np.full((len(DRIFT_LAWS), 4, 1), GAMMA)
+    cells = np.array([[0.1, 0.5], [0.1, 0.7], [0.2, 0.5], [0.2, 0.7]])
+    kinetic = np.zeros_like(tau)
+    out = duality.cross_run_unexplained(kappa, tau, kinetic, hubble, amplitude, rate, cells)
+    np.testing.assert_allclose(out[DRIFT_LAWS.index("relaxation"), :, 0], 0, atol=1e-12)
+    assert np.all(out[DRIFT_LAWS.index("redshift"), :, 0] > 0.1)

@@ -288,6 +288,16 @@ def test_a_run_flagged_diverged_is_not_fitted():
     assert all(np.isnan(values[1, 0]) for values in fit.values())
 
 
+def test_fit_all_fits_each_mode_its_own_trajectory():
+    """Two modes of (D) with kappa_a = 3 and 0.8: fit_all recovers each mode's own exact m2_a."""
+    kappa = np.array([3.0, 0.8])
+    u = theory.momentum_recursion(np.array([1.0, -0.5]), ETA, 0.9, kappa, 300)[None]
+    status, fit = d.fit_all(u, np.array([ETA]), 1e-12, np.array([False]))
+    assert np.all(status == d.FIT_STATUS.index("ok"))
+    exact = theory.exact_dictionary(ETA, 0.9, kappa)
+    np.testing.assert_allclose(fit["m2"][0], exact["m2"], rtol=1e-8)
+
+
 def _noisy_fits(u, sigma, seeds):
     fits = []
     for seed in seeds:
@@ -365,6 +375,48 @@ def test_prony_rejects_windows_too_short_or_out_of_range():
     for start, stop in [(0, 5), (1, 10), (4, 6)]:
         with pytest.raises(ValueError):
             d.prony_fit(u, ETA, start=start, stop=stop)
+
+
+def test_prony_fit_by_default_uses_every_row_of_the_trajectory():
+    """Without start/stop the fit is least squares over every row n = 1 .. len(u) - 2."""
+    u = theory.momentum_recursion(1.0, ETA, 0.9, 0.3 / ETA, 80)
+    u = u + 1e-4 * np.random.default_rng(5).standard_normal(u.shape)
+    coef, *_ = np.linalg.lstsq(np.column_stack([u[1:-1], u[:-2]]), u[2:], rcond=None)
+    fit = d.prony_fit(u, ETA)
+    np.testing.assert_allclose([fit["c1"], fit["c2"]], coef, rtol=1e-12)
+
+
+def test_prony_jacobian_at_critical_damping_is_the_central_difference():
+    """At z = c1 / 2 sqrt(-c2) = 1 exactly (beta = 1/4, c1 = 1), the analytic d(H, m2)/d(c1, c2)
+    is the central difference of the exact dictionary (acosh(z)^2 is analytic through z = 1)."""
+    c = np.array([1.0, -0.25])
+
+    def h_m2(c):
+        exact = theory.exact_dictionary(ETA, -c[1], (1 - c[0] - c[1]) / ETA)
+        return np.array([exact["H"], exact["m2"]])
+
+    step = 1e-6
+    numeric = np.column_stack(
+        [(h_m2(c + dc) - h_m2(c - dc)) / (2 * step) for dc in step * np.eye(2)]
+    )
+    jac_h, jac_m2 = d._prony_jacobians(c[0], c[1], ETA)
+    np.testing.assert_allclose(np.stack([jac_h, jac_m2]), numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_a_trajectory_with_any_non_finite_value_is_diverged():
+    """A trajectory that overflows partway (finite start, inf then NaN later) is `diverged`,
+    not fitted."""
+    u = theory.momentum_recursion(1.0, ETA, 0.9, 0.3 / ETA, 100)
+    u[60], u[61:] = np.inf, np.nan
+    assert d.fit_trajectory(u, ETA, 1e-12) == (d.FIT_STATUS.index("diverged"), None)
+
+
+def test_a_fitted_trajectory_without_real_image_is_flagged_no_real_image():
+    """Real negative roots -0.5 and -1.2 (r^2 + 1.7 r + 0.6): the window is long enough, the fit
+    is returned, and its status is `no_real_image`."""
+    status, fit = d.fit_trajectory(_generated(-1.7, -0.6), ETA, 1e-12)
+    assert status == d.FIT_STATUS.index("no_real_image")
+    assert not fit["ok"] and fit["c2"] == pytest.approx(-0.6, rel=1e-10)
 
 
 # 5. Prony window
@@ -519,7 +571,8 @@ def test_windows_where_the_history_is_undefined_or_varies_are_unresolved():
 def test_duality_dataset_maps_the_initial_kappa_not_the_last():
     """The dictionaries' m^2 and the regime are those of kappa_a(0) = lambda_a(0) / N at
     initialisation (docs/physics.md §4), however the kernel drifts by the last checkpoint:
-    m^2_continuum = kappa_a(0), m^2_exact = ln r+ ln r- / eta of np.roots at x = eta kappa_a(0)."""
+    m^2_continuum = kappa_a(0), m^2_exact = ln r+ ln r- / eta of np.roots at x = eta kappa_a(0);
+    H_exact = -ln(beta) / 3 sqrt(eta)."""
     import xarray as xr
 
     beta, steps, n_samples = 0.9, 50, 4
@@ -549,3 +602,136 @@ def test_duality_dataset_maps_the_initial_kappa_not_the_last():
         expected.append((np.log(r_plus) * np.log(r_minus)).real / ETA)
     np.testing.assert_allclose(ds.m2_exact.values[0], expected, rtol=1e-10)
     assert list(ds.regime.values[0]) == [_regime_from_np_roots(beta, x) for x in ETA * kappa0]
+    assert ds.H_exact.values[0] == pytest.approx(-math.log(beta) / (3 * math.sqrt(ETA)), rel=1e-12)
+
+
+def _one_run_ntk(u, beta, kappa0, n_samples=4):
+    """An ntk dataset of one constant-schedule run at ETA with trajectories u (step, mode) and a
+    kernel lambda_a = N kappa0_a at both checkpoints."""
+    import xarray as xr
+
+    steps, modes = u.shape[0] - 1, u.shape[1]
+    eigenvalue = n_samples * np.array([[[*kappa0, 0.01], [*kappa0, 0.01]]])
+    coords = {"run": [0], "eta": ("run", [ETA]), "beta": ("run", [beta])}
+    coords |= {"seed": ("run", [0]), "schedule": ("run", ["constant"])}
+    coords |= {"diverged": ("run", [False]), "mode": list(range(modes)), "checkpoint": [0, steps]}
+    ntk = xr.Dataset(
+        {
+            "u": (("run", "step", "mode"), u[None]),
+            "eigenvalue": (("run", "checkpoint", "eigen"), eigenvalue),
+            "residual_norm": (("run", "step"), np.ones((1, steps + 1))),
+        },
+        coords,
+        {"n_samples": n_samples},
+    )
+    cosmo = xr.Dataset(
+        {"field": (("dictionary", "run", "step", "mode"), u[None, None])},
+        {"dictionary": ["exact"]},
+    )
+    return ntk, cosmo
+
+
+def test_duality_dataset_carries_each_mode_s_prony_fit_and_errors():
+    """Two noisy modes of (D), no sample below the floor (window [1, steps)): H_fit, m2_fit,
+    their errors and the relative residual of each mode are those of an independent lstsq over
+    rows 1 .. steps - 1 with the delta method by central differences of the exact dictionary."""
+    beta, steps, kappa0 = 0.9, 150, np.array([3.0, 0.8])
+    u = theory.momentum_recursion(np.array([1.0, -0.5]), ETA, beta, kappa0, steps)
+    u = u + 1e-5 * np.random.default_rng(11).standard_normal(u.shape)
+    ds = d.duality_dataset(*_one_run_ntk(u, beta, kappa0), 1e-12)
+    assert ds.fit_window_stop.values.tolist() == [[steps, steps]]
+
+    def h_m2(c):
+        exact = theory.exact_dictionary(ETA, -c[1], (1 - c[0] - c[1]) / ETA)
+        return np.array([exact["H"], exact["m2"]])
+
+    for a in range(2):
+        design, target = np.column_stack([u[1:steps, a], u[: steps - 1, a]]), u[2:, a]
+        coef, rss, *_ = np.linalg.lstsq(design, target, rcond=None)
+        cov = rss[0] / (steps - 3) * np.linalg.inv(design.T @ design)
+        step = 1e-6
+        jac = np.column_stack(
+            [(h_m2(coef + dc) - h_m2(coef - dc)) / (2 * step) for dc in step * np.eye(2)]
+        )
+        fit = ds.isel(run=0, mode=a)
+        np.testing.assert_allclose([fit.H_fit, fit.m2_fit], h_m2(coef), rtol=1e-10)
+        errs = np.sqrt(np.diag(jac @ cov @ jac.T))
+        np.testing.assert_allclose([fit.H_fit_err, fit.m2_fit_err], errs, rtol=1e-5)
+        rel = math.sqrt(rss[0] / np.sum(target**2))
+        assert float(fit.fit_rel_residual) == pytest.approx(rel, rel=1e-8)
+
+
+def test_duality_dataset_gives_the_drift_laws_the_exact_hubble_rate():
+    """With a training file, the redshift law's rate is 2 H_eta = -2 ln(beta) / 3 sqrt(eta) of the
+    run (not the continuum (1 - beta) / sqrt(eta) / 3)."""
+    import xarray as xr
+
+    beta, steps, kappa0 = 0.5, 60, np.array([3.0])
+    u = theory.momentum_recursion(np.array([1.0]), ETA, beta, kappa0, steps)
+    ntk, cosmo = _one_run_ntk(u, beta, kappa0)
+    kappa_steps = np.arange(0, steps + 1, 5)
+    tau = math.sqrt(ETA) * np.arange(steps + 1.0)
+    kappa = 3.0 * (1 - 0.02 * (1 - np.exp(-0.1 * tau[kappa_steps])))
+    f = 0.9 ** np.arange(steps + 1.0)[:, None] * np.array([1.0, -2.0])
+    train = xr.Dataset(
+        {
+            "f": (("run", "step", "sample"), f[None]),
+            "kappa": (("run", "kappa_step", "mode"), kappa[None, :, None]),
+            "tau": (("run", "step"), tau[None]),
+            "diverged": ("run", [False]),
+            "schedule": ("run", ["constant"]),
+        },
+        coords={"run": [0], "kappa_step": kappa_steps, "mode": [0]},
+    )
+    ds = d.duality_dataset(ntk, cosmo, 1e-12, train=train, y=np.zeros(2))
+    rate = float(ds.drift_rate.sel(law="redshift", run=0, drift_mode=0))
+    assert rate == pytest.approx(-2 * math.log(beta) / (3 * math.sqrt(ETA)), rel=1e-12)
+
+
+def test_windowed_hubble_fits_the_rows_of_each_window():
+    """Noisy (D): each window's H is -ln(-c2) / 3 sqrt(eta) of an independent lstsq over its rows
+    n = s .. s + window - 1, targets u(n + 1), and H_err = sqrt(var c2) / (3 sqrt(eta) |c2|)."""
+    beta, window, stride = 0.9, 20, 10
+    u = theory.momentum_recursion(1.0, ETA, beta, 0.3 / ETA, 100)
+    u = u + 1e-4 * np.random.default_rng(2).standard_normal(u.shape)
+    out = d.windowed_hubble(u, np.arange(101.0), np.full(101, ETA), window, stride, 1e-12)
+    for s, hubble, error in zip(out["start"], out["H"], out["H_err"], strict=True):
+        rows = np.arange(s, s + window)
+        design = np.column_stack([u[rows], u[rows - 1]])
+        (_, c2), rss, *_ = np.linalg.lstsq(design, u[rows + 1], rcond=None)
+        var_c2 = rss[0] / (window - 2) * np.linalg.inv(design.T @ design)[1, 1]
+        assert hubble == pytest.approx(-math.log(-c2) / (3 * math.sqrt(ETA)), rel=1e-9)
+        assert error == pytest.approx(math.sqrt(var_c2) / (3 * math.sqrt(ETA) * -c2), rel=1e-8)
+
+
+def test_a_window_holding_an_overflow_is_below_the_floor():
+    """u(50) = inf (an overflow): the windows whose rows u(s - 1) .. u(s + window) hold it
+    (s = 31, 41, 51) are below_floor, not fitted (docs: "or u is not finite")."""
+    u = theory.momentum_recursion(1.0, ETA, 0.9, 0.3 / ETA, 100)
+    u[50] = np.inf
+    out = d.windowed_hubble(u, np.arange(101.0), np.full(101, ETA), 20, 10, 1e-12)
+    holding = (out["start"] - 1 <= 50) & (50 <= out["start"] + 20)
+    assert out["start"][holding].tolist() == [31, 41, 51]
+    assert np.all(out["status"][holding] == d.WINDOW_STATUS.index("below_floor"))
+    assert np.isnan(out["H"][holding]).all()
+
+
+def test_a_window_whose_history_varies_by_exactly_the_threshold_stays_ok():
+    """History H alternating 0.75, 1.25: every 20-row window has mean 1 and (max - min) / mean =
+    0.5 exactly; with variation 0.5 it does not vary by more than that, so every window is ok."""
+    import xarray as xr
+
+    steps, window, stride = 100, 20, 10
+    u = theory.momentum_recursion(1.0, ETA, 0.9, 0.3 / ETA, steps)
+    history = np.where(np.arange(steps + 1) % 2 == 0, 0.75, 1.25)
+    ntk = xr.Dataset(
+        {
+            "u": (("run", "step", "mode"), u[None, :, None]),
+            "tau": (("run", "step"), np.sqrt(ETA) * np.arange(steps + 1.0)[None]),
+            "eta_n": (("run", "step"), np.full((1, steps + 1), ETA)),
+        }
+    )
+    cosmo = xr.Dataset({"history_hubble": (("run", "step"), history[None])})
+    ds = d.with_hubble_windows(xr.Dataset(), ntk, cosmo, window, stride, 0.5, 1e-12)
+    assert np.all(ds.H_window_history.values == 1.0)
+    assert np.all(ds.window_status.values == d.WINDOW_STATUS.index("ok"))

@@ -8,12 +8,15 @@ from nncosmo.duality import WINDOW_STATUS
 from nncosmo.results import (
     CONFIDENCE,
     MIN_DECAY_EXTREMA,
+    WIDTH_ERRORS,
     Results,
     bootstrap_over_seeds,
     crossing_period,
     decay_exponent,
     extrapolate_in_inverse_width,
+    history_background_error,
     positive_seeds,
+    seed_means,
     seed_minimum,
     window_hubble_errors,
 )
@@ -151,3 +154,79 @@ def test_history_widths_are_the_history_sweeps_own_not_the_grid_s():
     results = Results({}, {}, {}, {}, config)
     assert results.history_width("matter") == 256
     assert results.history_widths() == [128, 256, 512]
+
+
+def _selection_results():
+    """'toy' ntk files at widths 32 and 64 (runs tagged 0..5 at 64, 10..15 at 32) holding the
+    grid sweep (eta 0.1, 0.2; beta 0.9; seeds 5, 3) and a Nesterov history run (beta None, NaN
+    in the file), out of order."""
+    eta = [0.2, 0.1, 0.1, 0.2, 0.1, 0.1]
+    beta = [0.9, 0.9, 0.9, 0.9, np.nan, 0.5]
+    seed = [5, 3, 5, 3, 3, 3]
+    schedule = ["constant"] * 4 + ["nesterov", "constant"]
+    coords = {"eta": ("run", eta), "beta": ("run", beta), "seed": ("run", seed)}
+    ds = xr.Dataset({"tag": ("run", np.arange(6))}, coords | {"schedule": ("run", schedule)})
+    grid = {"datasets": ["toy"], "widths": [64, 32], "eta": [0.1, 0.2], "beta": [0.9]}
+    history = {"datasets": ["toy"], "widths": [64], "eta": [0.1], "seeds": [3]}
+    config = {
+        "sweeps": {
+            "grid": grid | {"seeds": [5, 3]},
+            "nest": history | {"schedule": {"kind": "nesterov"}},
+        },
+        "figures": {"dataset": "toy", "grid_sweep": "grid", "width_sweep": "grid"}
+        | {"reference": {"eta": 0.2, "beta": 0.9}, "histories": ["nest"]},
+    }
+    files = {("toy", 64): ds, ("toy", 32): ds.assign(tag=ds.tag + 10)}
+    return Results(files, {}, {}, {}, config)
+
+
+def test_grid_runs_are_the_smallest_seed_s_in_sweep_order():
+    """The grid's runs are those of its first (smallest) seed 3 at its largest width 64, in sweep
+    order eta 0.1, 0.2; the reference run is (0.2, 0.9) of that seed."""
+    results = _selection_results()
+    assert results.grid_runs("ntk").tag.values.tolist() == [1, 3]
+    assert int(results.reference_run("ntk").tag) == 3
+
+
+def test_a_history_run_without_beta_is_selected_by_its_nan_beta():
+    """A schedule that sets beta_n itself has beta None in its sweep and NaN in the file: the
+    Nesterov history run is found."""
+    assert int(_selection_results().history_runs("ntk")["nest"].tag) == 4
+
+
+def test_seed_means_are_the_nan_ignoring_means_per_width():
+    """Width 8: seeds 1, 2, 6 and a NaN have mean 3 (median 2); width 16: a single 4."""
+    widths, means = seed_means({8: np.array([1.0, 2.0, 6.0, np.nan]), 16: np.array([4.0])})
+    assert widths.tolist() == [8, 16] and means.tolist() == [3.0, 4.0]
+
+
+def test_width_errors_of_h_and_m2_are_absolute_relative_deviations():
+    """H_fit = 0.8 H_eta and m2_fit = 1.5 m2_eta: the width-sweep errors are 0.2 and 0.5."""
+    duality = xr.Dataset(
+        {
+            "H_fit": (("run", "mode"), [[0.8 * 0.3], [0.8 * 0.6]]),
+            "H_exact": ("run", [0.3, 0.6]),
+            "m2_fit": (("run", "mode"), [[1.5 * 2.0], [1.5 * 4.0]]),
+            "m2_exact": (("run", "mode"), [[2.0], [4.0]]),
+        },
+        {"mode": [0]},
+    )
+    h_error = WIDTH_ERRORS["|H_fit/H_eta - 1|"](duality, None).values
+    m2_error = WIDTH_ERRORS["|m2_fit/m2_eta - 1|"](duality, None).values
+    np.testing.assert_allclose(h_error, 0.2, rtol=1e-12)
+    np.testing.assert_allclose(m2_error, 0.5, rtol=1e-12)
+
+
+def test_history_background_error_is_over_the_steps_where_the_field_is_defined():
+    """u_0 = 2, 1, 0.5, 0.25 and a history field NaN at the first step, then u_0 + 0.3, u_0 - 0.5,
+    u_0 + 0.1: sup |u_0 - phi_0| / |u_0(0)| = 0.5 / 2; NaN where the field is nowhere defined."""
+    u = np.array([2.0, 1.0, 0.5, 0.25])
+    ntk = xr.Dataset({"u": (("step", "mode"), u[:, None])}, {"mode": [0]})
+    field = np.array([np.nan, 1.3, 0.0, 0.35])
+
+    def cosmology(phi):
+        dims = ("history", "step", "mode")
+        return xr.Dataset({"history_field": (dims, phi[None, :, None])}, {"history": ["exact"]})
+
+    assert history_background_error(ntk, cosmology(field), "exact") == pytest.approx(0.25)
+    assert np.isnan(history_background_error(ntk, cosmology(np.full(4, np.nan)), "exact"))

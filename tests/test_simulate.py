@@ -386,6 +386,28 @@ def test_late_extrema_are_those_where_h_is_below_a_tenth_of_m():
     assert extrema == 58 and slope == pytest.approx(0.0, abs=1e-12)
 
 
+def test_a_flat_topped_extremum_counts_once():
+    """|phi| = 0, 1, 2, 2, 1, 0, ... (each extremum two equal samples, at j = 2, 3 mod 5) with
+    every H far below m / 10: one extremum per plateau, at its second sample."""
+    phi = np.tile([0.0, 1.0, 2.0, 2.0, 1.0], 4) * np.repeat([1.0, -1.0, 1.0, -1.0], 5)
+    t = np.arange(1.0, 21.0)
+    a, size = late_extrema(power_law_dataset(t, phi, p=0.5, mass=100.0), phi)
+    np.testing.assert_allclose(a, (np.array([4.0, 9.0, 14.0, 19.0])) ** 0.5, rtol=1e-12)
+    np.testing.assert_array_equal(size, 2.0)
+
+
+def test_the_late_cut_reads_h_at_the_extremum_itself():
+    """Peaks of |phi| at j = 1, 3, 5 with H / m = 0.2 up to j = 3 and 0.05 from j = 4 on: only
+    the peak at j = 5 is late (the one at j = 3 has H = 0.2 m, though H drops right after)."""
+    phi = np.array([0.0, 1.0, 0.0, -1.0, 0.0, 1.0, 0.0])
+    ds = xr.Dataset(
+        {"H": ("step", [0.6, 0.6, 0.6, 0.6, 0.15, 0.15, 0.15]), "a": ("step", np.arange(1.0, 8.0))},
+        attrs={"mass": 3.0},
+    )
+    a, size = late_extrema(ds, phi)
+    assert a.tolist() == [6.0] and size.tolist() == [1.0]
+
+
 def test_de_sitter_recovery_of_a_heavy_field():
     """A de Sitter mode with H = 0.5, m = 2 (m^2 = 4): phi = e^(-3Ht/2) [cos(w t) + 3H / (2w)
     sin(w t)], w^2 = m^2 - 9H^2/4, sampled at dt = 0.02 obeys the two-term recursion with roots

@@ -171,6 +171,14 @@ def test_training_loop_updates_the_weights_in_place(rng, branches):
         assert not re.search(r"= f32\[5,16,16\]\{[\d,]*\} copy\(", body)
 
 
+def test_the_readout_is_one_scalar_unit():
+    """f(x) is a scalar per sample: the readout layer has one unit, kernel (width, 1), bias (1,)."""
+    model = build_model(dict(depth=2, activation="erf", bias_std=1.0, use_bias=True), 16)
+    params = model.init(jax.random.key(0), jnp.ones((1, 3)))["params"]
+    assert params["readout"]["kernel"].shape == (16, 1)
+    assert params["readout"]["bias"].shape == (1,)
+
+
 @pytest.mark.parametrize("shape", [(6, 5), (3, 6, 5)])
 def test_dense_product_pullback_is_autodiffs(rng, shape):
     """dense_product's written-out pullback (ct W^T, the sum over samples of h ct^T) equals
