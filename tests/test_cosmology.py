@@ -12,6 +12,7 @@ from scipy.integrate import solve_ivp  # noqa: E402
 
 from nncosmo.cosmology import (  # noqa: E402
     Expansion,
+    check_solved,
     hubble,
     integrate_flrw,
     interpolate_steps,
@@ -357,6 +358,29 @@ def test_one_compiled_program_serves_any_number_of_runs():
     two = de_sitter_fields(np.repeat(tau, 2, 0), h[1:], m2[1:], u0[1:], du0[1:], knots[1:], *args)
     assert _matched_field.function._cache_size() - before <= 1
     np.testing.assert_array_equal(two, three[1:])
+
+
+def test_de_sitter_fields_are_the_closed_form_and_nan_for_runs_without_finite_parameters():
+    """u'' + 3H u' + m^2 u = 0 solves to e^{-3Ht/2} [u0 cos wt + (u0' + 3H u0/2) sin(wt) / w],
+    w^2 = m^2 - 9H^2/4; a run with a non-finite H or u'(0) is a NaN row, not an error."""
+    from nncosmo.cosmology import de_sitter_fields
+
+    tau = np.repeat(np.linspace(0.0, 6.0, 13)[None, :], 3, 0)
+    h, m2 = np.array([0.2, np.nan, 0.2]), np.full((3, 13, 1, 1), 1.0)
+    u0, du0 = np.array([[1.3], [1.3], [1.3]]), np.array([[-0.4], [-0.4], [np.nan]])
+    fields = de_sitter_fields(tau, h, m2, u0, du0, np.full((3, 2), np.inf), 1e-11, 1e-13)
+    w, t = np.sqrt(1.0 - 2.25 * 0.2**2), tau[0]
+    closed = np.exp(-0.3 * t) * (1.3 * np.cos(w * t) + (-0.4 + 0.3 * 1.3) * np.sin(w * t) / w)
+    np.testing.assert_allclose(fields[0, :, 0], closed, rtol=1e-8, atol=1e-10)
+    assert np.isnan(fields[1:]).all()
+
+
+def test_check_solved_ignores_systems_with_non_finite_parameters():
+    """A non-finite result is a failed solve only where the system's parameters were finite."""
+    fields = np.array([[1.0, 2.0], [np.nan, 1.0], [3.0, np.inf]])
+    check_solved(fields, np.array([True, False, False]), "fields")
+    with pytest.raises(FloatingPointError, match=r"systems \[2\] failed"):
+        check_solved(fields, np.array([True, False, True]), "fields")
 
 
 def test_without_callbacks_a_failed_integration_stops_the_job():

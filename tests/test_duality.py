@@ -247,6 +247,20 @@ def test_double_negative_root_has_no_real_image(beta):
         assert exact["regime"] == 2
 
 
+@pytest.mark.parametrize("beta", (0.05, 0.3, 0.5, 0.9))
+def test_negative_real_roots_follow_the_quadratic_formula(beta):
+    """Real negative roots (b = 1 + beta - x < 0): r+- = (b +- sqrt(b^2 - 4 beta)) / 2 (mpmath)."""
+    hi, top = _bounds(beta)[1], 2 * (1 + beta)
+    for x in (0.5 * (hi + top), 1.02 * top, 10.0):
+        with mpmath.workdps(40):
+            b = 1 + mpmath.mpf(beta) - mpmath.mpf(x)
+            root = mpmath.sqrt(b * b - 4 * mpmath.mpf(beta))
+            expected = (float((b + root) / 2), float((b - root) / 2))
+        roots = theory.characteristic_roots(1.0, beta, x)
+        for got, want in zip(roots, expected, strict=True):
+            assert got.imag == 0 and got.real == pytest.approx(want, rel=1e-12, abs=0)
+
+
 def test_gradient_descent_has_infinite_friction():
     x = np.array([0.5, 1.5, 2.5])
     exact = theory.exact_dictionary(ETA, 0.0, x / ETA)
@@ -735,3 +749,13 @@ def test_a_window_whose_history_varies_by_exactly_the_threshold_stays_ok():
     ds = d.with_hubble_windows(xr.Dataset(), ntk, cosmo, window, stride, 0.5, 1e-12)
     assert np.all(ds.H_window_history.values == 1.0)
     assert np.all(ds.window_status.values == d.WINDOW_STATUS.index("ok"))
+
+
+def test_matrix_function_is_the_spectral_calculus_and_nan_for_non_finite_matrices():
+    """sqrt([[2, 1], [1, 2]]) = (sqrt(3) P+ + P-) with P+- = [[1, +-1], [+-1, 1]] / 2 (eigenvalues
+    3 and 1); a matrix with a non-finite entry maps to NaN."""
+    c = np.array([[[2.0, 1.0], [1.0, 2.0]], [[np.nan, 0.0], [0.0, 1.0]]])
+    out = theory.matrix_function(c, np.sqrt)
+    s3 = math.sqrt(3)
+    np.testing.assert_allclose(out[0], 0.5 * np.array([[s3 + 1, s3 - 1], [s3 - 1, s3 + 1]]))
+    assert np.isnan(out[1]).all()

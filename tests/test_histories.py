@@ -347,3 +347,32 @@ def test_step_image_starts_after_the_last_step_without_an_image():
     np.testing.assert_allclose(image["m2"], exact["m2"], rtol=1e-14)
     expected = theory.lattice_velocity(u[3], u[4], np.sqrt(eta), exact["H"], exact["m2"])
     assert image["du0"] == pytest.approx(expected, rel=1e-14)
+
+
+def test_step_image_starts_after_the_last_step_where_any_mode_has_no_image():
+    """Two modes, eta = 0.1, beta = 0.5: only mode 1 has x = 2.95 > (1 + sqrt(0.5))^2 (no real
+    image) at step 3, so the field starts at n0 = 4 and every tabulated H, m^2 is finite."""
+    steps, eta, beta = 8, 0.1, 0.5
+    tau = np.sqrt(eta) * np.arange(steps + 1.0)
+    kappa = np.full((steps + 1, 2), 1.0)
+    kappa[3, 1] = 29.5
+    u = np.linspace(1.0, 0.2, steps + 1)[:, None] * np.array([1.0, -0.5])
+    image = step_image(tau, np.full(steps + 1, eta), np.full(steps + 1, beta), kappa, u, False)
+    assert image["n0"] == 4
+    assert np.isfinite(image["H"]).all() and np.isfinite(image["m2"]).all()
+    np.testing.assert_allclose(image["u0"], u[4], rtol=1e-15)
+
+
+def test_a_run_whose_last_step_has_no_image_has_no_exact_image_field():
+    """Step S - 1 with x = 2.95 > (1 + sqrt(0.5))^2 has no real image: n0 = S, so the run's
+    exact-image field and H are all NaN (no integration from a NaN table, no error)."""
+    steps, eta, beta = 8, 0.1, 0.5
+    tau = np.sqrt(eta) * np.arange(steps + 1.0)[None, :]
+    kappa = np.full((1, steps + 1, 1), 1.0)
+    kappa[0, steps - 1] = 29.5
+    u = np.linspace(1.0, 0.2, steps + 1)[None, :, None]
+    row = np.full((1, steps + 1), 1.0)
+    fields, hubble = image_fields(
+        tau, eta * row, beta * row, kappa, u, np.array([False]), 1e-10, 1e-12
+    )
+    assert np.isnan(fields).all() and np.isnan(hubble).all()

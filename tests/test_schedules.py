@@ -251,3 +251,15 @@ def test_runs_of_different_schedules_are_different_runs_of_one_job():
     kinds = {(r["beta"], r["schedule"]["kind"]) for r in runs}
     assert {(0.9, "constant"), (0.9, "friedmann"), (None, "power_law")} <= kinds
     assert len(runs) == len(kinds)
+
+
+def test_power_law_early_steps_sit_exactly_on_the_hubble_step():
+    """While s_n = sqrt(eta_n / eta) < 1, H(tau_n) sqrt(eta_n) = hubble_step exactly, with
+    H = p / (tau0 + tau_n) and tau_n = sum_{k<n} sqrt(eta_k); afterwards eta_n = eta."""
+    eta, p, tau0, hubble_step = 0.05, 0.5, 0.2, 0.1
+    etas, _ = theory.power_law_schedule(eta, p, tau0, 100, hubble_step)
+    tau = tau0 + np.concatenate([[0.0], np.cumsum(np.sqrt(etas))[:-1]])
+    early = etas < eta
+    assert early[:3].all() and not early[-1]
+    np.testing.assert_allclose(p / tau[early] * np.sqrt(etas[early]), hubble_step, rtol=1e-12)
+    np.testing.assert_array_equal(etas[~early], eta)

@@ -490,16 +490,11 @@ def step_image(tau, etas, betas, kappa, u, nesterov: bool) -> dict:
     early = np.arange(len(h))[:, None] < n0
     h, m2 = np.where(early, h[first], h), np.where(early, m2[first], m2)
     held = lambda a: np.concatenate([a, a[-1:]])  # noqa: E731
-    return {
-        "knots": tau,
-        "H": held(h),
-        "m2": held(m2),
-        "n0": n0,
-        "u0": u[first],
-        "du0": theory.lattice_velocity(
+    with np.errstate(invalid="ignore"):  # n0 = S: no image, H and m2 NaN, so is the velocity
+        du0 = theory.lattice_velocity(
             u[max(first - 1, 0)], u[first], dtau[first], h[first], m2[first]
-        ),
-    }
+        )
+    return {"knots": tau, "H": held(h), "m2": held(m2), "n0": n0, "u0": u[first], "du0": du0}
 
 
 def _image_mode(ts, knots, h, m2, u0, du0, rtol, atol):
