@@ -291,7 +291,9 @@ def test_power_law_continuum_history_starts_with_the_rest_image_velocity():
     + B Y_nu(m t)), nu = (3p - 1) / 2 = 1/4, m = sqrt(kappa), with u' = -m t^-nu (A J_{nu+1}
     + B Y_{nu+1}). Its initial velocity is that of the first step's exact image from rest:
     u(-1) = u(0), so with the roots r+- of r^2 - (1 + beta_0 - eta_0 kappa) r + beta_0,
-    A' + B' = A' / r+ + B' / r- = u(0) and u'(0) = (A' ln r+ + B' ln r-) / sqrt(eta_0)."""
+    A' + B' = A' / r+ + B' / r- = u(0) and u'(0) = (A' ln r+ + B' ln r-) / sqrt(eta_0).
+    kappa_a(n) is tripled at the last step only: the field moves after step S - 1 (compared up
+    to there), u'(0), of the first step's kappa, does not."""
     steps, p, tau0 = 60, 0.5, 2.0
     etas, betas = theory.power_law_schedule(ETA, p, tau0, steps)
     kappa, u0 = np.array([2.0, 0.3]), np.array([1.0, -0.5])
@@ -316,8 +318,10 @@ def test_power_law_continuum_history_starts_with_the_rest_image_velocity():
         },
         coords={"dictionary": ["exact", "continuum"], "run": [0]},
     )
-    out = with_histories(ds, ntk, np.broadcast_to(kappa, u.shape)[None], 1e-11, 1e-13)
-    field = out.history_field.sel(history="continuum").values[0]
+    kappa_n = np.broadcast_to(kappa, u.shape).copy()
+    kappa_n[-1] *= 3
+    out = with_histories(ds, ntk, kappa_n[None], 1e-11, 1e-13)
+    field = out.history_field.sel(history="continuum").values[0, :steps]
     nu, t = (3 * p - 1) / 2, tau0 + tau
     for a, (k, start) in enumerate(zip(kappa, u0, strict=True)):
         roots = np.roots([1.0, -(1 + betas[0] - etas[0] * k), betas[0]]).astype(complex)
@@ -326,7 +330,8 @@ def test_power_law_continuum_history_starts_with_the_rest_image_velocity():
         m = np.sqrt(k)
         matrix = [bessel_pair(nu, m * tau0), -m * bessel_pair(nu + 1, m * tau0)]
         coef = np.linalg.solve(tau0**-nu * np.array(matrix), [start, velocity])
-        np.testing.assert_allclose(field[:, a], t**-nu * (coef @ bessel_pair(nu, m * t)), atol=1e-7)
+        expected = t[:steps] ** -nu * (coef @ bessel_pair(nu, m * t[:steps]))
+        np.testing.assert_allclose(field[:, a], expected, atol=1e-7)
     np.testing.assert_allclose(out.history_hubble.values[0], p / t, rtol=1e-9)
 
 
