@@ -353,17 +353,24 @@ def test_prony_errors_are_delta_method_of_least_squares(beta, x):
         math.sqrt(rss[0] / np.sum(target**2)), rel=1e-10, abs=0
     )
 
-    def h_m2(c):
-        exact = theory.exact_dictionary(ETA, -c[1], (1 - c[0] - c[1]) / ETA)
-        return np.array([exact["H"], exact["m2"]])
-
-    step = 1e-6
-    jac = np.column_stack(
-        [(h_m2(coef + dc) - h_m2(coef - dc)) / (2 * step) for dc in step * np.eye(2)]
-    )
+    jac = _central_jacobian(coef)
     errs = np.sqrt(np.diag(jac @ cov @ jac.T))
     assert fit["H_err"] == pytest.approx(errs[0], rel=1e-6, abs=0)
     assert fit["m2_err"] == pytest.approx(errs[1], rel=1e-6, abs=0)
+
+
+def _exact_h_m2(c):
+    """(H, m2) of the exact dictionary of the recursion u(n+1) = c1 u(n) + c2 u(n-1) at ETA:
+    beta = -c2, eta kappa = 1 - c1 - c2."""
+    exact = theory.exact_dictionary(ETA, -c[1], (1 - c[0] - c[1]) / ETA)
+    return np.array([exact["H"], exact["m2"]])
+
+
+def _central_jacobian(c, step=1e-6):
+    """d(H, m2)/d(c1, c2) of `_exact_h_m2` by central differences."""
+    return np.column_stack(
+        [(_exact_h_m2(c + dc) - _exact_h_m2(c - dc)) / (2 * step) for dc in step * np.eye(2)]
+    )
 
 
 def _generated(c1, c2, steps=40):
@@ -405,16 +412,10 @@ def test_prony_jacobian_at_critical_damping_is_the_central_difference():
     is the central difference of the exact dictionary (acosh(z)^2 is analytic through z = 1)."""
     c = np.array([1.0, -0.25])
 
-    def h_m2(c):
-        exact = theory.exact_dictionary(ETA, -c[1], (1 - c[0] - c[1]) / ETA)
-        return np.array([exact["H"], exact["m2"]])
-
-    step = 1e-6
-    numeric = np.column_stack(
-        [(h_m2(c + dc) - h_m2(c - dc)) / (2 * step) for dc in step * np.eye(2)]
-    )
     jac_h, jac_m2 = d._prony_jacobians(c[0], c[1], ETA)
-    np.testing.assert_allclose(np.stack([jac_h, jac_m2]), numeric, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        np.stack([jac_h, jac_m2]), _central_jacobian(c), rtol=1e-6, atol=1e-9
+    )
 
 
 def test_a_trajectory_with_any_non_finite_value_is_diverged():
@@ -553,17 +554,12 @@ def test_windowed_hubble_fits_a_window_whose_largest_value_is_the_floor():
     assert status[31] == d.WINDOW_STATUS.index("below_floor")
 
 
-def test_windows_where_the_history_is_undefined_or_varies_are_unresolved():
-    """with_hubble_windows: a fitted window is `unresolved` where the history's H varies by more
-    than `variation` x its mean over the window's rows, and also where that H is not defined
-    (NaN: nothing to compare with); elsewhere it stays `ok` and carries the history's mean."""
+def _history_windows(u, history, window, stride, variation):
+    """`with_hubble_windows` of one run at ETA: mode 0's trajectory u (step,) and the history's
+    H (step,)."""
     import xarray as xr
 
-    steps, window, stride = 100, 20, 10
-    u = theory.momentum_recursion(1.0, ETA, 0.9, 0.3 / ETA, steps)
-    history = np.full(steps + 1, 0.5)
-    history[40] = np.nan  # undefined in the windows starting at 21 and 31 (rows 21..40, 31..50)
-    history[70:] = np.linspace(0.5, 1.0, steps - 69)  # rises from row 71 on: windows 61, 71
+    steps = len(u) - 1
     ntk = xr.Dataset(
         {
             "u": (("run", "step", "mode"), u[None, :, None]),
@@ -572,7 +568,20 @@ def test_windows_where_the_history_is_undefined_or_varies_are_unresolved():
         }
     )
     cosmo = xr.Dataset({"history_hubble": (("run", "step"), history[None])})
-    ds = d.with_hubble_windows(xr.Dataset(), ntk, cosmo, window, stride, 0.01, 1e-12)
+    return d.with_hubble_windows(xr.Dataset(), ntk, cosmo, window, stride, variation, 1e-12)
+
+
+def test_windows_where_the_history_is_undefined_or_varies_are_unresolved():
+    """with_hubble_windows: a fitted window is `unresolved` where the history's H varies by more
+    than `variation` x its mean over the window's rows, and also where that H is not defined
+    (NaN: nothing to compare with); elsewhere it stays `ok` and carries the history's mean."""
+
+    steps, window, stride = 100, 20, 10
+    u = theory.momentum_recursion(1.0, ETA, 0.9, 0.3 / ETA, steps)
+    history = np.full(steps + 1, 0.5)
+    history[40] = np.nan  # undefined in the windows starting at 21 and 31 (rows 21..40, 31..50)
+    history[70:] = np.linspace(0.5, 1.0, steps - 69)  # rises from row 71 on: windows 61, 71
+    ds = _history_windows(u, history, window, stride, 0.01)
     status = dict(
         zip(ds.window_start.values.tolist(), ds.window_status.values[0].tolist(), strict=True)
     )
@@ -655,20 +664,13 @@ def test_duality_dataset_carries_each_mode_s_prony_fit_and_errors():
     ds = d.duality_dataset(*_one_run_ntk(u, beta, kappa0), 1e-12)
     assert ds.fit_window_stop.values.tolist() == [[steps, steps]]
 
-    def h_m2(c):
-        exact = theory.exact_dictionary(ETA, -c[1], (1 - c[0] - c[1]) / ETA)
-        return np.array([exact["H"], exact["m2"]])
-
     for a in range(2):
         design, target = np.column_stack([u[1:steps, a], u[: steps - 1, a]]), u[2:, a]
         coef, rss, *_ = np.linalg.lstsq(design, target, rcond=None)
         cov = rss[0] / (steps - 3) * np.linalg.inv(design.T @ design)
-        step = 1e-6
-        jac = np.column_stack(
-            [(h_m2(coef + dc) - h_m2(coef - dc)) / (2 * step) for dc in step * np.eye(2)]
-        )
+        jac = _central_jacobian(coef)
         fit = ds.isel(run=0, mode=a)
-        np.testing.assert_allclose([fit.H_fit, fit.m2_fit], h_m2(coef), rtol=1e-10)
+        np.testing.assert_allclose([fit.H_fit, fit.m2_fit], _exact_h_m2(coef), rtol=1e-10)
         errs = np.sqrt(np.diag(jac @ cov @ jac.T))
         np.testing.assert_allclose([fit.H_fit_err, fit.m2_fit_err], errs, rtol=1e-5)
         rel = math.sqrt(rss[0] / np.sum(target**2))
@@ -733,20 +735,10 @@ def test_a_window_holding_an_overflow_is_below_the_floor():
 def test_a_window_whose_history_varies_by_exactly_the_threshold_stays_ok():
     """History H alternating 0.75, 1.25: every 20-row window has mean 1 and (max - min) / mean =
     0.5 exactly; with variation 0.5 it does not vary by more than that, so every window is ok."""
-    import xarray as xr
-
     steps, window, stride = 100, 20, 10
     u = theory.momentum_recursion(1.0, ETA, 0.9, 0.3 / ETA, steps)
     history = np.where(np.arange(steps + 1) % 2 == 0, 0.75, 1.25)
-    ntk = xr.Dataset(
-        {
-            "u": (("run", "step", "mode"), u[None, :, None]),
-            "tau": (("run", "step"), np.sqrt(ETA) * np.arange(steps + 1.0)[None]),
-            "eta_n": (("run", "step"), np.full((1, steps + 1), ETA)),
-        }
-    )
-    cosmo = xr.Dataset({"history_hubble": (("run", "step"), history[None])})
-    ds = d.with_hubble_windows(xr.Dataset(), ntk, cosmo, window, stride, 0.5, 1e-12)
+    ds = _history_windows(u, history, window, stride, 0.5)
     assert np.all(ds.H_window_history.values == 1.0)
     assert np.all(ds.window_status.values == d.WINDOW_STATUS.index("ok"))
 
