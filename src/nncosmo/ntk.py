@@ -39,7 +39,7 @@ def structured_ntk(model: MLP, params, x: jax.Array) -> jax.Array:
     _, shapes = jax.eval_shape(
         lambda: model.apply({"params": params}, x, mutable=["perturbations"])
     )
-    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes["perturbations"])
+    zeros = jax.tree.map(jnp.zeros_like, shapes["perturbations"])
 
     def total_output(perturbations):
         variables = {"params": params, "perturbations": perturbations}
