@@ -188,6 +188,18 @@ def test_readme_f1_to_f6_command_plans_no_history_sweep_and_no_simulation():
     assert all(order(stage) == order("train") for stage in stages)
 
 
+def test_manifest_of_an_f8_build_lists_the_network_data_set():
+    """README "Simulate your own universe": F8 alone builds the network's data set; MANIFEST
+    lists every result file (no trained job reads that data set)."""
+    network = yaml.safe_load((ROOT / "config.yaml").read_text())["cosmologies"]["network"]
+    out = snakemake("-n", "--forceall", "--cores", "2", "--config", "figures={build: [F8]}")
+    lines = out.stdout.splitlines()
+    manifest = lines[lines.index("rule manifest:") + 1]
+    assert manifest.strip().startswith("input:")
+    assert f"results/data/{network['dataset']}.nc" in manifest.split(": ", 1)[1].split(", ")
+    assert "train" not in planned_jobs(out.stdout)
+
+
 def planned_priorities(stdout: str) -> dict[tuple[str, str], int]:
     """(rule, wildcards) -> priority of every job with wildcards in a dry run's output."""
     found, rule, wildcards = {}, None, None

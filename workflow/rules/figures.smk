@@ -97,7 +97,7 @@ rule claims:
 
 rule manifest:
     input:
-        DATA_INPUTS,
+        sorted({*DATA_INPUTS, *([NETWORK_DATA] if SIMULATIONS else [])}),
         [f"{RESULTS}/{stage}/{d}/{job}.nc" for stage in ("train",) for d, job in JOBS],
         *STAGE_INPUTS.values(),
         SIMULATIONS.values(),

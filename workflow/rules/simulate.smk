@@ -6,11 +6,14 @@ SIMULATIONS = {
     for name in sorted(config["cosmologies"]["targets"])
     if "F8" in built_figures(config)
 }
+# the network's data set, which the simulations read (the manifest lists it: it may be a data set
+# no trained job reads)
+NETWORK_DATA = f"{RESULTS}/data/{config['cosmologies']['network']['dataset']}.nc"
 
 
 rule simulate:
     input:
-        data=f"{RESULTS}/data/{config['cosmologies']['network']['dataset']}.nc",
+        data=NETWORK_DATA,
     output:
         f"{RESULTS}/simulate/{{target}}.nc",
     params:
