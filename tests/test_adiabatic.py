@@ -124,8 +124,8 @@ def test_what_remains_falls_with_the_rate_of_change():
 
 
 def test_adiabatic_field_reproduces_linear_model_with_time_dependent_kernel_to_1e8():
-    """The issue's 1e-8: reached where the analysis says, a kernel change of 1e-7 (p phi below
-    1e-8 of |u(0)|); a 1 % change gives ~3e-4 (the tests above)."""
+    """The 1e-8 of docs/physics.md §9: reached where the analysis says, a kernel change of 1e-7
+    (p phi below 1e-8 of |u(0)|); a 1 % change gives ~3e-4 (the tests above)."""
     u, kappa = _linear_model(1e-7, 40)
     phi = _fields("adiabatic", kappa, u[0])
     p = theory.adiabatic_amplitude_error(ETA, BETA, kappa)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import jax
 import numpy as np
 import pytest
 import xarray as xr
@@ -35,7 +36,7 @@ from nncosmo.io import (
     write_dataset,
 )
 from nncosmo.manifest import check_manifest, failing_claims, invocation, write_manifest
-from nncosmo.provenance import config_hash, git_state, stage_logger, start_job
+from nncosmo.provenance import config_hash, git_state, runtime_state, stage_logger, start_job
 
 
 def small_dataset():
@@ -114,6 +115,17 @@ def test_roundtrip_keeps_values_and_provenance(tmp_path):
     back = read_dataset(path)
     xr.testing.assert_allclose(back.drop_attrs(), small_dataset().drop_attrs())
     assert '"seed": 3' in back.attrs["provenance"]
+
+
+def test_provenance_records_the_precision_the_network_passes_to_its_matmuls(monkeypatch):
+    """Not JAX's global default (None unless set): the precision models.PRECISION gives every
+    product of the network, read when the record is written."""
+    from nncosmo import models
+
+    monkeypatch.setattr(models, "PRECISION", jax.lax.Precision.DEFAULT)
+    assert runtime_state()["network_matmul_precision"] == "DEFAULT"
+    monkeypatch.setattr(models, "PRECISION", jax.lax.Precision.HIGH)
+    assert runtime_state()["network_matmul_precision"] == "HIGH"
 
 
 def test_provenance_without_git_on_path_says_unknown(tmp_path, monkeypatch):

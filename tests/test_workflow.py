@@ -297,6 +297,8 @@ def test_end_to_end_datasets_have_documented_variables(tiny_run):
             assert provenance["config"] == config
             assert {"commit", "dirty"} <= provenance["git"].keys()
             assert {"seed", "seeds"} & provenance.keys(), (path, "no seed in the provenance")
+            if stage in ("train", "ntk", "simulate"):  # README "Reproducibility"
+                assert provenance["runtime"]["network_matmul_precision"] == "HIGHEST", path
             for name, variable in ds.variables.items():  # data variables and coordinates
                 assert {"long_name", "units"} <= variable.attrs.keys(), (path, name)
                 assert variable.attrs["units"] == UNITS.get(name, variable.attrs["units"]), name

@@ -250,7 +250,8 @@ def _overlay(ax, tau, network, fields, scale, labels=None, floor: float = 1e-3):
         ax.plot(tau[:stop], field[:stop] / scale, **DICTIONARY_STYLE[name], label=labels[name])
 
 
-F1_FLOOR = 0.03  # F1 draws u_0 until it stays below 3 % of |u_0(0)|: the flat tail hides nothing
+# F1 draws u_0 until it stays below 3 % of max_n |u_0(n)|: the flat tail hides nothing
+F1_FLOOR = 0.03
 
 
 def figure_background(results: Results):

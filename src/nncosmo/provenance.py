@@ -78,7 +78,9 @@ def package_versions() -> dict:
 
 def runtime_state() -> dict:
     """Platform, and the JAX backend/device and precision settings where this process runs JAX
-    (a stage that does not, e.g. duality, figures, claims, is not made to import it)."""
+    (a stage that does not, e.g. duality, figures, claims, is not made to import it): JAX's
+    global default matmul precision, and the precision the network's own products pass to
+    every matmul (`nncosmo.models.PRECISION`), where the process loaded the models."""
     host = {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -93,7 +95,14 @@ def runtime_state() -> dict:
         "jax_devices": [str(d) for d in jax.devices()],
         "jax_enable_x64": bool(jax.config.jax_enable_x64),
         "jax_default_matmul_precision": str(jax.config.jax_default_matmul_precision),
+        **network_precision(),
     }
+
+
+def network_precision() -> dict:
+    """{"network_matmul_precision": name of `nncosmo.models.PRECISION`} if the models are loaded."""
+    models = sys.modules.get("nncosmo.models")
+    return {} if models is None else {"network_matmul_precision": models.PRECISION.name}
 
 
 def provenance(config: dict, **extra) -> dict:

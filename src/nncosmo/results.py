@@ -186,7 +186,8 @@ def seed_mean(widths: np.ndarray, samples: list[np.ndarray]) -> np.ndarray:
     return samples[0].mean(axis=-1)
 
 
-MIXING_RUNS = ("digits", 256)  # F4 mode mixing: the width-sweep runs where the issue measured it
+# F4 mode mixing: the width-sweep runs of docs/figures.md's claim F4-coupled-digits
+MIXING_RUNS = ("digits", 256)
 
 
 def mixing_errors(results: Results) -> dict[str, np.ndarray] | None:
