@@ -62,6 +62,20 @@ def test_new_shapes_or_an_edited_package_trace_again(tmp_path, monkeypatch):
     assert traces == [1] and len(list(tmp_path.iterdir())) == 3
 
 
+def test_storing_a_program_leaves_another_jobs_unfinished_write_alone(tmp_path, monkeypatch):
+    """Two jobs started together may miss and store the same program: the one that renames its
+    file first must not delete the other's temporary file, which the other is about to rename."""
+    monkeypatch.setenv(PROGRAMS_ENV, str(tmp_path))
+    x = np.linspace(0.0, 3.0, 7)
+    counting_program()[0](x, 0.3)
+    (stored,) = tmp_path.iterdir()
+    stored.unlink()  # as if this job found no program: the other job still writes it
+    other = tmp_path / f".{stored.name}.0123abcd.tmp"
+    other.write_bytes(b"half of the other job's export")
+    counting_program()[0](x, 0.3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([other.name, stored.name])
+
+
 def test_the_key_covers_code_versions_and_settings(monkeypatch):
     args = programs.argument_key((np.zeros(3), 0.5))
     key = programs.program_key("f", args, ())

@@ -52,6 +52,19 @@ def test_truncated_file_names_the_file_and_the_fix(tmp_path):
     assert "Delete it and rerun" in str(err.value)
 
 
+@pytest.mark.parametrize("error", [MemoryError, PermissionError])
+def test_a_sound_file_that_cannot_be_read_here_is_not_called_corrupt(tmp_path, monkeypatch, error):
+    """Memory or the file's mode, not its content: the advice to delete it would lose a result."""
+    path = write_dataset(small_dataset(), tmp_path / "sound.nc")
+
+    def refuse(*args, **kwargs):
+        raise error("refused")
+
+    monkeypatch.setattr(xr, "open_dataset", refuse)
+    with pytest.raises(error, match="refused"):
+        read_dataset(path)
+
+
 def test_missing_variable_is_reported(tmp_path):
     path = write_dataset(small_dataset(), tmp_path / "ok.nc")
     with pytest.raises(MissingVariableError, match="'b'"):

@@ -131,6 +131,32 @@ def simulate_linear(target: dict):
     return out, np.linalg.eigvalsh(x @ x.T / 5 + 1.0)[-1] / 8
 
 
+def test_a_failed_target_integration_stops_the_simulate_job():
+    """Under EQX_ON_ERROR=nan (every pipeline job) a target integration that runs out of solver
+    steps returns NaN: the job stops there, with the advice for the simulate rule, instead of
+    training on NaN settings."""
+    import os
+    import subprocess
+    import sys
+
+    script = f"""
+import functools, jax
+jax.config.update("jax_enable_x64", True)
+from nncosmo import cosmology, simulate
+simulate._integrate_flrw = jax.jit(
+    functools.partial(cosmology.integrate_flrw, max_steps=2), static_argnames="kind"
+)
+simulate.target_field({DE_SITTER!r})
+"""
+    env = {**os.environ, "EQX_ON_ERROR": "nan"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert proc.returncode != 0
+    assert "FloatingPointError: the target's field: the integration of systems [0]" in proc.stderr
+    assert "EQX_ON_ERROR=raise snakemake --cores 1 --forcerun simulate" in proc.stderr
+    fields = simulate.target_field(DE_SITTER)  # the same target, enough steps: finite
+    assert all(np.isfinite(v).all() for v in fields.values())
+
+
 def test_simulation_reproduces_the_de_sitter_closed_form():
     """simulate.simulate on a network linear in its parameters, de Sitter H = 0.3, m = 1.7 and a
     nonzero phi'(t0): kappa_0 = lambda_0 / N of the closed-form NTK, beta = exp(-3 H dt),

@@ -231,17 +231,18 @@ def each_system(program: Callable, columns, *shared):
     return jax.tree.map(lambda *leaves: np.stack(leaves), *outs)
 
 
-def check_solved(fields, valid, what: str) -> None:
+def check_solved(fields, valid, what: str, rule: str = "cosmology") -> None:
     """Raise if a system with finite parameters (`valid`, leading axis of `fields`) came back
     non-finite: the solver failed. Where equinox's checks return NaN instead of raising
     (EQX_ON_ERROR=nan, as every pipeline job runs: `nncosmo.config.jax_cache_env`), this is
-    where a failed integration (max_steps reached) stops the job."""
+    where a failed integration (max_steps reached) stops the job (of `rule`, which the advice
+    reruns)."""
     bad = valid & ~np.isfinite(fields).reshape(len(fields), -1).all(-1)
     if bad.any():
         raise FloatingPointError(
             f"{what}: the integration of systems {np.flatnonzero(bad).tolist()} failed (non-"
             "finite result from finite parameters); for diffrax's own message rerun the job with "
-            "equinox's checks raising: EQX_ON_ERROR=raise snakemake --cores 1 --forcerun cosmology"
+            f"equinox's checks raising: EQX_ON_ERROR=raise snakemake --cores 1 --forcerun {rule}"
         )
 
 

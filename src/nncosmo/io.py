@@ -85,13 +85,14 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, provenance: dict | No
     return path
 
 
-def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+def write_atomically(path: Path, write: Callable[[Path], object], shared: bool = False) -> None:
     """`write(tmp)` to a temporary file `.<name>.<uuid>.tmp` beside `path`, then rename it to
     `path`: readers and concurrent writers never see a partial file; the temporary file is
     removed if `write` fails. Temporary files of `path` left by a killed writer (SIGKILL,
     `scancel`) are removed first: Snakemake runs one job per output, so no other writer of
-    `path` can be alive."""
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+    `path` can be alive. Not for a `shared` path (a cache entry any job may write at the same
+    time, `nncosmo.programs`): there the other files may be live writers' own."""
+    for stale in () if shared else path.parent.glob(f".{path.name}.*.tmp"):
         stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -136,6 +137,8 @@ def _load(path: str | os.PathLike, keep: list[str] | None = None, lazy: bool = F
         if not lazy:
             with opened:
                 ds = ds.load()
+    except (MemoryError, PermissionError):  # the machine's or the file's mode: not its content
+        raise
     except Exception as exc:  # netCDF4 raises OSError, RuntimeError... for damaged files
         raise CorruptDatasetError(
             f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}). "

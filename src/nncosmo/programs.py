@@ -97,7 +97,8 @@ class StoredProgram:
         except NotImplementedError:  # jax: "serialization of host_callbacks is not yet implemented"
             return None
         folder.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, lambda tmp: tmp.write_bytes(exported.serialize()))
+        # jobs started together may store the same program: each renames its own file
+        write_atomically(path, lambda tmp: tmp.write_bytes(exported.serialize()), shared=True)
         return exported
 
 

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nncosmo import theory
-from nncosmo.cosmology import Expansion, integrate_flrw
+from nncosmo.cosmology import Expansion, check_solved, integrate_flrw
 from nncosmo.training import measured_kappa, mse_loss
 
 
@@ -58,7 +58,8 @@ _integrate_flrw = jax.jit(integrate_flrw, static_argnames=("kind", "max_steps"))
 
 
 def target_field(target: dict) -> dict[str, np.ndarray]:
-    """The target's phi, phi', a (a(t0) = 1) and H on the lattice (`cosmology.integrate_flrw`)."""
+    """The target's phi, phi', a (a(t0) = 1) and H on the lattice (`cosmology.integrate_flrw`);
+    a failed integration stops the job (`cosmology.check_solved`)."""
     t, _ = target_times(target)
     kind, params = expansion(target["background"])
     zero = np.zeros(1)
@@ -74,7 +75,10 @@ def target_field(target: dict) -> dict[str, np.ndarray]:
         kind=kind,
         expansion=params,
     )
-    return {name: np.asarray(out[name]) for name in ("phi", "dphi", "a", "H")}
+    fields = {name: np.asarray(out[name]) for name in ("phi", "dphi", "a", "H")}
+    solution = np.stack(list(fields.values()))[None]
+    check_solved(solution, np.array([True]), "the target's field", rule="simulate")
+    return fields
 
 
 def lattice_schedule(hubble: np.ndarray, mass: float, dt: float) -> tuple[np.ndarray, ...]:
