@@ -1,6 +1,7 @@
 """Config validation: bad values stop the run before any job, naming key, value and rule."""
 
 import copy
+import functools
 import itertools
 from pathlib import Path
 
@@ -143,6 +144,19 @@ def test_a_number_given_as_text_is_explained(config, key, value, hinted):
     assert ("passed with --configfile" in line) == hinted
 
 
+@pytest.mark.parametrize("name", ["teacher/v2", "my data", "2teacher"])
+@pytest.mark.parametrize("section", ["datasets", "cosmologies.targets"])
+def test_a_name_that_cannot_be_a_file_name_stops_at_startup(config, section, name):
+    """Data set and target names become result paths: a '/' would nest a folder the figures and
+    claims cannot key, a space would break MANIFEST's columns."""
+    mapping = functools.reduce(dict.get, section.split("."), config)
+    mapping[name] = copy.deepcopy(next(iter(mapping.values())))
+    with pytest.raises(ConfigError) as err:
+        validate_config(config, SCHEMA)
+    (line,) = str(err.value).splitlines()[1:]
+    assert line.startswith(f"  config key '{section}' = {name!r} is invalid: must satisfy pattern")
+
+
 def test_schema_lists_every_error_and_missing_keys(config):
     """In key order, not in the schema's order (sweeps before split_by before ntk)."""
     bad = set_key(copy.deepcopy(config), "model.depth", 0)
@@ -181,6 +195,8 @@ def test_beta_zero_is_rejected_with_the_reason(config, key, value):
     [
         ("training.checkpoints", [0, 500], "training.checkpoints"),
         ("training.checkpoints", [10, 20], "must include step 0"),
+        ("training.checkpoints", [0], "must include a step after 0"),
+        ("training.checkpoints", [0, 0], "must include a step after 0"),
         ("sweeps.grid.datasets", ["cifar"], "sweeps.grid.datasets"),
         ("sweeps.grid.datasets", ["teacher", "cifar"], "sweeps.grid.datasets"),
         ("figures.dataset", "cifar", "figures.dataset"),
@@ -200,6 +216,26 @@ def test_cross_checks_name_key_and_value(config, key, value, fragment):
         check_config(bad)
     shown = [value, *value] if isinstance(value, list) else [value]
     assert any(repr(v) in str(err.value) for v in shown)
+
+
+@pytest.mark.parametrize(
+    "stride,dense,measured",
+    [(400, 0, [0, 400]), (401, 2, [0, 1]), (401, 1, [0]), (401, 0, [0]), (0, 0, [])],
+)
+def test_kappa_measured_at_one_step_alone_stops_at_startup(config, stride, dense, measured):
+    """kappa_a(n) is interpolated between its measured steps (steps n < kappa_dense_steps and
+    the multiples of kappa_stride up to training.steps = 400, here counted by hand): two or
+    none are fine; step 0 alone stops the run, naming the key and the bound."""
+    config["training"].update(kappa_stride=stride, kappa_dense_steps=dense)
+    if len(measured) == 1:
+        with pytest.raises(ConfigError) as err:
+            check_config(config)
+        assert str(err.value).startswith(
+            f"config key 'training.kappa_stride' = {stride} is invalid: must be <= "
+            "training.steps=400 (or 0 = off) unless kappa_dense_steps >= 2"
+        )
+    else:
+        check_config(config)
 
 
 def test_digits_asking_for_more_images_than_its_classes_have_stops_at_startup(config):

@@ -176,18 +176,10 @@ def _allowed(error) -> str:
 
 
 def check_config(config: dict) -> None:
-    """Cross-field checks: checkpoints <= steps, known data sets, figure sweeps that train
-    figures.dataset and span a trend, a reference run that exists, valid schedules."""
-    steps = config["training"]["steps"]
-    for c in config["training"]["checkpoints"]:
-        if c > steps:
-            _fail("training.checkpoints", c, f"checkpoints must lie in [0, training.steps={steps}]")
-    if 0 not in config["training"]["checkpoints"]:
-        _fail(
-            "training.checkpoints",
-            config["training"]["checkpoints"],
-            "must include step 0 (the NTK at initialisation defines the modes)",
-        )
+    """Cross-field checks: checkpoints and kappa's measured steps within the training, known data
+    sets, figure sweeps that train figures.dataset and span a trend, a reference run that exists,
+    valid schedules."""
+    check_measured_steps(config["training"])
     known = set(config["datasets"])
     for name, sweep in config["sweeps"].items():
         for ds in sweep["datasets"]:
@@ -218,6 +210,36 @@ def check_config(config: dict) -> None:
                 f"must not exceed the smallest n_samples ({smallest})",
             )
     check_cosmologies(config)
+
+
+def check_measured_steps(training: dict) -> None:
+    """Checkpoints in [0, steps], step 0 and a later one among them; kappa_a(n) measured at two
+    steps at least, or not at all: the cosmology stage interpolates the NTK between checkpoints
+    and kappa between its measured steps, which one step cannot give."""
+    steps, checkpoints = training["steps"], training["checkpoints"]
+    for c in checkpoints:
+        if c > steps:
+            _fail("training.checkpoints", c, f"checkpoints must lie in [0, training.steps={steps}]")
+    if 0 not in checkpoints:
+        _fail(
+            "training.checkpoints",
+            checkpoints,
+            "must include step 0 (the NTK at initialisation defines the modes)",
+        )
+    if len(set(checkpoints)) < 2:
+        _fail(
+            "training.checkpoints",
+            checkpoints,
+            "must include a step after 0 too (the NTK is interpolated between checkpoints)",
+        )
+    stride, dense = training.get("kappa_stride", 0), training.get("kappa_dense_steps", 0)
+    if stride > steps and dense < 2:  # then kappa is measured at step 0 alone
+        _fail(
+            "training.kappa_stride",
+            stride,
+            f"must be <= training.steps={steps} (or 0 = off) unless kappa_dense_steps >= 2: kappa "
+            "measured at step 0 alone cannot be interpolated",
+        )
 
 
 def check_digits(config: dict) -> None:
