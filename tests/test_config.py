@@ -11,6 +11,7 @@ import yaml
 from snakemake.utils import update_config
 from userdir import dry_run
 
+from nncosmo import theory
 from nncosmo.config import (
     ConfigError,
     built_figures,
@@ -371,6 +372,16 @@ def test_run_labels_name_eta_beta_seed_and_a_schedule_other_than_constant():
     power = {"p": 0.5, "tau0": 2.0, "hubble_step": 0.0}
     era = {"eta": 0.01, "beta": None, "seed": 0, "schedule": {"kind": "power_law", **power}}
     assert run_label(era) == "eta=0.01 seed=0 schedule=(power_law p=0.5 tau0=2 hubble_step=0)"
+
+
+@pytest.mark.parametrize("p", [2 / 3, 0.1 + 0.2, 0.5000001, 0.5000002, 1e-7, 0.5])
+def test_a_schedule_label_reads_back_every_parameter_exactly(p):
+    """The cosmology stage integrates the continuum history with the parameters it reads back
+    from the run coordinate `schedule`, and runs are told apart by it: no rounding."""
+    spec = {"kind": "power_law", "p": p, "tau0": 2.0 + p, "hubble_step": 0.0}
+    assert theory.parse_schedule_label(theory.schedule_label(spec)) == spec
+    near = {**spec, "p": np.nextafter(p, 1.0)}
+    assert theory.schedule_label(near) != theory.schedule_label(spec)
 
 
 def test_figures_of_an_earlier_build_are_named_and_kept(tmp_path, config):

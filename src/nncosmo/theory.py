@@ -297,9 +297,17 @@ SCHEDULES = ("constant", "power_law", "nesterov", "friedmann")
 
 
 def schedule_label(spec: dict) -> str:
-    """A schedule as the run coordinate `schedule` names it: its kind and parameters,
-    e.g. "power_law p=0.5 tau0=1 hubble_step=0" or "constant"."""
-    return " ".join([spec["kind"], *(f"{k}={v:g}" for k, v in spec.items() if k != "kind")])
+    """A schedule as the run coordinate `schedule` names it: its kind and parameters, each to
+    every digit its float needs (the cosmology stage integrates the parameters read back),
+    e.g. "power_law p=0.5 tau0=1 hubble_step=0", "power_law p=0.6666666666666666 tau0=2" or
+    "constant"."""
+    return " ".join([spec["kind"], *(f"{k}={_exact(v)}" for k, v in spec.items() if k != "kind")])
+
+
+def _exact(value: float) -> str:
+    """The shortest text that reads back as `value`: "0.5", "2", "0.6666666666666666"."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
 
 
 def lattice_time(etas):
@@ -421,8 +429,8 @@ def nesterov_friction(eta, kappa):
 
 
 def parse_schedule_label(label: str) -> dict:
-    """The schedule a `schedule_label` names, {"kind": kind, parameter: float} (parameters to the
-    6 significant digits the label keeps)."""
+    """The schedule a `schedule_label` names, {"kind": kind, parameter: float}: the parameters
+    exactly."""
     kind, *pairs = str(label).split()
     return {"kind": kind, **{k: float(v) for k, v in (pair.split("=") for pair in pairs)}}
 
