@@ -358,6 +358,10 @@ def test_one_compiled_program_serves_any_number_of_runs():
     two = de_sitter_fields(np.repeat(tau, 2, 0), h[1:], m2[1:], u0[1:], du0[1:], knots[1:], *args)
     assert _matched_field.function._cache_size() - before <= 1
     np.testing.assert_array_equal(two, three[1:])
+    for i in range(3):
+        one = de_sitter_fields(tau, h[i : i + 1], m2[i : i + 1], u0[i : i + 1], du0[i : i + 1],
+                               knots[i : i + 1], *args)  # fmt: skip
+        np.testing.assert_array_equal(one[0], three[i])
 
 
 def test_de_sitter_fields_are_the_closed_form_and_nan_for_runs_without_finite_parameters():

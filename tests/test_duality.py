@@ -269,7 +269,7 @@ def test_gradient_descent_has_infinite_friction():
     assert np.all(np.isnan(exact["m2"])) and np.all(np.isnan(exact["H"][1:]))
     assert np.all(np.isnan(theory.rest_initial_velocity(ETA, 0.0, x / ETA, 1.0)))
     gd = theory.momentum_recursion(1.0, ETA, 0.0, x / ETA, 5)
-    assert np.allclose(gd, (1 - x) ** np.arange(6)[:, None], rtol=1e-14)
+    np.testing.assert_allclose(gd, (1 - x) ** np.arange(6)[:, None], rtol=1e-14)
 
 
 # 4. Prony fit
@@ -347,8 +347,9 @@ def test_prony_errors_are_delta_method_of_least_squares(beta, x):
     design, target = np.column_stack([u[1:100], u[:99]]), u[2:101]
     coef, rss, *_ = np.linalg.lstsq(design, target, rcond=None)
     cov = rss[0] / 97 * np.linalg.inv(design.T @ design)
-    assert np.allclose([fit["c1"], fit["c2"]], coef, rtol=1e-12)
-    assert np.allclose(fit["cov"], cov, rtol=1e-8)
+    # assert_allclose: no absolute floor (np.allclose's 1e-8 would pass any cov of ~1e-10)
+    np.testing.assert_allclose([fit["c1"], fit["c2"]], coef, rtol=1e-12)
+    np.testing.assert_allclose(fit["cov"], cov, rtol=1e-8)
     assert fit["rel_residual"] == pytest.approx(
         math.sqrt(rss[0] / np.sum(target**2)), rel=1e-10, abs=0
     )

@@ -279,6 +279,7 @@ def test_end_to_end_outputs_exist(tiny_run):
         "F4_perturbations",
         "F5_width",
         "F6_phase_diagram",
+        "F7_histories",
         "F8_reverse",
     ):
         for ext in ("png", "pdf"):
