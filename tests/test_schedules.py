@@ -36,13 +36,24 @@ def linear_sweep():
     params = model.init(jax.random.key(3), x)["params"]
     runs = [{"eta": 0.3, "beta": 0.8, "seed": 0, "schedule": spec} for spec in SPECS.values()]
     runs[1]["beta"] = runs[2]["beta"] = None  # power_law and nesterov set beta_n themselves
-    etas, betas, switches = training.schedule_columns(runs, steps)
-    batched = jax.tree.map(lambda a: jnp.stack([a] * len(runs)), params)
     apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
-    traj = training.train_sweep(apply_fn, batched, etas, betas, x, y, steps, [0, steps], **switches)
     lam, vec = np.linalg.eigh(x @ x.T / d + 1.0)  # closed-form NTK of the linear model
-    u = (np.asarray(traj.f) - y) @ vec  # (run, step, mode)
-    return {"u": u, "kappa": lam / n, "etas": etas, "betas": betas, "traj": traj, "runs": runs}
+
+    def sweep(runs):
+        """train_sweep of `runs` as one job: its trajectories and modes u (run, step, mode)."""
+        etas, betas, switches = training.schedule_columns(runs, steps)
+        batched = jax.tree.map(lambda a: jnp.stack([a] * len(runs)), params)
+        traj = training.train_sweep(
+            apply_fn, batched, etas, betas, x, y, steps, [0, steps], **switches
+        )
+        return traj, (np.asarray(traj.f) - y) @ vec
+
+    etas, betas, _ = training.schedule_columns(runs, steps)
+    traj, u = sweep(runs)
+    return {
+        "u": u, "kappa": lam / n, "etas": etas, "betas": betas, "traj": traj, "runs": runs,
+        "sweep": sweep,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("index,kind", list(enumerate(SPECS)))
@@ -60,22 +71,49 @@ def test_training_under_each_schedule_follows_the_scheduled_recursion(linear_swe
     np.testing.assert_allclose(u, expected, rtol=0, atol=1e-10 * np.abs(u[0]).max())
 
 
+def friedmann_momenta(u, kappa, run):
+    """beta_n = exp(-3 H sqrt(eta)), H^2 = (rho / M^2 + Lambda) / 3, of the modes u (step, mode)
+    of a friedmann `run` (SPECS' M): rho summed over the modes (kinetic Delta u^2 / (2 eta) +
+    kappa u^2 / 2), Lambda that of de Sitter's beta; written here anew."""
+    eta, beta = run["eta"], run["beta"]
+    planck_mass = SPECS["friedmann"]["planck_mass"]
+    u_prev = np.concatenate([u[:1], u[:-1]])  # from rest: u(-1) = u(0)
+    rho = np.sum((u - u_prev) ** 2 / (2 * eta) + kappa * u**2 / 2, axis=-1) / planck_mass**2
+    vacuum = np.log(beta) ** 2 / (3 * eta)  # Lambda = 3 H^2 of de Sitter's 3H = -ln beta / sqrt eta
+    hubble = np.sqrt((rho + vacuum) / 3)
+    return np.exp(-3 * hubble * np.sqrt(eta))
+
+
 def test_friedmann_momentum_is_that_of_the_modes_energy(linear_sweep):
     """beta_n = exp(-3 H sqrt(eta)), H^2 = (rho / M^2 + Lambda) / 3, with rho summed over the
     modes (kinetic Delta u^2 / (2 eta) + kappa u^2 / 2): the parameter-space energy of the step
     (|Delta r|^2 / (2 eta) + (N/2) |grad L|^2) equals it; beta_n -> beta as rho -> 0."""
     s = linear_sweep
-    index, eta, beta = 3, s["runs"][3]["eta"], s["runs"][3]["beta"]
-    planck_mass = SPECS["friedmann"]["planck_mass"]
-    u = s["u"][index]  # modes of the closed-form NTK x x^T / d + 1, kappa_a = lam_a / N
-    u_prev = np.concatenate([u[:1], u[:-1]])  # from rest: u(-1) = u(0)
-    rho = np.sum((u - u_prev) ** 2 / (2 * eta) + s["kappa"] * u**2 / 2, axis=-1) / planck_mass**2
-    vacuum = np.log(beta) ** 2 / (3 * eta)  # Lambda = 3 H^2 of de Sitter's 3H = -ln beta / sqrt eta
-    hubble = np.sqrt((rho + vacuum) / 3)
-    expected = np.exp(-3 * hubble * np.sqrt(eta))
+    index, beta = 3, s["runs"][3]["beta"]
+    # modes of the closed-form NTK x x^T / d + 1, kappa_a = lam_a / N
+    expected = friedmann_momenta(s["u"][index], s["kappa"], s["runs"][index])
     used = np.asarray(s["traj"].beta[index])
     np.testing.assert_allclose(used, expected, rtol=1e-12)
     assert np.all(used <= beta) and beta - used[-1] < 1e-3 * (beta - used[0])
+
+
+@pytest.mark.parametrize("index,kind", [(2, "nesterov"), (3, "friedmann")])
+def test_a_job_of_one_switched_kind_traces_its_own_branch(linear_sweep, index, kind):
+    """A job whose only switched run is Nesterov's (or Friedmann's) traces that branch alone
+    (`schedule_branches`), and its run still follows its schedule: every mode the Nesterov
+    recursion, or beta_n that of the modes' energy."""
+    s, steps = linear_sweep, linear_sweep["u"].shape[1] - 1
+    run = s["runs"][index]
+    traj, (u,) = s["sweep"]([run])
+    used = np.asarray(traj.beta[0])
+    if kind == "friedmann":
+        np.testing.assert_allclose(used, friedmann_momenta(u, s["kappa"], run), rtol=1e-12)
+    else:
+        np.testing.assert_array_equal(used, s["betas"][index])
+    expected = theory.scheduled_recursion(
+        u[0], s["kappa"], s["etas"][index, :steps], used[:steps], nesterov=kind == "nesterov"
+    )
+    np.testing.assert_allclose(u, expected, rtol=0, atol=1e-10 * np.abs(u[0]).max())
 
 
 def test_power_law_time_steps_resolve_the_hubble_time(linear_sweep):

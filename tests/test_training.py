@@ -72,6 +72,23 @@ def test_checkpoints_hold_the_parameters_of_their_step(rng):
         np.testing.assert_allclose(apply_fn(p, x), traj.f[0, step], atol=1e-12)
 
 
+def test_checkpoints_at_adjacent_steps_hold_their_own_steps(rng):
+    """Checkpoints at consecutive steps (slot k of step n = the count of checkpoints below n):
+    each slot holds theta of its own step, not its neighbour's; f is linear in the parameters,
+    so slot k reproduces the output recorded at its step."""
+    x = rng.standard_normal((6, 3))
+    y = rng.standard_normal(6)
+    model = LinearModel()
+    params = jax.tree.map(lambda a: a[None], model.init(jax.random.key(0), x)["params"])
+    apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    steps, ckpts = 9, [0, 1, 2, 5, 6, 9]
+    traj = training.train_sweep(apply_fn, params, [0.1], [0.5], x, y, steps, ckpts)
+    assert not np.allclose(traj.f[0, 1], traj.f[0, 2])  # neighbours differ
+    for k, step in enumerate(ckpts):
+        p = jax.tree.map(lambda a, k=k: a[0, k], traj.checkpoints)
+        np.testing.assert_allclose(apply_fn(p, x), traj.f[0, step], atol=1e-12)
+
+
 def test_vmapped_sweep_equals_separate_runs(rng):
     x = rng.standard_normal((8, 4))
     y = rng.standard_normal(8)
@@ -139,6 +156,21 @@ def test_untraced_schedule_branches_change_no_value(rng):
     for a, b in zip(jax.tree.leaves(alone), jax.tree.leaves(mixed), strict=True):
         np.testing.assert_allclose(a, b[:2], rtol=1e-12, atol=1e-12)
     assert not np.allclose(mixed.beta[3], betas[3])  # the Friedmann branch did run
+
+
+def test_train_sweep_traces_only_the_branches_its_runs_switch_on(rng, monkeypatch):
+    """train_sweep compiles each job with the `schedule_branches` of its switches: none for
+    constant runs (default switches), Nesterov's alone for a job with a Nesterov run."""
+    x, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
+    model = LinearModel()
+    params = jax.tree.map(lambda a: jnp.stack([a, a]), model.init(jax.random.key(0), x)["params"])
+    apply_fn = lambda p, x: model.apply({"params": p}, x)  # noqa: E731
+    traced = []
+    monkeypatch.setattr(training, "_compiled_sweep", lambda *args: traced.append(args[-1]))
+    job = (apply_fn, params, [0.1, 0.1], [0.5, 0.5], x, y, 4, [0, 4])
+    training.train_sweep(*job)
+    training.train_sweep(*job, nesterov=np.array([False, True]))
+    assert traced == [(False, False), (True, False)]
 
 
 def while_bodies(hlo: str) -> list[str]:
@@ -412,10 +444,65 @@ def test_kappa_leaves_training_bit_identical_and_chunks_agree(rng, stride, dense
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)  # float32 rounding over 21 steps
 
 
+@pytest.mark.parametrize("modes", [1, 2])
+def test_initial_eigenvectors_are_the_top_ones_of_each_runs_kernel(rng, modes):
+    """v_a (run, mode, sample), one mode as well as several: unit vectors spanning the top
+    eigenvectors of an independent eigh of each run's initial NTK (structured kernel)."""
+    model, runs, x, _ = small_mlp_job(rng)
+    params = training.init_params_for(model, runs[:2], x)
+    vectors = training.initial_eigenvectors(model, params, x, modes)
+    assert vectors.shape == (2, modes, 8)
+    ntk = ntk_function(model, "structured")
+    for r in range(2):
+        kernel = np.asarray(ntk(jax.tree.map(lambda a, r=r: a[r], params), x))
+        top = np.linalg.eigh(kernel)[1][:, ::-1][:, :modes]
+        np.testing.assert_allclose(np.abs(vectors[r] @ top), np.eye(modes), atol=1e-8)
+
+
+def test_kappa_of_one_mode_is_written(rng):
+    """kappa_modes 1: kappa (run, kappa_step, 1) on the mode a = 0, the top one (as the ntk
+    stage numbers its eigenmodes), kappa_0(0) = lambda_0(0) / N of an independent eigh of the
+    initial kernel."""
+    model, runs, x, y = small_mlp_job(rng)
+    kappa = dict(kappa_modes=1, kappa_stride=5)
+    ds = training.sweep_dataset(model, runs[:2], x, y, 5, [0, 5], 100.0, **kappa)
+    assert ds.kappa.shape == (2, 2, 1)
+    np.testing.assert_array_equal(ds.kappa_step, [0, 5])
+    np.testing.assert_array_equal(ds.mode, [0])
+    ntk = ntk_function(model, "structured")
+    for r in range(2):
+        params = training.variables_to_params(ds, run=r, checkpoint=0)
+        top = np.linalg.eigvalsh(np.asarray(ntk(params, x)))[-1]
+        np.testing.assert_allclose(ds.kappa.isel(run=r, kappa_step=0, mode=0), top / 8, 1e-8)
+
+
 def test_kappa_off_writes_no_kappa_variable(rng):
     model, runs, x, y = small_mlp_job(rng, jnp.float32)
     ds = training.sweep_dataset(model, runs[:2], x, y, 5, [0, 5], 100.0, kappa_modes=4)
     assert "kappa" not in ds and "kappa_step" not in ds.coords
+
+
+def test_kappa_off_computes_no_kernel(rng, monkeypatch):
+    """Stride 0 (off) with kappa_modes set: no initial NTK is computed (an N x N kernel per run,
+    at scale the cost of the ntk stage), and none is needed."""
+    import nncosmo.ntk as ntk_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("kappa off, yet an NTK was computed")
+
+    monkeypatch.setattr(ntk_module, "ntk_function", refuse)
+    model, runs, x, y = small_mlp_job(rng, jnp.float32)
+    ds = training.sweep_dataset(model, runs[:2], x, y, 5, [0, 5], 100.0, kappa_modes=4)
+    assert "kappa" not in ds
+
+
+def test_sweep_dataset_trains_in_the_chunks_asked_for(rng):
+    """`chunk` reaches the sweep: two runs in chunks of one report two chunks, in order."""
+    model, runs, x, y = small_mlp_job(rng, jnp.float32)
+    calls = []
+    report = lambda *args: calls.append(tuple(int(a) for a in args))  # noqa: E731
+    training.sweep_dataset(model, runs[:2], x, y, 4, [0, 4], 100.0, chunk=1, progress=report)
+    assert {c[3] for c in calls} == {2} and calls[-1][1] == 1
 
 
 def test_sweep_dataset_compiles_its_training_program_once_per_model(rng):
@@ -469,6 +556,71 @@ def test_sweep_dataset_units_make_eta_kappa_dimensionless(rng):
     ds = with_coordinate_attrs(training.sweep_dataset(*job, kappa_modes=1, kappa_stride=5))
     units = {name: ds[name].attrs["units"] for name in ("tau", "eta_n", "eta", "kappa")}
     assert units == {"tau": "tau", "eta_n": "tau^2", "eta": "tau^2", "kappa": "1/tau^2"}
+
+
+@pytest.fixture(scope="module")
+def friedmann_job():
+    """sweep_dataset of a constant and a Friedmann run (M = 2, float64 MLP), 6 steps, the
+    checkpoints given out of order, divergence factor 0.065: with it a run whose loss does not
+    fall below 6.5 % of its start counts as diverged (here the first, not the second)."""
+    model, runs, x, y = small_mlp_job(np.random.default_rng(5))
+    runs = [
+        {"eta": 0.05, "beta": 0.7, "seed": 0},
+        {"eta": 0.1, "beta": 0.9, "seed": 1, "schedule": {"kind": "friedmann", "planck_mass": 2.0}},
+    ]
+    ds = training.sweep_dataset(model, runs, x, y, 6, [6, 0, 3], 0.065)
+    return model, runs, x, y, ds
+
+
+def test_sweep_dataset_labels_each_checkpoint_with_its_step(friedmann_job):
+    """Checkpoints given out of order: the coordinate is sorted and the parameters under the
+    label s give the output f recorded at step s."""
+    model, runs, x, _, ds = friedmann_job
+    np.testing.assert_array_equal(ds.checkpoint, [0, 3, 6])
+    for r in range(len(runs)):
+        for k, step in enumerate(ds.checkpoint.values):
+            params = training.variables_to_params(ds, run=r, checkpoint=k)
+            f = apply_function(model)(params, jnp.asarray(x))
+            np.testing.assert_allclose(f, ds.f.isel(run=r, step=step), rtol=1e-12, atol=1e-12)
+
+
+def test_sweep_dataset_records_the_momenta_the_friedmann_run_used(friedmann_job):
+    """beta_n of the dataset: the constant run's beta; the Friedmann run's exp(-3 H sqrt(eta)),
+    H^2 = (rho / M^2 + Lambda) / 3, Lambda = (ln beta)^2 / (3 eta) (docs/physics.md §11), with
+    rho = |r(n) - r(n-1)|^2 / (2 eta) + (N/2) |grad L|^2 computed here at the checkpoints from
+    the recorded outputs and the saved parameters (from rest: r(-1) = r(0))."""
+    model, runs, x, y, ds = friedmann_job
+    np.testing.assert_array_equal(ds.beta_n.isel(run=0), 0.7)
+    eta, beta, samples = 0.1, 0.9, len(y)
+    loss = lambda p: training.mse_loss(apply_function(model)(p, jnp.asarray(x)), y)  # noqa: E731
+    f = ds.f.isel(run=1).values
+    for k, step in enumerate(ds.checkpoint.values):
+        grads = jax.grad(loss)(training.variables_to_params(ds, run=1, checkpoint=k))
+        squares = sum(np.sum(np.asarray(g) ** 2) for g in jax.tree.leaves(grads))
+        kinetic = np.sum((f[step] - f[max(step - 1, 0)]) ** 2) / (2 * eta)
+        rho = (kinetic + samples * squares / 2) / 2.0**2
+        hubble = np.sqrt((rho + np.log(beta) ** 2 / (3 * eta)) / 3)
+        expected = np.exp(-3 * hubble * np.sqrt(eta))
+        assert ds.beta_n.isel(run=1, step=step) == pytest.approx(expected, rel=1e-10)
+    assert np.all(ds.beta_n.isel(run=1) < beta)
+
+
+def test_sweep_dataset_time_is_the_sum_of_root_learning_rates(friedmann_job):
+    """tau_n = sum_{k<n} sqrt(eta_k) (docs/physics.md §1): n sqrt(eta) for constant eta_n."""
+    _, runs, _, _, ds = friedmann_job
+    for r, run in enumerate(runs):
+        np.testing.assert_array_equal(ds.eta_n.isel(run=r), run["eta"])
+        np.testing.assert_allclose(ds.tau.isel(run=r), np.arange(7) * np.sqrt(run["eta"]))
+
+
+def test_sweep_dataset_flags_divergence_by_its_own_factor(friedmann_job):
+    """`diverged` with the job's divergence factor (0.065 here, not 100): a run is flagged
+    exactly where its recorded loss ends above 0.065 times its start."""
+    *_, ds = friedmann_job
+    loss = ds.loss.values
+    grew = loss[:, -1] > 0.065 * loss[:, 0]
+    np.testing.assert_array_equal(ds.diverged, grew)
+    assert grew.any() and not grew.all()
 
 
 def test_batched_schedules_broadcast_constants_and_default_the_switches():
