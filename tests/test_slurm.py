@@ -279,10 +279,8 @@ def test_a_job_over_its_memory_request_fails_with_slurms_reason(running_cluster,
     (job,) = sacct_jobs(workdir)
     assert f"SLURM-job '{job}' failed, SLURM status is: 'FAILED'" in output, output[-4000:]
     # SLURM's reason, printed by the Snakefile's onerror handler (nncosmo.slurmlog)
-    reason = f"nncosmo: SLURM job {job}: slurmstepd"
-    assert f"StepId={job}.batch exceeded memory limit" in output.split(reason, 1)[-1], output[
-        -4000:
-    ]
+    _, printed, after = output.partition(f"nncosmo: SLURM job {job}: slurmstepd")
+    assert printed and f"StepId={job}.batch exceeded memory limit" in after, output[-4000:]
     assert not (workdir / "results/data/teacher.nc").exists()
 
 
