@@ -10,7 +10,7 @@ import yaml
 from userdir import run_readme_command
 
 import nncosmo
-from nncosmo.codedeps import code_digest, code_digests, imported_modules
+from nncosmo.codedeps import code_digest, code_digests, imported_modules, rule_code
 
 SYNTHETIC = {
     "pkg/__init__.py": "",
@@ -160,3 +160,19 @@ def test_library_edit_reruns_exactly_the_rules_that_import_it(user_with_own_code
         handle.write("EDITED = True\n")
     output = run_readme_command(workdir, "-n", "--quiet", "rules", env=env)
     assert scheduled_rules(output) == {*EDITS[module], "manifest", "all"}, output[-3000:]
+
+
+def test_rule_code_gives_each_script_its_own_digest_and_its_modules(package):
+    """The Snakefile's CODE: per script file name, the script's digest, then its modules'."""
+    scripts = [package / "script.py", package / "other.py"]
+    code = rule_code(scripts, package / "pkg")
+    assert sorted(code) == ["other.py", "script.py"]
+    assert list(code["script.py"]) == ["script", "pkg", "pkg.a", "pkg.b", "pkg.c", "pkg.d"]
+    with open(package / "script.py", "a") as handle:
+        handle.write("EDITED = True\n")
+    edited = rule_code(scripts, package / "pkg")
+    assert edited["script.py"]["script"] != code["script.py"]["script"]
+    assert {k: v for k, v in edited["script.py"].items() if k != "script"} == {
+        k: v for k, v in code["script.py"].items() if k != "script"
+    }
+    assert edited["other.py"] == code["other.py"]

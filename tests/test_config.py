@@ -15,6 +15,7 @@ from nncosmo import theory
 from nncosmo.config import (
     ConfigError,
     built_figures,
+    canonical,
     check_config,
     check_cosmologies,
     disk_note,
@@ -30,6 +31,7 @@ from nncosmo.config import (
     sweep_runs,
     training_file_bytes,
     validate_config,
+    widths_for,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,6 +98,28 @@ def set_key(config, dotted, value):
             0,
             "'cosmologies.targets.misalignment.phi0' = 0 is invalid: must not be 0 (field at t0",
         ),
+        ("training.steps", True, "'training.steps' = True is invalid: must be of type integer"),
+        (
+            "sweeps.grid.eta",
+            [0.1, 0.1],
+            "'sweeps.grid.eta' = [0.1, 0.1] is invalid: must not repeat",
+        ),
+        ("datasets", {}, "'datasets' = {} is invalid: must have at least 1 entry(ies)"),
+        (
+            "datasets.digits.classes",
+            [3, 10],
+            "'datasets.digits.classes[1]' = 10 is invalid: must be >= 0 and <= 9",
+        ),
+        (
+            "datasets.digits.classes",
+            [3, 8, 1],
+            "= [3, 8, 1] is invalid: must have at most 2 item(s)",
+        ),
+        (
+            "training.checkpoints",
+            [-1, 0],
+            "'training.checkpoints[0]' = -1 is invalid: must be >= 0",
+        ),
         ("model.unknown_key", 3, "unknown config key 'model.unknown_key' (allowed: activation,"),
         (
             "sweps",
@@ -130,6 +154,7 @@ def test_an_item_error_carries_its_lists_description(config):
         ("training.steps", "true", True),
         ("training.steps", "four", False),
         ("model.activation", "1", False),  # text is right there: not one of the names
+        ("figures.reference.eta", "0.1", True),  # a float as text
     ],
 )
 def test_a_number_given_as_text_is_explained(config, key, value, hinted):
@@ -203,6 +228,7 @@ def test_beta_zero_is_rejected_with_the_reason(config, key, value):
         ("figures.dataset", "cifar", "figures.dataset"),
         ("figures.grid_sweep", "nope", "figures.grid_sweep"),
         ("figures.reference", {"eta": 9.0, "beta": 0.9}, "figures.reference"),
+        ("figures.reference", {"eta": 0.1, "beta": 0.6}, "figures.reference"),  # eta of the grid
         ("ntk.modes", 1000, "ntk.modes"),
         ("training.kappa_modes", 1000, "training.kappa_modes"),
         ("figures.histories", ["nope"], "figures.histories"),
@@ -623,3 +649,129 @@ def test_a_target_at_the_nyquist_phase_is_rejected(steps, rejected):
         assert str(err.value).endswith("use steps >= 3 or a shorter span")  # 2 pi / 3 < pi
     else:
         check_cosmologies(config)
+
+
+def test_friedmann_lowest_hubble_is_the_vacuum_rate():
+    """rho_phi >= 0 only adds to H^2 = (rho_phi + Lambda) / 3: the floor is sqrt(Lambda / 3),
+    0.2 for Lambda = 0.12 (config.yaml's de Sitter target, Lambda = 3 H^2)."""
+    assert lowest_hubble({"kind": "friedmann", "Lambda": 0.12}, 8.0) == pytest.approx(0.2)
+
+
+# (key, the last value allowed, the first value beyond it, the rule the message names): the
+# schema's bounds, each checked from both sides.
+BOUNDS = [
+    ("datasets.teacher.seed", 0, -1, "must be >= 0 and <= 4294967295"),
+    ("datasets.teacher.seed", 2**32 - 1, 2**32, "must be >= 0 and <= 4294967295"),
+    ("datasets.teacher.n_samples", 2, 1, "must be >= 2"),
+    ("datasets.teacher.noise", 0.0, -0.1, "must be >= 0"),
+    ("model.bias_std", 0.0, -0.1, "must be >= 0"),
+    ("training.divergence_factor", 1.5, 1.0, "must be > 1"),
+    ("training.kappa_modes", 1, 0, "must be >= 1"),
+    ("gpus_per_job", 8, 9, "must be >= 0 and <= 8"),
+    ("cosmology.rtol", 1.0e-3, 2.0e-3, "must be > 0 and <= 0.001"),
+    ("duality.fit_rel_floor", 0.5, 1.0, "must be > 0 and < 1"),
+    ("duality.hubble_window", 4, 3, "must be >= 4"),
+    ("figures.dpi", 50, 49, "must be >= 50 and <= 1200"),
+    ("figures.dpi", 1200, 1201, "must be >= 50 and <= 1200"),
+    ("claims.on_failure", "error", "ignore", "must be one of 'warn', 'error'"),
+    ("cosmologies.network.amplitude", 1.0, 1.5, "must be > 0 and <= 1"),
+    ("cosmologies.targets.de_sitter.steps", 10, 9, "must be >= 10"),
+    ("sweeps.history_radiation.schedule.p", 0.1, 0.0, "must be > 0"),
+    ("sweeps.history_radiation.schedule.hubble_step", 0.0, -0.1, "must be >= 0"),
+]
+
+
+@pytest.mark.parametrize(("key", "allowed", "beyond", "rule"), BOUNDS)
+def test_a_bound_admits_its_last_value_and_names_the_first_beyond(
+    config, key, allowed, beyond, rule
+):
+    validate_config(set_key(copy.deepcopy(config), key, allowed), SCHEMA)
+    with pytest.raises(ConfigError) as err:
+        validate_config(set_key(copy.deepcopy(config), key, beyond), SCHEMA)
+    (line,) = str(err.value).splitlines()[1:]
+    assert line.startswith(f"  config key '{key}' = {beyond!r} is invalid: {rule}")
+
+
+def test_left_out_keys_take_their_documented_defaults(config):
+    """gpus_per_job 0 runs on CPUs; chunk_runs 0 vmaps all runs; kappa_stride 0 is off, and
+    with it kappa_dense_steps 0; kappa_modes 1 (the schema's descriptions)."""
+    del config["gpus_per_job"]
+    for key in ("chunk_runs", "kappa_stride", "kappa_dense_steps", "kappa_modes"):
+        del config["training"][key]
+    validate_config(config, SCHEMA)
+    assert config["gpus_per_job"] == 0
+    assert [config["training"][k] for k in ("chunk_runs", "kappa_stride", "kappa_modes")] == [
+        0,
+        0,
+        1,
+    ]
+    assert config["training"]["kappa_dense_steps"] == 0
+
+
+def test_a_figure_sweep_that_is_no_sweep_names_the_sweeps(config):
+    config["figures"]["grid_sweep"] = "nope"
+    with pytest.raises(ConfigError) as err:
+        check_config(config)
+    assert str(err.value) == (
+        "config key 'figures.grid_sweep' = 'nope' is invalid: "
+        f"must name one of the sweeps {sorted(config['sweeps'])}"
+    )
+
+
+def test_hubble_window_may_reach_two_below_the_steps(config):
+    """The schema's description: at most training.steps - 2."""
+    steps = config["training"]["steps"]
+    config["duality"]["hubble_window"] = steps - 2
+    check_config(config)
+    config["duality"]["hubble_window"] = steps - 1
+    with pytest.raises(ConfigError, match=f"'duality.hubble_window' = {steps - 1} is invalid"):
+        check_config(config)
+
+
+def test_a_schedule_without_its_optional_keys_takes_the_schema_defaults():
+    """The defaults a run's schedule gets filled in (power_law's hubble_step, friedmann's
+    planck_mass) are the schema's: a sweep given through --config or with the schema bypassed
+    trains what the schema documents."""
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    checked = []
+    for case in schema["$defs"]["schedule"]["allOf"]:
+        kind = case["if"]["properties"]["kind"].get("const")
+        properties = case["then"].get("properties", {})
+        defaults = {key: p["default"] for key, p in properties.items() if "default" in p}
+        if not defaults:
+            continue
+        required = [key for key in case["then"].get("required", []) if key != "kind"]
+        schedule = {"kind": kind, **dict.fromkeys(required, 0.5)}
+        (run,) = sweep_runs({"eta": [0.1], "beta": [0.9], "seeds": [0], "schedule": schedule})
+        assert {key: run["schedule"][key] for key in defaults} == defaults, kind
+        checked.append(kind)
+    assert checked == ["power_law", "friedmann"]
+
+
+def test_a_job_trains_the_runs_of_the_sweeps_at_its_own_width(config):
+    """teacher at width 128 is trained by the width sweep alone, not by the sweeps at 1024;
+    the widths come sorted."""
+    for dataset in config["datasets"]:
+        sweeps = [s for s in config["sweeps"].values() if dataset in s["datasets"]]
+        widths = sorted({w for s in sweeps for w in s["widths"]})
+        assert widths_for(config, dataset) == widths
+        for width in widths:
+            expected = {
+                run
+                for sweep in sweeps
+                if width in sweep["widths"]
+                for run in itertools.product(
+                    sweep["eta"], sweep.get("beta", [None]), sweep["seeds"]
+                )
+            }
+            runs = runs_for(config, dataset, width)
+            assert {(r["eta"], r["beta"], r["seed"]) for r in runs} == expected, (dataset, width)
+
+
+def test_canonical_params_do_not_depend_on_the_order_of_keys():
+    """A reordered config.yaml (or a key the schema's default appended) gives the same repr,
+    so Snakemake's params trigger reruns nothing."""
+    given = {"b": 1, "a": {"d": [2, 1], "c": 3.0}}
+    reordered = {"a": {"c": 3.0, "d": [2, 1]}, "b": 1}
+    assert repr(canonical(given)) == repr(canonical(reordered))
+    assert repr(canonical(given)) == "{'a': {'c': 3.0, 'd': [2, 1]}, 'b': 1}"

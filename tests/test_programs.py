@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -129,3 +130,41 @@ def test_importing_the_integrator_module_does_not_import_diffrax(module):
     code = f"import sys, {module}; print('diffrax._integrate' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_key_covers_the_pytree_structure_and_x64():
+    """The same leaves in another pytree trace another program; so does another x64 setting."""
+    x = np.zeros(3)
+    rate = programs.argument_key(({"rate": x},))
+    scale = programs.argument_key(({"scale": x},))
+    assert programs.program_key("f", rate, ()) != programs.program_key("f", scale, ())
+    key = programs.program_key("f", rate, ())
+    previous = jax.config.jax_enable_x64
+    try:
+        jax.config.update("jax_enable_x64", not previous)
+        assert programs.program_key("f", rate, ()) != key
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+
+
+def test_a_program_with_host_callbacks_runs_jitted_and_is_not_stored(tmp_path, monkeypatch):
+    """jax cannot serialise host callbacks (equinox's checks under EQX_ON_ERROR=raise): the
+    function runs as jitted and nothing is written."""
+    monkeypatch.setenv(PROGRAMS_ENV, str(tmp_path / "programs"))
+
+    def doubled(x):
+        jax.debug.callback(lambda value: None, x)
+        return 2 * x
+
+    program = StoredProgram("test.callback", doubled)
+    np.testing.assert_array_equal(program(np.arange(3.0)), [0.0, 2.0, 4.0])
+    assert not (tmp_path / "programs").exists()
+
+
+def test_the_cache_folders_are_absolute_whatever_the_working_directory(tmp_path, monkeypatch):
+    """A job that changes its working directory still finds both caches."""
+    monkeypatch.chdir(tmp_path)
+    env = jax_cache_env("cache")
+    here = Path.cwd()  # tmp_path, as the operating system names it
+    assert env["JAX_COMPILATION_CACHE_DIR"] == str(here / "cache")
+    assert env[PROGRAMS_ENV] == str(here / "cache" / "programs")

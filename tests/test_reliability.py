@@ -1,6 +1,7 @@
 """Faults lose nothing: corrupt files get clear errors, writes are atomic, a killed run resumes
 with the README's own command, and a changed or missing result is rebuilt with what follows it."""
 
+import hashlib
 import json
 import os
 import re
@@ -25,7 +26,7 @@ from userdir import (
     run_readme_command,
 )
 
-from nncosmo import locks, theory
+from nncosmo import locks, provenance, theory
 from nncosmo.io import (
     COORDINATE_ATTRS,
     CorruptDatasetError,
@@ -35,7 +36,13 @@ from nncosmo.io import (
     write_atomically,
     write_dataset,
 )
-from nncosmo.manifest import check_manifest, failing_claims, invocation, write_manifest
+from nncosmo.manifest import (
+    check_manifest,
+    failing_claims,
+    invocation,
+    read_manifest,
+    write_manifest,
+)
 from nncosmo.provenance import config_hash, git_state, runtime_state, stage_logger, start_job
 
 
@@ -520,3 +527,179 @@ def test_only_failing_claims_fail_the_run_and_only_in_error_mode():
     }
     assert failing_claims(doc, "error") == ["F2-b", "F4-d"]
     assert failing_claims(doc, "warn") == []
+
+
+def test_a_data_variable_named_like_a_coordinate_keeps_its_own_attributes(tmp_path):
+    """Only coordinates get `COORDINATE_ATTRS`: a data variable `eta` is not a learning rate."""
+    ds = xr.Dataset({"eta": ("x", [1.0, 2.0])}, coords={"x": [0, 1]})
+    back = read_dataset(write_dataset(ds, tmp_path / "r.nc"))
+    assert back.eta.attrs == {}
+
+
+def test_a_seed_that_is_not_per_run_is_not_recorded_as_the_runs_seeds(tmp_path):
+    ds = xr.Dataset({"x": ("sample", [1.0, 2.0])}, coords={"seed": 7})
+    back = read_dataset(write_dataset(ds, tmp_path / "data.nc", {"stage": "data"}))
+    assert json.loads(back.attrs["provenance"]) == {"stage": "data"}
+
+
+def open_handles(path: Path) -> int:
+    """How many file descriptors of this process point to `path`."""
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            count += os.readlink(fd) == str(path)
+        except OSError:  # the descriptor closed meanwhile (e.g. the one listing the folder)
+            continue
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
+def test_a_read_closes_the_file_unless_lazy(tmp_path):
+    """A loaded dataset holds no handle on its file; a lazy one keeps it open to read later."""
+    path = write_dataset(small_dataset(), tmp_path / "r.nc").resolve()
+    loaded = read_dataset(path)
+    assert open_handles(path) == 0
+    lazy = read_dataset(path, lazy=True)
+    assert open_handles(path) >= 1
+    np.testing.assert_array_equal(lazy.a.values, loaded.a.values)
+    lazy.close()
+
+
+def git(root: Path, *args: str) -> str:
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.org"]
+    out = subprocess.run(["git", "-C", str(root), *identity, *args], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_provenance_names_the_commit_and_whether_tracked_files_changed(tmp_path):
+    """Untracked files (results/, logs) do not make the tree dirty; an edited tracked file does."""
+    git(tmp_path, "init", "-q")
+    (tmp_path / "code.py").write_text("X = 1\n")
+    git(tmp_path, "add", "code.py")
+    git(tmp_path, "commit", "-q", "-m", "first")
+    commit = git(tmp_path, "rev-parse", "HEAD")
+    (tmp_path / "untracked.nc").write_bytes(b"result")
+    assert git_state.__wrapped__(str(tmp_path)) == {"commit": commit, "dirty": False}
+    (tmp_path / "code.py").write_text("X = 2\n")
+    assert git_state.__wrapped__(str(tmp_path)) == {"commit": commit, "dirty": True}
+
+
+def test_a_package_that_is_not_installed_is_recorded_as_none(monkeypatch):
+    monkeypatch.setattr(provenance, "PACKAGES", ("numpy", "no-such-package-nncosmo"))
+    versions = provenance.package_versions.__wrapped__()
+    assert versions == {"numpy": np.__version__, "no-such-package-nncosmo": None}
+
+
+def test_runtime_state_records_jax_where_the_process_runs_it():
+    import jax
+
+    state = provenance.runtime_state()
+    assert state["jax_backend"] == jax.default_backend()
+    assert state["jax_enable_x64"] is bool(jax.config.jax_enable_x64)
+    assert state["jax_devices"] == [str(d) for d in jax.devices()]
+
+
+def test_progress_lines_give_the_share_done_and_the_time_left(monkeypatch):
+    """2 chunks of 10 steps (steps 0..9): step 4 of chunk 0 is 5 of 20 steps, 25 %; step 4 of
+    chunk 1 is 15, 75 %, and 10 s after the first report (the rate after compiling: 50 % in
+    10 s), 25 % are left: about 5 s."""
+    lines, clock = [], iter([110.0, 120.0])
+    monkeypatch.setattr(provenance.time, "perf_counter", lambda: next(clock))
+    log = SimpleNamespace(info=lambda fmt, *args: lines.append(fmt % args))
+    report = provenance.progress_logger(log, start=100.0)
+    report(4, 0, 9, 2)
+    report(4, 1, 9, 2)
+    assert lines == [
+        " 25 % of the job (chunk 1/2 at step 4/9), 10.0 s",
+        " 75 % of the job (chunk 2/2 at step 4/9), 20.0 s, about 5 s left",
+    ]
+
+
+def test_manifest_lines_give_checksum_size_and_mtime_in_path_order(tmp_path):
+    """`sha256  bytes  mtime_ns  path`, sorted by path whatever the order of the inputs."""
+    paths = [tmp_path / name for name in ("b.nc", "a.nc")]
+    for i, path in enumerate(paths):
+        path.write_bytes(b"x" * (i + 3))
+    record = dict.fromkeys(("config_hash", "git", "packages", "runtime"))
+    write_manifest(tmp_path / "MANIFEST", [str(p) for p in paths], record)
+    expected = [
+        (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_size, p.stat().st_mtime_ns, str(p))
+        for p in sorted(paths)
+    ]
+    assert [tuple(entry) for entry in read_manifest(tmp_path / "MANIFEST")] == expected
+
+
+def test_an_untouched_result_is_checked_without_reading_it(tmp_path, monkeypatch):
+    """Same size and mtime: the check costs a stat call, not a checksum of the file."""
+    result, manifest = manifest_of_one_file(tmp_path)
+    monkeypatch.setattr("nncosmo.manifest.sha256_file", lambda path: pytest.fail("read"))
+    assert check_manifest(manifest) == []
+
+
+def test_a_dry_run_removes_nothing_and_says_what_a_run_would_do(tmp_path):
+    result, manifest = manifest_of_one_file(tmp_path)
+    result.write_bytes(b"abcde")
+    (message,) = check_manifest(manifest, dry_run=True)
+    assert message.startswith(f"{result} changed since MANIFEST was written; a run without -n ")
+    assert result.exists() and manifest.exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_start_time_is_field_22_of_proc_stat():
+    """proc(5): field 22, starttime (the command `sleep` has no space or parenthesis)."""
+    child = subprocess.Popen(["sleep", "10"])
+    try:
+        fields = Path(f"/proc/{child.pid}/stat").read_text().split()
+        assert fields[1] == "(sleep)"
+        assert locks._start_time(child.pid) == fields[21]
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_holder_this_user_may_not_signal_counts_as_alive(tmp_path, monkeypatch):
+    """os.kill(pid, 0) raises PermissionError for another user's live process: keep the lock."""
+    smk = stale_lock(tmp_path, pid=dead_pid())
+
+    def not_permitted(pid, sig):
+        raise PermissionError(pid)
+
+    monkeypatch.setattr(locks.os, "kill", not_permitted)
+    assert locks.clear_stale_lock(smk) is None
+    assert (smk / "locks" / "0.output.lock").exists()
+
+
+def test_a_live_pid_whose_start_time_cannot_be_read_counts_as_alive(tmp_path, monkeypatch):
+    smk = stale_lock(tmp_path, pid=os.getpid(), start_time="1")
+    monkeypatch.setattr(locks, "_start_time", lambda pid: None)  # /proc unreadable
+    assert locks.clear_stale_lock(smk) is None
+
+
+def test_a_cluster_runs_record_keeps_its_lock_after_it_died(tmp_path):
+    smk = tmp_path / ".snakemake"
+    (smk / "locks").mkdir(parents=True)
+    (smk / "locks" / "0.output.lock").write_text("results/x.nc\n")
+    locks.record_owner(smk, local=False)
+    record = json.loads((smk / locks.OWNER_FILE).read_text())
+    (smk / locks.OWNER_FILE).write_text(json.dumps({**record, "pid": dead_pid()}))
+    assert "scancel" in locks.clear_stale_lock(smk)
+    assert (smk / "locks" / "0.output.lock").exists()
+
+
+def test_an_empty_lock_folder_of_a_dead_run_is_left_alone(tmp_path):
+    smk = stale_lock(tmp_path, pid=dead_pid())
+    (smk / "locks" / "0.output.lock").unlink()
+    assert locks.clear_stale_lock(smk) is None
+    assert (smk / locks.OWNER_FILE).exists()
+
+
+def test_a_record_without_local_is_of_a_local_run(tmp_path):
+    """A holder record written before `local` existed: the run's jobs ran here."""
+    smk = stale_lock(tmp_path, pid=dead_pid())
+    record = json.loads((smk / locks.OWNER_FILE).read_text())
+    del record["local"]
+    (smk / locks.OWNER_FILE).write_text(json.dumps(record))
+    assert "stale lock" in locks.clear_stale_lock(smk)
+    assert not (smk / "locks").exists()
