@@ -193,11 +193,37 @@ def test_manifest_of_an_f8_build_lists_the_network_data_set():
     lists every result file (no trained job reads that data set)."""
     network = yaml.safe_load((ROOT / "config.yaml").read_text())["cosmologies"]["network"]
     out = snakemake("-n", "--forceall", "--cores", "2", "--config", "figures={build: [F8]}")
-    lines = out.stdout.splitlines()
-    manifest = lines[lines.index("rule manifest:") + 1]
-    assert manifest.strip().startswith("input:")
-    assert f"results/data/{network['dataset']}.nc" in manifest.split(": ", 1)[1].split(", ")
+    inputs, _ = planned_files(out.stdout, "manifest")["manifest"]
+    assert f"results/data/{network['dataset']}.nc" in inputs
     assert "train" not in planned_jobs(out.stdout)
+
+
+def test_only_the_figures_job_drawing_f8_reads_the_simulations():
+    """A changed target re-renders the job that draws F8, not the other (F1, F3, F5, F7), which
+    reads the sweeps' stages alone; the F8 job reads those too for its F2, F4 and F6."""
+    jobs = planned_files(snakemake("-n", "--forceall", "--cores", "2").stdout, "figures_")
+    assert sorted(jobs) == ["figures_1", "figures_2"]
+    for job, (inputs, outputs) in jobs.items():
+        simulations = [f for f in inputs if f.startswith("results/simulate/")]
+        draws_f8 = "results/figures/F8_reverse.png" in outputs
+        assert len(simulations) == (2 if draws_f8 else 0), job
+        assert "results/duality/teacher/w1024.nc" in inputs, job
+    assert sum("results/figures/F8_reverse.png" in out for _, out in jobs.values()) == 1
+
+
+def planned_files(stdout: str, prefix: str) -> dict[str, tuple[list[str], list[str]]]:
+    """Rule name -> (inputs, outputs) of a dry run's jobs whose rule name starts with prefix."""
+    found, rule = {}, None
+    for line in stdout.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            name = line.split()[1].rstrip(":")
+            rule = name if name.startswith(prefix) else None
+            if rule:
+                found[rule] = ([], [])
+        elif rule and line.strip().startswith(("input:", "output:")):
+            key, files = line.strip().split(": ", 1)
+            found[rule][key == "output"].extend(files.split(", "))
+    return found
 
 
 def planned_priorities(stdout: str) -> dict[tuple[str, str], int]:

@@ -56,7 +56,13 @@ for part, figures in enumerate(figure_jobs(config), start=1):
         name:
             f"figures_{part}"
         input:
-            **RESULT_INPUTS,
+            # the sweeps' stages and data sets for F1-F7, the simulations for F8: a changed
+            # target re-renders only the job that draws F8
+            **{
+                key: files
+                for key, files in RESULT_INPUTS.items()
+                if ("F8" in figures if key == "simulate" else bool(set(figures) - {"F8"}))
+            },
         output:
             **{name: path for fig in figures for name, path in FIGURE_OUTPUTS[fig].items()},
         params:
