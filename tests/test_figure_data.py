@@ -642,6 +642,18 @@ def test_f8_settings_text_shows_the_target_s_settings():
     assert text.endswith(f"κ drift 2.5e{MINUS}04")
 
 
+def test_f8_settings_text_shows_a_constant_setting_once():
+    """F8 panel text: a setting constant over the steps (a de Sitter target's) reads `= value`,
+    not an interval whose ends agree; one varying only past the printed digits likewise."""
+    ds = simulation("sitter")
+    ds["beta"] = xr.full_like(ds.beta, 0.991)
+    ds["eta"] = xr.full_like(ds.eta, 2.48e-4) * (1 + 1e-9 * np.arange(ds.sizes["step"]))
+    text = figures._settings_text(ds)
+    assert "= 0.9910\n" in text and "= 0.000248\n" in text
+    assert text.count("∈") == 1  # the loss scale still varies
+    assert f"∈ [{ds.loss_scale.min().item():.3g}, {ds.loss_scale.max().item():.3g}]\n" in text
+
+
 def test_f8_measured_text_shows_the_field_error():
     """F8 panel text: sup |phi_net - phi_target| / |phi(t0)| of the target."""
     ds = simulation("sitter")

@@ -810,12 +810,18 @@ def _settings_text(ds) -> str:
         f"width {ds.attrs['width']}, ε = {number(ds.attrs['amplitude'], '.0e')}, "
         f"{KAPPA_0} = {ds.attrs['kappa0']:.4g}\n"
         f"dt = {ds.attrs['dt']:.3g}, {ds.attrs['steps']} steps\n"
-        f"{BETA_N} ∈ [{ds.beta.min().item():.4f}, {ds.beta.max().item():.4f}]\n"
-        f"{ETA_N} ∈ [{ds.eta.min().item():.3g}, {ds.eta.max().item():.3g}]\n"
-        f"loss scale {ETA_N}/dt² ∈ [{ds.loss_scale.min().item():.3g}, "
-        f"{ds.loss_scale.max().item():.3g}]\n"
+        f"{_span_text(BETA_N, ds.beta, '.4f')}\n"
+        f"{_span_text(ETA_N, ds.eta, '.3g')}\n"
+        f"loss scale {_span_text(f'{ETA_N}/dt²', ds.loss_scale, '.3g')}\n"
         f"κ drift {number(ds.attrs['kappa_drift'], '.1e')}"
     )
+
+
+def _span_text(name: str, values, spec: str) -> str:
+    """`name ∈ [min, max]` of a setting over the steps, `name = value` where both ends print
+    alike (a constant setting, e.g. every de Sitter target's)."""
+    low, high = format(values.min().item(), spec), format(values.max().item(), spec)
+    return f"{name} = {low}" if low == high else f"{name} ∈ [{low}, {high}]"
 
 
 def _target_title(ds) -> str:
