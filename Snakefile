@@ -13,6 +13,7 @@ from nncosmo.config import (
     built_figures,
     canonical,
     figure_jobs,
+    figure_settings,
     check_config,
     check_yaml_syntax,
     disk_note,

@@ -1,4 +1,5 @@
-"""Rule cosmology: integrate, for every run and every dictionary, the matched de Sitter field."""
+"""Rule cosmology: integrate, for every run and every dictionary, the matched de Sitter field,
+and for every scheduled run its own history's fields (exact image, continuum history; F7)."""
 
 import time
 

@@ -20,6 +20,8 @@ def main(smk) -> None:
     model = build_model(smk.params.model, network["width"], jnp.float64)
     start = time.perf_counter()
     ds = simulate_dataset(name, target, network, model, x)
+    # the F8-field claim's number (nncosmo.results.simulation_error), written out for the log:
+    # importing the measurement code would rerun the simulations whenever it changes
     worst = abs(ds.phi_network - ds.phi_target).max().item() / abs(target["phi0"])
     log.info(
         "%s: %d steps in %.1f s; kappa_0 = %.4g, eta in [%.3g, %.3g], sup|phi_net - phi| / "

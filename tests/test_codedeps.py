@@ -153,6 +153,33 @@ def test_script_edit_reruns_its_rule_and_what_reads_it(user_with_own_code):
     assert scheduled_rules(output) == {*EDITS["duality.py"], "manifest", "all"}, output[-3000:]
 
 
+HISTORIES = ["history_de_sitter", "history_radiation", "history_matter", "history_nesterov"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "rules"),
+    [
+        # F4 alone reads the reference: only its job (F2, F4, F6, F8) re-renders; claims re-measure
+        ({"reference": {"eta": 0.2, "beta": 0.5}}, {"figures_2", "claims"}),
+        # F7 alone reads the histories (here the same sweeps in another order)
+        ({"histories": [*HISTORIES[::-1], "history_friedmann"]}, {"figures_1", "claims"}),
+        # every figure reads dpi; the claims do not
+        ({"dpi": 81}, {"figures_1", "figures_2"}),
+    ],
+)
+def test_figure_setting_reruns_the_jobs_drawing_a_figure_that_reads_it(
+    tmp_path, finished_tiny_run, setting, rules
+):
+    """README's command, with a figures.* setting changed in a --configfile, in a finished run."""
+    workdir = tmp_path / "user"
+    shutil.copytree(finished_tiny_run, workdir, symlinks=True)
+    (tmp_path / "change.yaml").write_text(yaml.safe_dump({"figures": setting}))
+    output = run_readme_command(
+        workdir, "-n", "--quiet", "rules", "--configfile", str(tmp_path / "change.yaml")
+    )
+    assert scheduled_rules(output) == {*rules, "manifest", "all"}, output[-3000:]
+
+
 @pytest.mark.parametrize("module", list(EDITS))
 def test_library_edit_reruns_exactly_the_rules_that_import_it(user_with_own_code, module):
     workdir, package, env = user_with_own_code

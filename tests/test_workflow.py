@@ -20,8 +20,9 @@ import yaml
 from snakemake.utils import validate
 
 from nncosmo.claims import SIMULATION_ACCURACY, all_claims
+from nncosmo.config import FIGURE_IDS, FIGURE_READS
 from nncosmo.io import load_stage, read_dataset
-from nncosmo.results import Results
+from nncosmo.results import STAGES, Results
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -622,6 +623,39 @@ def test_slurm_profile_dry_run_resolves_every_job(tmp_path):
     seeds = {s for sweep in config["sweeps"].values() for s in sweep["seeds"]}
     assert counts["train"] < split["train"] <= counts["train"] * len(seeds)
     assert split["ntk"] == split["cosmology"] == split["duality"] == split["train"]
+
+
+class ReadSettings(dict):
+    """A settings mapping that records the keys read from it."""
+
+    def __init__(self, settings: dict):
+        super().__init__(settings)
+        self.read = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+
+@pytest.mark.parametrize("fig", FIGURE_IDS)
+def test_each_figure_reads_the_settings_its_job_is_rerun_for(tiny_run, fig):
+    """Each figure of the tiny run, drawn from its files, reads exactly the figures.* settings
+    that FIGURE_READS gives its rendering job as params (dpi is read by the figures script): one
+    it read but did not declare would leave its figure stale when that setting changes."""
+    from nncosmo.figures import FIGURES, plt
+
+    results, config = tiny_run
+    config = {**config, "figures": ReadSettings(config["figures"])}
+    inputs = SimpleNamespace(
+        data=sorted((results / "data").glob("*.nc")),
+        **{s: sorted((results / s).rglob("*.nc")) for s in (*STAGES, "simulate")},
+    )
+    plt.close(FIGURES[fig](Results.load(inputs, config)))
+    assert config["figures"].read == set(FIGURE_READS[fig])
 
 
 def test_f1_shows_three_dictionaries_and_claims_the_adiabatic_one(tiny_run):

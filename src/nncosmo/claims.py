@@ -42,6 +42,7 @@ from nncosmo.results import (
     first_zero_crossing,
     good_fits,
     history_background_error,
+    hubble_fit_error,
     infinite_width_ratios,
     lambda_slopes,
     loglog_slope,
@@ -480,7 +481,7 @@ def lambda_claims(results: Results) -> list[Claim]:
     no_slope = too_few(most, MIN_SLOPE_POINTS, "eta values with good mean-mode fits at any beta")
     worst = max(slopes.values(), key=lambda s: abs(s + 1)) if slopes else np.nan
     claimed, left_out = claimed_runs(grid)
-    ratio = np.abs(claimed.H_fit.sel(mode=0) / claimed.H_exact - 1).values
+    ratio = hubble_fit_error(claimed).values
     ratio[~good_fits(claimed)] = np.nan  # a failed fit (status not ok) measures no H
     one_minus_beta, err = continuum_h_error(grid)
     finite = np.isfinite(err)

@@ -263,7 +263,7 @@ def lowest_hubble(background: dict, span: float) -> float:
     if kind == "de_sitter":
         return background["H"]
     if kind == "power_law":
-        return background["p"] / (background["t0"] + span)
+        return theory.power_law_hubble(background["p"], background["t0"] + span)
     return float(theory.friedmann_hubble(0.0, background["Lambda"]))
 
 
@@ -446,6 +446,27 @@ def figure_jobs(config: dict) -> list[list[str]]:
     built = built_figures(config)
     jobs = min(config["figures"].get("jobs", 2), len(built))
     return [built[k::jobs] for k in range(jobs)]
+
+
+# The figures.* settings each figure reads (besides dpi, which every figure reads): its rendering
+# job's params hold only its figures' settings, so that a changed setting re-renders only the
+# jobs drawing a figure that reads it (tests/test_workflow.py records what each figure reads).
+FIGURE_READS = {
+    "F1": ("dataset", "grid_sweep"),
+    "F2": ("dataset", "width_sweep"),
+    "F3": ("dataset", "grid_sweep"),
+    "F4": ("dataset", "grid_sweep", "reference", "width_sweep"),
+    "F5": ("width_sweep",),
+    "F6": ("dataset", "width_sweep"),
+    "F7": ("dataset", "histories"),
+    "F8": (),
+}
+
+
+def figure_settings(config: dict, figures: list[str]) -> dict:
+    """The figures.* settings that `figures` are drawn with: dpi and their FIGURE_READS."""
+    keys = {"dpi"}.union(*(FIGURE_READS[fig] for fig in figures))
+    return canonical({key: config["figures"][key] for key in sorted(keys)})
 
 
 def built_sweeps(config: dict) -> dict[str, dict]:

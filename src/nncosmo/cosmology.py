@@ -59,11 +59,12 @@ def hubble(kind: str, expansion: Expansion, t, phi, dphi, mass2, modes=0.0) -> A
     if kind == "de_sitter":
         return expansion.H0 * jnp.ones_like(t)
     if kind == "power_law":
-        return expansion.p / t
+        return theory.power_law_hubble(expansion.p, t)
     if kind == "tabulated":
         return expansion.H0.evaluate(t)
     if kind in ("friedmann", "friedmann_modes"):
-        rho = 0.5 * dphi**2 + 0.5 * mass2 * phi**2 + (modes if kind == "friedmann_modes" else 0)
+        kinetic, potential = theory.field_energies(dphi, phi, mass2)
+        rho = kinetic + potential + (modes if kind == "friedmann_modes" else 0)
         return theory.friedmann_hubble(rho, expansion.Lambda, jnp)
     raise ValueError(f"unknown expansion kind {kind!r}; expected one of {KINDS}")
 
@@ -88,7 +89,7 @@ def _vector_field(t, y, args):
     mass2, pert_mass2 = mass_at(mass2, t), mass_at(pert_mass2, t)
     ln_a, phi, dphi, delta, ddelta = _unpack(y)
     omega2 = k**2 * jnp.exp(-2.0 * ln_a) + pert_mass2
-    modes = 0.5 * jnp.sum(ddelta**2 + omega2 * delta**2, axis=-1)
+    modes = jnp.sum(sum(theory.field_energies(ddelta, delta, omega2)), axis=-1)
     h = hubble(kind, expansion, t, phi, dphi, mass2, modes)
     background = jnp.stack([h, dphi, -3.0 * h * dphi - mass2 * phi])
     return jnp.concatenate([background, ddelta, -3.0 * h * ddelta - omega2 * delta])

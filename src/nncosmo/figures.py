@@ -51,8 +51,9 @@ from nncosmo.results import (  # noqa: E402
     equation_of_state,
     extrapolate_in_inverse_width,
     history_background_error,
+    hubble_fit_error,
     infinite_width_ratios,
-    initial_kappa,
+    initial_step,
     lambda_slopes,
     mixing_errors,
     nesterov_envelope,
@@ -728,8 +729,8 @@ def figure_phase_diagram(results: Results):
         ax.plot(bound, beta, color="0.3", lw=0.6)
     norm = LogNorm(1e-4, 1e-1)
     for dual, ntk in zip(results.all_runs("duality"), results.all_runs("ntk"), strict=True):
-        x, beta_run = ntk.eta.values * initial_kappa(ntk), ntk.beta.values
-        err = np.abs(dual.H_fit.sel(mode=0) / dual.H_exact - 1).values
+        x, beta_run = initial_step(ntk), ntk.beta.values
+        err = hubble_fit_error(dual).values
         div = ntk.diverged.values
         catapult = ~div & predicted_unstable(ntk)
         fitted = ~div & ~catapult & np.isfinite(err)
@@ -791,7 +792,7 @@ def _width_sweep_note(ax, results: Results) -> None:
     if len(sweep["eta"]) != 1 or len(sweep.get("beta") or []) != 1:
         return
     runs = results.width_runs("ntk", results.dataset)
-    x = np.median([initial_kappa(ntk) * ntk.eta.values for ntk in runs.values()])
+    x = np.median([initial_step(ntk) for ntk in runs.values()])
     count = sum(ntk.sizes["run"] for ntk in runs.values())
     ax.annotate(
         f"{count} runs (F5's width sweep)",
@@ -903,7 +904,8 @@ def figure_reverse(results: Results):
         bottom.plot(t, (ds.phi_network - ds.phi_target) / scale, color=NETWORK, lw=1)
         bottom.ticklabel_format(axis="y", style="sci", scilimits=(0, 0), useMathText=True)
         if logarithmic:
-            onset = ds.attrs["background_p"] / ds.attrs["mass"]
+            # H = p / t falls to m at t = p / m
+            onset = theory.power_law_hubble(ds.attrs["background_p"], ds.attrs["mass"])
             for ax in (top, bottom):
                 ax.set_xscale("log")
                 ax.axvline(onset, color=CONTINUUM, ls=":", lw=1)

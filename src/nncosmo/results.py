@@ -21,6 +21,7 @@ from nncosmo.io import load_stage, read_dataset
 from nncosmo.theory import (
     REGIMES,
     cosmological_constant,
+    field_energies,
     nesterov_friction,
     ntk_kappa,
     regime,
@@ -50,12 +51,34 @@ class Results:
     ):
         self.ntk, self.cosmology, self.duality, self.config = ntk, cosmology, duality, config
         self.data, self.simulate = data, simulate or {}
-        fig = config["figures"]
-        self.dataset = fig["dataset"]
-        self.grid = config["sweeps"][fig["grid_sweep"]]
-        self.width_sweep = config["sweeps"][fig["width_sweep"]]
-        self.grid_width = max(self.grid["widths"])
-        self.reference = fig["reference"]
+
+    # The figures.* settings are read where used, never all at once: a figure's rendering job
+    # is rerun when a setting it reads changes (nncosmo.config.FIGURE_READS, checked by a test
+    # that records what each figure reads).
+    @property
+    def dataset(self) -> str:
+        """figures.dataset: the data set F1-F7 are drawn from."""
+        return self.config["figures"]["dataset"]
+
+    @property
+    def grid(self) -> dict:
+        """The sweep figures.grid_sweep names."""
+        return self.config["sweeps"][self.config["figures"]["grid_sweep"]]
+
+    @property
+    def width_sweep(self) -> dict:
+        """The sweep figures.width_sweep names."""
+        return self.config["sweeps"][self.config["figures"]["width_sweep"]]
+
+    @property
+    def grid_width(self) -> int:
+        """The grid sweep's largest width, the width of its figures."""
+        return max(self.grid["widths"])
+
+    @property
+    def reference(self) -> dict:
+        """figures.reference: the grid run (eta, beta) F4 shows."""
+        return self.config["figures"]["reference"]
 
     @classmethod
     def load(cls, inputs, config: dict) -> Results:
@@ -214,7 +237,7 @@ def positive_seeds(per_width: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
 
 WIDTH_ERRORS = {
     "background residual (exact)": lambda d, n: d.residual_own.sel(dictionary="exact", mode=0),
-    "|H_fit/H_eta - 1|": lambda d, n: np.abs(d.H_fit.sel(mode=0) / d.H_exact - 1),
+    "|H_fit/H_eta - 1|": lambda d, n: hubble_fit_error(d),
     "|m2_fit/m2_eta - 1|": lambda d, n: np.abs(d.m2_fit.sel(mode=0) / d.m2_exact.sel(mode=0) - 1),
     "NTK drift": lambda d, n: n.drift.isel(checkpoint=-1),
 }
@@ -246,6 +269,16 @@ def continuum_h_error(grid: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
 def initial_kappa(ntk: xr.Dataset) -> np.ndarray:
     """kappa_0 = lambda_0 / N of every run at initialisation."""
     return ntk_kappa(ntk.eigenvalue.isel(checkpoint=0, eigen=0).values, ntk.attrs["n_samples"])
+
+
+def initial_step(ntk: xr.Dataset) -> np.ndarray:
+    """x_0 = eta kappa_0 of every run: the mean mode's dimensionless step at initialisation."""
+    return ntk.eta.values * initial_kappa(ntk)
+
+
+def hubble_fit_error(duality: xr.Dataset) -> xr.DataArray:
+    """|H_fit / H_eta - 1| of every run's mean mode, H_eta the exact dictionary's rate."""
+    return np.abs(duality.H_fit.sel(mode=0) / duality.H_exact - 1)
 
 
 def infinite_width_ratios(results: Results, dataset: str) -> dict[str, tuple]:
@@ -324,7 +357,7 @@ def stability_table(results: Results) -> dict:
             key = "predicted_" + ("unstable" if unstable_run else "stable")
             rows[key + ("_diverged" if diverged else "_converged")] += 1
         edge = regime_bounds(ntk.beta.values)[2]
-        fractions += list((ntk.eta.values * initial_kappa(ntk) / edge)[~unstable])
+        fractions += list((initial_step(ntk) / edge)[~unstable])
     closest = float(max(fractions)) if fractions else np.nan
     return rows | {"largest_stable_fraction_of_edge": closest}
 
@@ -445,7 +478,7 @@ def equation_of_state(ntk) -> float:
     kappa = ntk_kappa(eigenvalues, ntk.attrs["n_samples"])
     u = ntk.u.values
     du = (u[2:] - u[:-2]) / (2 * np.sqrt(eta))
-    kinetic, potential = 0.5 * du**2, 0.5 * kappa * u[1:-1] ** 2
+    kinetic, potential = field_energies(du, u[1:-1], kappa)
     start = len(du) // 2
     period = crossing_period(u[1 + start : -1, 0])
     if not period:

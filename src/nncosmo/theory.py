@@ -126,6 +126,17 @@ def momentum_from_hubble(H, dt):
     return np.exp(-3 * H * dt)
 
 
+def power_law_hubble(p, t):
+    """Hubble rate H = p / t of a power-law expansion a ∝ t^p (docs/physics.md §3, §11.2)."""
+    return p / t
+
+
+def field_energies(dphi, phi, m2):
+    """(kinetic, potential) = (phi'^2 / 2, m^2 phi^2 / 2) of a scalar field of mass^2 m2: energy
+    density rho = kinetic + potential, pressure kinetic - potential (docs/physics.md §11.2, §13)."""
+    return dphi**2 / 2, m2 * phi**2 / 2
+
+
 def friedmann_hubble(rho, vacuum, xp=np):
     """Friedmann rate H = sqrt((rho + Lambda) / 3) of energy density rho and vacuum Lambda
     (M_p = 1; docs/physics.md §11, §13); `xp` np or jnp."""

@@ -101,7 +101,8 @@ def batched_schedules(
 def field_energy(f, f_prev, grads, eta, samples: int):
     """rho_phi = |Delta r|^2 / (2 eta) + (N/2) |grad L|^2 = sum_a (Delta u_a^2 / (2 eta)
     + kappa_a u_a^2 / 2) (docs/physics.md §11): kinetic from the last step's change of the
-    residual, potential r^T Theta r / (2N) from the gradient, no NTK needed."""
+    residual, potential r^T Theta r / (2N) from the gradient, no NTK needed (the network's form
+    of `theory.field_energies`, summed over the modes without computing them)."""
     squares = sum(jnp.sum(g**2) for g in jax.tree.leaves(grads))
     return 0.5 * jnp.sum((f - f_prev) ** 2) / eta + 0.5 * samples * squares
 
@@ -181,7 +182,7 @@ def rayleigh_quotients(pullback: Callable, vectors: jax.Array) -> jax.Array:
     with `pullback` the vjp of the outputs f (N,): one pullback batched over the K vectors."""
     (pulled,) = jax.vmap(pullback)(vectors)
     squares = sum(jnp.sum(leaf**2, axis=range(1, leaf.ndim)) for leaf in jax.tree.leaves(pulled))
-    return squares / vectors.shape[-1]
+    return theory.ntk_kappa(squares, vectors.shape[-1])
 
 
 def measured_steps(steps: int, stride: int, dense: int = 0) -> np.ndarray:

@@ -1,5 +1,6 @@
-# Stage 4: the de Sitter field that each dictionary derives from each trained run (diffrax);
-# the training file gives the adiabatic dictionary its measured kappa_a(n).
+# Stage 4: the de Sitter field that each dictionary derives from each trained run (diffrax), and
+# each scheduled run's own history (exact image, continuum history; F7); the training file gives
+# the adiabatic dictionary its measured kappa_a(n).
 
 
 rule cosmology:

@@ -30,10 +30,11 @@ DATA_INPUTS = expand(f"{RESULTS}/data/{{dataset}}.nc", dataset=sorted({d for d, 
 # F1-F7 read the sweeps' stages, F8 only the simulations (results/simulate, simulate.smk: empty
 # unless F8 is built)
 RESULT_INPUTS = {**STAGE_INPUTS, "data": DATA_INPUTS, "simulate": list(SIMULATIONS.values())}
-# the settings a figure is drawn with: figures.jobs only says which job draws it
-FIGURE_SETTINGS = canonical({key: value for key, value in config["figures"].items() if key != "jobs"})
 # what the claims read: every figure setting but the rendering (a new dpi redraws, not re-measures)
-CLAIM_SETTINGS = {key: value for key, value in FIGURE_SETTINGS.items() if key != "dpi"}
+# and the jobs (figures.jobs only says which job draws a figure)
+CLAIM_SETTINGS = canonical(
+    {key: value for key, value in config["figures"].items() if key not in ("dpi", "jobs")}
+)
 
 
 # per built figure: outputs <fig>_png (in the report, with the figure's caption) and <fig>_pdf
@@ -68,7 +69,8 @@ for part, figures in enumerate(figure_jobs(config), start=1):
         params:
             code=CODE["figures.py"],
             build=figures,
-            figures=FIGURE_SETTINGS,
+            # the settings this job's figures read (a changed reference re-renders F4's job only)
+            figures=figure_settings(config, figures),
         log:
             f"{RESULTS}/logs/figures_{part}.log",
         benchmark:
