@@ -37,12 +37,26 @@ def _prony_jacobians(c1, c2, eta):
     return jac_h, jac_m2 / eta
 
 
+def _residual_correlation_gram(q, c1, c2):
+    """q^T R q for the residual correlation R of a Prony fit under white noise on u: the
+    residual eps(n+1) - c1 eps(n) - c2 eps(n-1) is a moving average with autocorrelation
+    (1 + c1^2 + c2^2, -c1 (1 - c2), -c2) / (1 + c1^2 + c2^2) at lags 0, 1, 2 (banded R)."""
+    lag0 = 1 + c1**2 + c2**2
+    gram = q.T @ q
+    for lag, rho in ((1, -c1 * (1 - c2) / lag0), (2, -c2 / lag0)):
+        cross = q[lag:].T @ q[:-lag]
+        gram = gram + rho * (cross + cross.T)
+    return gram
+
+
 def prony_fit(u, eta, *, start=1, stop=None):
     """Prony fit: least squares u(n+1) ~ c1 u(n) + c2 u(n-1), n in [start, stop), then the exact
     dictionary of r^2 - c1 r - c2 (beta = -c2, eta kappa = 1 - c1 - c2):
     3 H sqrt(eta) = -ln(-c2), m2 = ln(r+) ln(r-) / eta.
 
-    Errors: cov(c1, c2) = s^2 (A^T A)^-1 (s^2 = residual sum of squares / (rows - 2), via QR),
+    Errors (docs/physics.md §7.8): for white noise on u the residuals are a moving average of
+    it, so cov(c1, c2) = s^2 (A^T A)^-1 A^T R A (A^T A)^-1 with R their correlation
+    (`_residual_correlation_gram`), s^2 = residual sum of squares / (rows - 2), A = QR; then
     propagated to H and m2 by the delta method (analytic Jacobian).  rel_residual is the rms
     residual over the rms of the targets u(n+1).  ok is False (H, m2 and errors NaN) where
     -c2 <= 0 or the fitted roots are real negative: no real (H, m2) image.
@@ -58,7 +72,8 @@ def prony_fit(u, eta, *, start=1, stop=None):
     c1, c2 = np.linalg.solve(r, q.T @ target)
     resid = target - c1 * u[rows] - c2 * u[rows - 1]
     r_inv = np.linalg.inv(r)
-    cov = resid @ resid / (len(rows) - 2) * (r_inv @ r_inv.T)
+    gram = _residual_correlation_gram(q, c1, c2)
+    cov = resid @ resid / (len(rows) - 2) * (r_inv @ gram @ r_inv.T)
     rel_residual = math.sqrt(np.mean(resid**2) / np.mean(target**2))
     out = {"c1": float(c1), "c2": float(c2), "cov": cov, "rel_residual": rel_residual}
     exact = exact_dictionary(eta, -c2, (1 - c1 - c2) / eta) if -c2 > 0 else {"m2": np.nan}
