@@ -5,13 +5,15 @@ tests/test_figure_layout.py checks where elements sit; these check which data an
 a panel shows (the right run, mode, dictionary, mask, normalisation and order).
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import xarray as xr
 from matplotlib.collections import PathCollection
 
 from nncosmo import figures
-from nncosmo.claims import mixing_claims
+from nncosmo.claims import CLAIMS, mixing_claims
 from nncosmo.duality import DRIFT_LAWS
 from nncosmo.infinite import infinite_width_dictionary
 from nncosmo.results import Results, bootstrap_over_seeds, seed_mean_slope
@@ -158,6 +160,40 @@ def test_f1_each_panel_is_its_grid_run_normalised_by_its_own_initial_value():
             )
 
 
+def test_f1_draws_each_run_until_u0_stays_below_three_percent_and_names_a_missing_image():
+    """F1 (docs/figures.md: u_0 drawn until it stays below 3 % of max_n |u_0(n)|): runs decaying
+    to under 0.2 % of their largest |u_0| end one step after the last step at or above 3 % (not
+    at F4's 1e-3, which keeps every step here); a dictionary without an image (its residual NaN)
+    reads "no image" in the panel text."""
+    results, data = grid_results()
+    key = ("toy", 64)
+    decay = np.exp(-0.04 * np.arange(STEPS))
+    results.ntk[key] = results.ntk[key].assign(u=results.ntk[key].u * decay[:, None])
+    own = data["own"].copy()
+    missing = stored_run(data, GRID_ETAS[0], GRID_BETAS[0])
+    own[missing, DICTIONARIES.index("continuum"), 0] = np.nan
+    results.duality[key] = results.duality[key].assign(
+        residual_own=(("run", "dictionary", "mode"), own)
+    )
+    fig = figures.figure_background(results)
+    for i, beta in enumerate(GRID_BETAS):
+        for j, eta in enumerate(GRID_ETAS):
+            ax = fig.axes[i * len(GRID_ETAS) + j]
+            r = stored_run(data, eta, beta)
+            u = np.abs(data["u"][r, :, 0] * decay)
+            stop = max(np.flatnonzero(u >= 0.03 * u.max())[-1] + 2, 10)
+            assert stop < min(np.flatnonzero(u >= 1e-3 * u.max())[-1] + 2, STEPS)
+            lines = lines_labelled(ax)
+            for name in DICTIONARIES[:3]:
+                assert len(lines[f"{name} dictionary"].get_xdata()) == stop
+            assert (
+                points_on(lines["network"], data["tau"][r], data["u"][r, :, 0] * decay / u[0])[-1]
+                < stop
+            )
+            (text,) = ax.texts
+            assert text.get_text().endswith("contin. no image") == (r == missing)
+
+
 def test_f3_hubble_and_lambda_panels_per_beta():
     """F3: per beta, (a) H_fit of the mean mode with its error bars at each eta, the exact
     3H = -ln beta / sqrt(eta) and continuum 3H = (1 - beta) / sqrt(eta) curves; (b) 3 H_fit^2
@@ -190,6 +226,42 @@ def test_f3_hubble_and_lambda_panels_per_beta():
     for ax, ticks in ((ax_h, np.array(GRID_ETAS)), (ax_l, 1 / np.array(GRID_ETAS))):
         np.testing.assert_allclose(ax.get_xticks(), ticks)
         assert [t.get_text() for t in ax.get_xticklabels()] == [f"{t:.3g}" for t in ticks]
+
+
+def test_f1_and_f3_titles_name_the_grid_runs_width_not_the_width_sweep_s():
+    """F1 and F3 draw the grid runs (width 64 here); a width sweep of other widths does not
+    change the width their titles name."""
+    results, _ = grid_results()
+    results.config["sweeps"]["width"] = {"datasets": ["toy"], "widths": [128, 256], "eta": [0.05]}
+    results.config["figures"]["width_sweep"] = "width"
+    assert max(results.width_sweep["widths"]) == 256
+    title = figures.figure_background(results).texts[0].get_text()
+    assert "(width 64; " in title
+    assert figures.figure_lambda(results).texts[0].get_text().endswith("(width 64, mean mode)")
+
+
+def test_f3_axes_are_log_log_and_the_legend_names_each_curve_s_formula():
+    """F3: both panels log-log, (a) H in 1/tau against the learning rate eta, (b) Lambda in
+    1/tau^2 against 1/eta; the legend entry naming -ln beta has the line style of the curves
+    that are -ln beta / (3 sqrt(eta)), the one naming 1 - beta that of (1 - beta) / (3 sqrt(eta)),
+    and (b)'s entry names (ln beta)^2 / (3 eta), the curve it draws."""
+    results, _ = grid_results()
+    ax_h, ax_l = figures.figure_lambda(results).axes
+    for ax in (ax_h, ax_l):
+        assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    assert ax_h.get_xlabel() == "learning rate η" and ax_l.get_xlabel() == "1 / η"
+    assert ax_h.get_ylabel().endswith("[1/τ]") and ax_l.get_ylabel().endswith("[1/τ²]")
+    eta_line = np.geomspace(min(GRID_ETAS), max(GRID_ETAS), 100)
+    proxies = {ln.get_label(): ln for ln in ax_h.lines if len(ln.get_xdata()) == 0}
+    for formula, rate in (("−ln β", lambda b: -np.log(b)), ("(1 − β)", lambda b: 1 - b)):
+        (proxy,) = [ln for label, ln in proxies.items() if f"3H = {formula} / √η" in label]
+        for beta in GRID_BETAS:
+            y = rate(beta) / (3 * np.sqrt(eta_line))
+            curves = [ln for ln in ax_h.lines if len(ln.get_xdata()) == len(eta_line)]
+            (curve,) = [ln for ln in curves if np.allclose(ln.get_ydata(), y, rtol=1e-12)]
+            assert curve.get_linestyle() == proxy.get_linestyle(), (formula, beta)
+    (proxy,) = [ln for ln in ax_l.lines if len(ln.get_xdata()) == 0]
+    assert proxy.get_label().endswith(" = (ln β)² / (3η)")
 
 
 def test_f4_mode_panels_show_the_reference_run_over_the_initial_residual_norm():
@@ -284,15 +356,19 @@ def test_f4_drift_grid_sorts_runs_by_beta_then_eta(monkeypatch):
         worst_out = [np.nanmax(out[law_index, i]) for i in order]
         np.testing.assert_allclose(filled.get_ydata(), worst_out)
         np.testing.assert_allclose(open_.get_ydata(), inside[law_index, order].max(axis=1))
+    (bound,) = [ln for ln in ax.lines if ln.get_label().startswith("F4-law bound")]
+    np.testing.assert_allclose(bound.get_ydata(), CLAIMS["F4-law"].tolerance.high)
+    assert ax.get_yscale() == "log"
 
 
 # F4 third row: mode mixing on the digits runs at width 256.
 
 
-def mixing_results():
-    """Results with three digits runs (seeds 0-2, stored as 2, 0, 1) at width 256, modes 0-2:
-    residual_norm per (seed, dictionary, mode) with its largest adiabatic error at seed 1,
-    mode a = 1 (not the last mode, not the last seed)."""
+def mixing_results(first_seed: int = 0):
+    """Results with three digits runs (seeds 0-2 after `first_seed`, stored as 2, 0, 1) at width
+    256, modes 0-2: residual_norm per (seed, dictionary, mode) with its largest adiabatic error
+    at the second seed, mode a = 1 (not the last mode, not the last seed); ||f(n) - y|| falls
+    over the steps."""
     seeds = np.array([2, 0, 1])
     n, a = np.arange(100), np.arange(3)
     names = ["exact", "adiabatic", "coupled"]
@@ -306,8 +382,9 @@ def mixing_results():
         norm[:, d, 1:] = np.array(errors[name])[seeds]
     u = (1 + seeds)[:, None, None] * np.cos(0.3 * n[None, :, None] + a) * (1 + a)
     field = u[:, None] * (1 + 0.02 * np.arange(1, 4))[None, :, None, None]
-    residual = (2.0 + seeds)[:, None] * np.ones(n.size)
-    coords = {"eta": ("run", [0.1] * 3), "beta": ("run", [0.9] * 3), "seed": ("run", seeds)}
+    residual = (2.0 + seeds)[:, None] * np.exp(-0.01 * n)
+    coords = {"eta": ("run", [0.1] * 3), "beta": ("run", [0.9] * 3)}
+    coords |= {"seed": ("run", first_seed + seeds)}
     coords |= {"schedule": ("run", ["constant"] * 3), "mode": a}
     ntk = xr.Dataset(
         {
@@ -325,7 +402,7 @@ def mixing_results():
     )
     sweep = {"datasets": ["digits"], "widths": [256], "eta": [0.1], "beta": [0.9]}
     config = {
-        "sweeps": {"width": sweep | {"seeds": [0, 1, 2]}},
+        "sweeps": {"width": sweep | {"seeds": [first_seed + s for s in range(3)]}},
         "figures": {"dataset": "digits", "grid_sweep": "width", "width_sweep": "width"}
         | {"reference": {"eta": 0.1, "beta": 0.9}},
     }
@@ -335,11 +412,13 @@ def mixing_results():
     return results, {name: np.array(e) for name, e in errors.items()}, stored
 
 
-def test_f4_mode_mixing_row_shows_seed_means_per_mode_and_the_worst_adiabatic_trace():
+@pytest.mark.parametrize("first_seed", [0, 10])
+def test_f4_mode_mixing_row_shows_seed_means_per_mode_and_the_worst_adiabatic_trace(first_seed):
     """F4 third row: per dictionary and mode a > 0 the seed mean of residual_norm (min-max bars);
     the claim points at the seed mean of each run's worst mode; the trace of the seed and mode
-    with the largest adiabatic error, (u_a - phi_a) / ||f(0) - y|| of that seed."""
-    results, errors, stored = mixing_results()
+    with the largest adiabatic error, (u_a - phi_a) / ||f(0) - y|| of that seed, titled with
+    the seed itself (not its index among the seeds)."""
+    results, errors, stored = mixing_results(first_seed)
     fig = plt.figure()
     figures._mode_mixing_row(fig, fig.add_gridspec(1, 1)[0, 0], results)
     left, right = fig.axes
@@ -363,12 +442,56 @@ def test_f4_mode_mixing_row_shows_seed_means_per_mode_and_the_worst_adiabatic_tr
         verdict = "pass" if high <= 0.01 else "fail"  # F4-mixing: within 1 % of ||r(0)||
         assert lines[k] == f"{name}: {worst:.2%} [{low:.2%}, {high:.2%}] {verdict}"
     r = int(np.flatnonzero(stored["seeds"] == 1)[0])
-    assert "a = 1, seed 1" in right.get_title()
+    assert f"a = 1, seed {first_seed + 1}\n" in right.get_title()
     u, norm = stored["u"][r, :, 1], stored["residual"][r, 0]
     for d, name in enumerate(("exact", "adiabatic", "coupled")):
         (line,) = [ln for ln in right.lines if ln.get_label().startswith(f"{name} (")]
         assert line.get_label() == f"{name} ({errors[name][1, 0]:.2%})"
         prefix_of(line, np.sqrt(0.1) * np.arange(100), (u - stored["field"][r, d, :, 1]) / norm)
+
+
+def test_f4_mode_mixing_axes_mark_each_mode_the_claim_bound_and_the_claims_level():
+    """F4 third row, left: each mode's tick at its points reads that mode's a, the claims' tick
+    at their points; the dashed line is the F4-mixing bound; the text states the confidence
+    level of the intervals it lists."""
+    results, _, _ = mixing_results()
+    fig = plt.figure()
+    figures._mode_mixing_row(fig, fig.add_gridspec(1, 1)[0, 0], results)
+    left = fig.axes[0]
+    middle = left.containers[1].lines[0].get_xdata()  # the adiabatic points, on the ticks
+    claims = [c.lines[0].get_xdata()[0] for c in left.containers if c.get_label()[0] == "_"]
+    np.testing.assert_allclose(left.get_xticks(), [*middle, claims[0]])
+    labels = [t.get_text() for t in left.get_xticklabels()]
+    assert labels == ["1", "2", "claim:\nworst a"]  # modes a = 1, 2 of results' mode coordinate
+    bound = CLAIMS["F4-mixing"].tolerance.high
+    (line,) = [ln for ln in left.lines if ln.get_label().startswith("claim bound")]
+    np.testing.assert_allclose(line.get_ydata(), bound)
+    assert line.get_label() == f"claim bound ({bound:.0%})"
+    level = {c.details["bootstrap"]["level"] for c in mixing_claims(results)}
+    (level,) = level
+    header = left.texts[0].get_text().splitlines()[0]
+    assert header.endswith(f", {level:.0%}):")
+
+
+def test_f4_mode_mixing_row_of_runs_that_all_diverged():
+    """Every digits run at width 256 diverged (no finite error of any dictionary): the claims are
+    untestable, and the row says so instead of failing the whole figure (nanargmax of an all-NaN
+    array raised ValueError)."""
+    results, _, _ = mixing_results()
+    key = ("digits", 256)
+    dual = results.duality[key]
+    norm = dual.residual_norm.values.copy()
+    norm[..., 1:] = np.nan
+    results.duality[key] = dual.assign(residual_norm=(dual.residual_norm.dims, norm))
+    fig = plt.figure()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # means of empty seed sets
+        assert {c.verdict for c in mixing_claims(results)} == {"untestable"}
+        figures._mode_mixing_row(fig, fig.add_gridspec(1, 1)[0, 0], results)
+    left, right = fig.axes
+    assert [t.get_text() for t in right.texts] == ["no finite adiabatic error:\nevery run diverged"]
+    assert len(right.lines) == 0 and all("untestable" in t.get_text() for t in left.texts)
+    plt.close(fig)
 
 
 # F6: the phase diagram.
@@ -467,6 +590,20 @@ def test_f6_runs_placed_at_eta_kappa0_and_sorted_into_their_markers():
             assert got[2] == pytest.approx(colour, rel=1e-6)
 
 
+def test_f6_x_axis_is_logarithmic_in_eta_lambda0_over_n_and_holds_every_run():
+    """F6: x = eta lambda_0 / N at initialisation on a log axis whose limits hold every run
+    (here x = 0.05 to 5) and the whole unstable edge 2 (1 + beta) <= 4; beta from 0 to 1."""
+    fig = figures.figure_phase_diagram(phase_results())
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert ax.get_xlabel().startswith("η ") and ax.get_xlabel().endswith(" / N (at initialisation)")
+    low, high = ax.get_xlim()
+    xs = [eta * kappa for eta, _, kappa, _, _ in PHASE_RUNS]
+    assert low < min(xs) and max(max(xs), 4) < high
+    assert ax.get_ylim() == (0, 1) and ax.get_ylabel() == "momentum β"
+    assert ax.get_title().endswith("(toy, all widths)")  # figures.dataset, not the width sweep's
+
+
 # F7: expansion histories.
 
 
@@ -563,6 +700,44 @@ def test_f7_columns_show_each_history_s_run_fields_errors_and_hubble_rate():
             assert (line.get_markerfacecolor() == "none") == (code == 3)  # unresolved: open
 
 
+def test_f7_scale_by_u0_at_step_0_a_partly_undefined_field_and_the_axes():
+    """F7: u_0 and the fields over |u_0(0)|, also where |u_0(0)| is not u_0's largest value; a
+    history field undefined (NaN) at some steps is still drawn where it is defined; below, tau
+    is the sum of sqrt(eta_n), and a history's H(tau) varying over a decade (the power law's) is
+    on a log axis, a constant one (de Sitter's) or one varying by 2x on a linear axis."""
+    from types import SimpleNamespace
+
+    stages = history_stages()
+    ntk, cosmo = stages["ntk"]["history_power"], stages["cosmology"]["history_power"]
+    u = ntk.u.values.copy()
+    u[0] *= 0.5  # |u_0(0)| half its largest value
+    stages["ntk"]["history_power"] = ntk.assign(u=(("step", "mode"), u))
+    fields = cosmo.history_field.values.copy()
+    fields[1, 150:] = np.nan  # the continuum history undefined late in the run
+    stages["cosmology"]["history_power"] = cosmo.assign(
+        history_field=(("history", "step", "mode"), fields)
+    )
+    results = SimpleNamespace(
+        history_runs=lambda stage: stages[stage],
+        config={"duality": {}},
+        history_widths=lambda: [64],
+    )
+    fig = figures.figure_histories(results)
+    axes = np.array(fig.axes).reshape(2, 2)
+    tau, lines = ntk.tau.values, lines_labelled(axes[0, 0])
+    points_on(lines["network"], tau, u[:, 0] / abs(u[0, 0]))
+    prefix_of(lines["exact image of the schedule"], tau, fields[0, :, 0] / abs(u[0, 0]))
+    prefix_of(lines["continuum history"], tau, fields[1, :, 0] / abs(u[0, 0]))
+    assert [ax.get_yscale() for ax in axes[1]] == ["log", "linear"]
+    assert all("Σ" in ax.get_xlabel() for ax in axes[1])
+    assert axes[1, 0].get_ylabel() == "H  [1/τ]"
+    dual = stages["duality"]["history_power"]
+    varying = xr.Dataset({"tau": ("step", tau), "history_hubble": ("step", 0.3 + 0.3 * tau / 20)})
+    fig, ax = plt.subplots()
+    figures._window_hubble(ax, dual, varying)
+    assert ax.get_yscale() == "linear"
+
+
 # F8: the reverse direction.
 
 
@@ -626,6 +801,22 @@ def test_f8_columns_show_target_network_and_residual_over_phi0():
             assert top.get_xscale() == "log"
         else:
             assert onsets == [] and top.get_xscale() == "linear"
+
+
+def test_f8_axes_name_cosmic_time_and_the_residual_s_scale_and_mark_h_equal_to_m():
+    """F8: cosmic time t below; the residual's y label divided by |phi(t0)| as the field's is;
+    the power law's line at t = p / m, where H = p / t reaches m, is labelled H = m."""
+    sims = {"a_power": simulation("power")}
+    config = {"sweeps": {"g": {"widths": [8]}}, "figures": {"dataset": "x", "grid_sweep": "g"}}
+    config["figures"] |= {"width_sweep": "g", "reference": {}}
+    top, bottom = figures.figure_reverse(Results({}, {}, {}, {}, config, sims)).axes
+    assert bottom.get_xlabel().startswith("cosmic time t ")
+    field, residual = top.get_ylabel(), bottom.get_ylabel()
+    assert field.startswith("φ / ") and residual == "Δ" + field
+    ds = sims["a_power"]
+    onset = float(np.mean(ds.H.values * ds.t.values)) / ds.attrs["mass"]  # H t = p
+    (note,) = [t for t in top.texts if t.get_position()[0] == pytest.approx(onset, rel=1e-9)]
+    assert note.get_text().strip() == "H = m"
 
 
 def test_f8_settings_text_shows_the_target_s_settings():
@@ -780,6 +971,27 @@ def test_f2_spectrum_overlap_and_drift_panels():
     np.testing.assert_allclose(reference.get_ydata(), means[0] * 64 / np.array(WIDTHS))
 
 
+def test_f2_width_axes_and_the_overlap_claim_line():
+    """F2 (b) and (c): log width axes with one tick per width, labelled with the width; (b) on a
+    log scale of 1 - overlap, with the F2-overlap claim drawn at 1 - its bound."""
+    results, _ = width_results()
+    fig = figures.figure_ntk(results)
+    fig.canvas.draw()
+    _, ax_o, ax_d = fig.axes
+    for ax in (ax_o, ax_d):
+        assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+        assert ax.get_xlabel() == "width"
+        np.testing.assert_allclose(ax.get_xticks(), WIDTHS)
+        labels = [
+            t.get_text().replace("$\\mathdefault{", "").rstrip("}$") for t in ax.get_xticklabels()
+        ]
+        assert labels == [str(w) for w in WIDTHS]
+    low = CLAIMS["F2-overlap"].tolerance.low
+    (claim,) = [ln for ln in ax_o.lines if ln.get_label().startswith("claim")]
+    np.testing.assert_allclose(claim.get_ydata(), 1 - low)
+    assert claim.get_label() == f"claim: overlap ≥ {low:g}"
+
+
 def test_f5_error_panel_shows_each_quantity_s_seed_means_and_slope():
     """F5 top: each EFT error's seed means (min-max bars) against width, dodged around it, and
     its log-log slope in the label (power laws: the exponents of ERROR_LAWS)."""
@@ -835,6 +1047,61 @@ def test_f5_infinite_width_panel_shows_ratios_and_their_extrapolation():
     np.testing.assert_allclose(ax.get_xticks(), [0, 1 / 64, 1 / 128, 1 / 256])
     labels = [t.get_text().strip() for t in ax.get_xticklabels()]
     assert labels == ["∞", "1/64", "1/128", "1/256"]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # no H at width 64: empty nanmean
+def test_f5_error_slopes_use_the_finite_positive_seeds_or_say_untestable():
+    """F5 top, as claim F5-slope: a width without a finite value of a quantity (every H fit
+    failed at width 64) leaves its slope untestable; a seed without one (m2 of seed 0 at width
+    128) is left out of the slope and its interval. Log-log axes, one tick per width."""
+    results, _ = width_results()
+    narrow, middle = ("toy", WIDTHS[0]), ("toy", WIDTHS[1])
+    dual = results.duality[narrow]
+    results.duality[narrow] = dual.assign(H_fit=dual.H_fit * np.nan)
+    dual = results.duality[middle]
+    m2_fit = dual.m2_fit.values.copy()
+    m2_fit[0] = np.nan
+    results.duality[middle] = dual.assign(m2_fit=(("run", "mode"), m2_fit))
+    fig, ax = plt.subplots()
+    figures._width_errors(ax, results, "toy")
+    labels = dict(zip(ERROR_LAWS, [c.get_label() for c in ax.containers], strict=True))
+    assert labels["|H_fit/H_eta - 1|"].endswith(": slope untestable")
+    name = "|m2_fit/m2_eta - 1|"
+    seeds = {w: law(name, w)[1 if w == WIDTHS[1] else 0 :] for w in WIDTHS}
+    assert labels[name] == f"{figures.WIDTH_ERROR_LABELS[name]}: {slope_text(seeds)}"
+    assert (ax.get_xscale(), ax.get_yscale(), ax.get_xlabel()) == ("log", "log", "width")
+    np.testing.assert_allclose(ax.get_xticks(), WIDTHS)
+
+
+def test_f5_infinite_width_band_fit_lines_and_interval_text():
+    """F5 bottom: the shaded band is +-100 times the F5-infinite tolerance, in %; each dashed
+    1/width fit runs from infinite width (0) to the narrowest width; each extrapolated label
+    reads its interval from low to high around its centre, the ends its error bar spans."""
+    import re
+
+    results, _ = width_results()
+    fig, ax = plt.subplots()
+    figures._infinite_width_limit(ax, results, "toy")
+    band = 100 * CLAIMS["F5-infinite"].tolerance.high
+    (span,) = [p for p in ax.patches if p.get_label().endswith("of the analytic value")]
+    corners = span.get_transform().transform(span.get_path().vertices)
+    y = ax.transData.inverted().transform(corners)[:, 1]
+    np.testing.assert_allclose([y.min(), y.max()], [-band, band], rtol=1e-9)
+    assert span.get_label() == f"±{band:g} % of the analytic value"
+    fits = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert len(fits) == len(INFINITE)
+    for line in fits:
+        np.testing.assert_allclose(line.get_xdata()[[0, -1]], [0, 1 / min(WIDTHS)])
+    pattern = r"extrapolated: (\S+) % \(\d+%: (\S+) … (\S+) %\)"
+    shown = [c for c in ax.containers if c.get_label().startswith("extrapolated")]
+    assert len(shown) == len(INFINITE)
+    for container in shown:
+        numbers = re.fullmatch(pattern, container.get_label()).groups()
+        centre, low, high = (float(v.replace(MINUS, "-")) for v in numbers)
+        assert low < centre < high
+        (bar,) = container.lines[2][0].get_segments()
+        np.testing.assert_allclose(np.sort(bar[:, 1]), [low, high], atol=0.051)
+        assert container.lines[0].get_ydata()[0] == pytest.approx(centre, abs=0.051)
 
 
 def test_f5_title_names_the_sweep_s_eta_beta_and_seed_count():

@@ -485,6 +485,18 @@ def _mode_mixing_row(fig, slot, results: Results) -> None:
     low, high = left.get_ylim()
     left.set_ylim(low, high * (high / low) ** 0.35)  # room above the bars for the texts
     left.legend(fontsize=7, ncol=2, loc="upper right")
+    _largest_adiabatic_error(right, results, errors, modes)
+
+
+def _largest_adiabatic_error(ax, results: Results, errors: dict, modes) -> None:
+    """F4, bottom right: the misfit u_a - phi_a over tau of each dictionary for the mode and seed
+    of MIXING_RUNS with the largest adiabatic error; a note where no error is finite (every run
+    diverged: the claims are untestable, nothing to trace)."""
+    if not np.isfinite(errors["adiabatic"]).any():
+        ax.text(0.5, 0.5, "no finite adiabatic error:\nevery run diverged", ha="center",
+                va="center", transform=ax.transAxes)  # fmt: skip
+        return
+    dataset, width = MIXING_RUNS
     run, mode = np.unravel_index(np.nanargmax(errors["adiabatic"]), errors["adiabatic"].shape)
     runs = sweep_runs(results.width_sweep)
     ntk, cosmo = (
@@ -497,16 +509,14 @@ def _mode_mixing_row(fig, slot, results: Results) -> None:
         miss = (u - cosmo.field.sel(mode=a, dictionary=name).values) / norm
         style = DICTIONARY_STYLE[name]
         label = f"{name} ({_percent(float(errors[name][run, mode]), 2)})"
-        right.plot(
-            tau[:stop], miss[:stop], color=style["color"], ls=style.get("ls", "-"), label=label
-        )
-    right.axhline(0, color="0.6", lw=0.8)
-    right.set(
+        ax.plot(tau[:stop], miss[:stop], color=style["color"], ls=style.get("ls", "-"), label=label)
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set(
         xlabel="τ = n √η",
         ylabel=f"({U_A} − {PHI_A}) / {RESIDUAL_NORM}",
         title=f"largest adiabatic error: a = {a}, seed {int(ntk.seed)}\n(sup-norm in the legend)",
     )
-    right.legend(fontsize=7)
+    ax.legend(fontsize=7)
 
 
 def _mixing_claim_points(ax, results: Results, x: float) -> None:
