@@ -495,6 +495,7 @@ def _largest_adiabatic_error(ax, results: Results, errors: dict, modes) -> None:
     if not np.isfinite(errors["adiabatic"]).any():
         ax.text(0.5, 0.5, "no finite adiabatic error:\nevery run diverged", ha="center",
                 va="center", transform=ax.transAxes)  # fmt: skip
+        ax.set_axis_off()
         return
     dataset, width = MIXING_RUNS
     run, mode = np.unravel_index(np.nanargmax(errors["adiabatic"]), errors["adiabatic"].shape)
