@@ -8,7 +8,9 @@ from nncosmo.results import Results
 
 def main(smk) -> None:
     log = start_job(smk, "figures")
-    results = Results.load(smk.input, smk.config)
+    # only the figures.* settings this job is rerun for (nncosmo.config.FIGURE_READS): a figure
+    # reading any other fails here (KeyError) instead of going stale when that setting changes
+    results = Results.load(smk.input, {**smk.config, "figures": smk.params.figures})
     set_style()
     for fig in smk.params.build:
         png, pdf = smk.output[f"{fig}_png"], smk.output[f"{fig}_pdf"]

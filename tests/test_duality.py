@@ -325,7 +325,7 @@ def _noisy_fits(u, sigma, seeds):
 def test_prony_errors_are_the_scatter_over_noise_draws(beta, x):
     """(D) with white noise, 40 draws: each fit's error is the standard deviation of the fits
     (median error over the scatter within [0.75, 1.33]; the plain least-squares errors, which
-    treat the residuals as independent, were 1.5x to 13x the scatter: physics §7.8), the truth
+    treat the residuals as independent, were 1.4x to 11.5x the scatter: physics §7.8), the truth
     lies within 3 errors of 90 % of the fits, and the errors scale with the noise."""
     u = theory.momentum_recursion(1.0, ETA, beta, x / ETA, 300)
     exact = theory.exact_dictionary(ETA, beta, x / ETA)

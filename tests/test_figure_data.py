@@ -489,8 +489,13 @@ def test_f4_mode_mixing_row_of_runs_that_all_diverged():
         assert {c.verdict for c in mixing_claims(results)} == {"untestable"}
         figures._mode_mixing_row(fig, fig.add_gridspec(1, 1)[0, 0], results)
     left, right = fig.axes
-    assert [t.get_text() for t in right.texts] == ["no finite adiabatic error:\nevery run diverged"]
-    assert len(right.lines) == 0 and all("untestable" in t.get_text() for t in left.texts)
+    (note,) = right.texts
+    assert note.get_text() == "no run with a finite adiabatic error\n(diverged or without an image)"
+    assert len(right.lines) == 0
+    assert left.texts[0].get_text().splitlines()[1:] == [
+        "coupled: untestable",
+        "adiabatic: untestable",
+    ]
     plt.close(fig)
 
 
@@ -775,6 +780,7 @@ def test_f8_columns_show_target_network_and_residual_over_phi0():
     network's phi at a subset of steps on the same scale, the difference network - target
     below, and for the power law the line H = m at t = p / m."""
     sims = {"b_sitter": simulation("sitter"), "a_power": simulation("power")}
+    sims["a_power"].attrs["mass"] = 1.6  # H = p / t = m at t = (2/3) / 1.6 (not p, not p m)
     config = {"sweeps": {"g": {"widths": [8]}}, "figures": {"dataset": "x", "grid_sweep": "g"}}
     config["figures"] |= {"width_sweep": "g", "reference": {}}
     fig = figures.figure_reverse(Results({}, {}, {}, {}, config, sims))
@@ -797,7 +803,7 @@ def test_f8_columns_show_target_network_and_residual_over_phi0():
         np.testing.assert_allclose(bottom.lines[0].get_xydata(), np.c_[t, (network - target) / 0.5])
         onsets = [ln.get_xdata()[0] for ln in top.lines if ln.get_xdata()[0] == ln.get_xdata()[1]]
         if ds.attrs["background"] == "power_law":
-            assert onsets == [pytest.approx(2 / 3)]
+            assert onsets == [pytest.approx((2 / 3) / 1.6)]
             assert top.get_xscale() == "log"
         else:
             assert onsets == [] and top.get_xscale() == "linear"

@@ -20,7 +20,7 @@ import yaml
 from snakemake.utils import validate
 
 from nncosmo.claims import SIMULATION_ACCURACY, all_claims
-from nncosmo.config import FIGURE_IDS, FIGURE_READS
+from nncosmo.config import FIGURE_IDS, FIGURE_READS, figure_settings
 from nncosmo.io import load_stage, read_dataset
 from nncosmo.results import STAGES, Results
 
@@ -626,7 +626,7 @@ def test_slurm_profile_dry_run_resolves_every_job(tmp_path):
 
 
 class ReadSettings(dict):
-    """A settings mapping that records the keys read from it."""
+    """A settings mapping that records the keys read from it (by [] or .get)."""
 
     def __init__(self, settings: dict):
         super().__init__(settings)
@@ -643,19 +643,21 @@ class ReadSettings(dict):
 
 @pytest.mark.parametrize("fig", FIGURE_IDS)
 def test_each_figure_reads_the_settings_its_job_is_rerun_for(tiny_run, fig):
-    """Each figure of the tiny run, drawn from its files, reads exactly the figures.* settings
-    that FIGURE_READS gives its rendering job as params (dpi is read by the figures script): one
-    it read but did not declare would leave its figure stale when that setting changes."""
+    """Each figure of the tiny run, drawn from its files as scripts/figures.py draws it (with only
+    its job's settings, `figure_settings`: reading another raises KeyError), reads exactly the
+    figures.* settings that FIGURE_READS declares (dpi is read by the script): one it read but did
+    not declare would leave its figure stale when that setting changes."""
     from nncosmo.figures import FIGURES, plt
 
     results, config = tiny_run
-    config = {**config, "figures": ReadSettings(config["figures"])}
+    config = {**config, "figures": ReadSettings(figure_settings(config, [fig]))}
     inputs = SimpleNamespace(
         data=sorted((results / "data").glob("*.nc")),
         **{s: sorted((results / s).rglob("*.nc")) for s in (*STAGES, "simulate")},
     )
     plt.close(FIGURES[fig](Results.load(inputs, config)))
     assert config["figures"].read == set(FIGURE_READS[fig])
+    assert set(config["figures"]) == {"dpi", *FIGURE_READS[fig]}
 
 
 def test_f1_shows_three_dictionaries_and_claims_the_adiabatic_one(tiny_run):

@@ -89,7 +89,8 @@ def _vector_field(t, y, args):
     mass2, pert_mass2 = mass_at(mass2, t), mass_at(pert_mass2, t)
     ln_a, phi, dphi, delta, ddelta = _unpack(y)
     omega2 = k**2 * jnp.exp(-2.0 * ln_a) + pert_mass2
-    modes = jnp.sum(sum(theory.field_energies(ddelta, delta, omega2)), axis=-1)
+    kinetic, potential = theory.field_energies(ddelta, delta, omega2)
+    modes = jnp.sum(kinetic + potential, axis=-1)
     h = hubble(kind, expansion, t, phi, dphi, mass2, modes)
     background = jnp.stack([h, dphi, -3.0 * h * dphi - mass2 * phi])
     return jnp.concatenate([background, ddelta, -3.0 * h * ddelta - omega2 * delta])

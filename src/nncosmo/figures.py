@@ -490,10 +490,11 @@ def _mode_mixing_row(fig, slot, results: Results) -> None:
 
 def _largest_adiabatic_error(ax, results: Results, errors: dict, modes) -> None:
     """F4, bottom right: the misfit u_a - phi_a over tau of each dictionary for the mode and seed
-    of MIXING_RUNS with the largest adiabatic error; a note where no error is finite (every run
-    diverged: the claims are untestable, nothing to trace)."""
+    of MIXING_RUNS with the largest adiabatic error; a note where no error is finite (runs that
+    diverged or have no image: the claims are untestable, nothing to trace)."""
     if not np.isfinite(errors["adiabatic"]).any():
-        ax.text(0.5, 0.5, "no finite adiabatic error:\nevery run diverged", ha="center",
+        ax.text(0.5, 0.5, "no run with a finite adiabatic error\n(diverged or without an image)",
+                ha="center",
                 va="center", transform=ax.transAxes)  # fmt: skip
         ax.set_axis_off()
         return
@@ -915,8 +916,7 @@ def figure_reverse(results: Results):
         bottom.plot(t, (ds.phi_network - ds.phi_target) / scale, color=NETWORK, lw=1)
         bottom.ticklabel_format(axis="y", style="sci", scilimits=(0, 0), useMathText=True)
         if logarithmic:
-            # H = p / t falls to m at t = p / m
-            onset = theory.power_law_hubble(ds.attrs["background_p"], ds.attrs["mass"])
+            onset = theory.power_law_time(ds.attrs["background_p"], ds.attrs["mass"])  # H = m
             for ax in (top, bottom):
                 ax.set_xscale("log")
                 ax.axvline(onset, color=CONTINUUM, ls=":", lw=1)

@@ -131,6 +131,12 @@ def power_law_hubble(p, t):
     return p / t
 
 
+def power_law_time(p, hubble):
+    """t = p / H: when a power-law expansion a ∝ t^p has Hubble rate H (`power_law_hubble`
+    solved for t; F8 marks t where H = m)."""
+    return p / hubble
+
+
 def field_energies(dphi, phi, m2):
     """(kinetic, potential) = (phi'^2 / 2, m^2 phi^2 / 2) of a scalar field of mass^2 m2: energy
     density rho = kinetic + potential, pressure kinetic - potential (docs/physics.md §11.2, §13)."""
