@@ -493,9 +493,8 @@ def _largest_adiabatic_error(ax, results: Results, errors: dict, modes) -> None:
     of MIXING_RUNS with the largest adiabatic error; a note where no error is finite (runs that
     diverged or have no image: the claims are untestable, nothing to trace)."""
     if not np.isfinite(errors["adiabatic"]).any():
-        ax.text(0.5, 0.5, "no run with a finite adiabatic error\n(diverged or without an image)",
-                ha="center",
-                va="center", transform=ax.transAxes)  # fmt: skip
+        note = "no run with a finite adiabatic error\n(diverged or without an image)"
+        ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return
     dataset, width = MIXING_RUNS
