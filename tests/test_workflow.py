@@ -427,21 +427,21 @@ def second_tiny_run(tmp_path_factory, tiny_run):
     return run_tiny_preset(workdir)
 
 
+def load_results(results: Path, config: dict, stages=STAGES) -> Results:
+    """`Results.load` of a finished run's data sets and the files of `stages`, as a figures or
+    claims job reads them."""
+    files = {s: sorted((results / s).rglob("*.nc")) for s in ("data", *stages)}
+    return Results.load(SimpleNamespace(**files), config)
+
+
 def tiny_claims(results: Path, config: dict) -> dict[str, dict]:
     """The claims measured on a finished tiny run's files under `config`, keyed by id."""
-    inputs = SimpleNamespace(
-        data=sorted((results / "data").glob("*.nc")),
-        **{s: sorted((results / s).rglob("*.nc")) for s in ("ntk", "cosmology", "duality")},
-    )
-    return {c.id: asdict(c) for c in all_claims(Results.load(inputs, config))}
+    return {c.id: asdict(c) for c in all_claims(load_results(results, config))}
 
 
 def test_claims_of_figures_not_built_are_absent(tiny_run):
     results, config = tiny_run
-    inputs = SimpleNamespace(
-        **{s: sorted((results / s).rglob("*.nc")) for s in ("data", "ntk", "cosmology", "duality")}
-    )
-    loaded = Results.load(inputs, config)
+    loaded = load_results(results, config)
     f1_to_f6 = ["F1", "F2", "F3", "F4", "F5", "F6"]
     shown = lambda claims: [(c.id, c.figure, c.verdict, c.measured) for c in claims]  # noqa: E731
     every = shown(all_claims(loaded))
@@ -651,11 +651,7 @@ def test_each_figure_reads_the_settings_its_job_is_rerun_for(tiny_run, fig):
 
     results, config = tiny_run
     config = {**config, "figures": ReadSettings(figure_settings(config, [fig]))}
-    inputs = SimpleNamespace(
-        data=sorted((results / "data").glob("*.nc")),
-        **{s: sorted((results / s).rglob("*.nc")) for s in (*STAGES, "simulate")},
-    )
-    plt.close(FIGURES[fig](Results.load(inputs, config)))
+    plt.close(FIGURES[fig](load_results(results, config, (*STAGES, "simulate"))))
     assert config["figures"].read == set(FIGURE_READS[fig])
     assert set(config["figures"]) == {"dpi", *FIGURE_READS[fig]}
 
@@ -666,11 +662,7 @@ def test_f1_shows_three_dictionaries_and_claims_the_adiabatic_one(tiny_run):
     from nncosmo.figures import figure_background
 
     results, config = tiny_run
-    inputs = SimpleNamespace(
-        data=sorted((results / "data").glob("*.nc")),
-        **{s: sorted((results / s).rglob("*.nc")) for s in ("ntk", "cosmology", "duality")},
-    )
-    fig = figure_background(Results.load(inputs, config))
+    fig = figure_background(load_results(results, config))
     labels = {line.get_label() for ax in fig.axes for line in ax.get_lines()}
     assert {f"{d} dictionary" for d in ("exact", "adiabatic", "continuum")} <= labels
     claims = json.loads((results / "claims.json").read_text())["claims"]
