@@ -744,14 +744,19 @@ def test_windowed_hubble_fits_the_rows_of_each_window():
 
 def test_a_window_holding_an_overflow_is_below_the_floor():
     """u(50) = inf (an overflow): the windows whose rows u(s - 1) .. u(s + window) hold it
-    (s = 31, 41, 51) are below_floor, not fitted (docs: "or u is not finite")."""
-    u = theory.momentum_recursion(1.0, ETA, 0.9, 0.3 / ETA, 100)
+    (s = 31, 41, 51) are below_floor, not fitted (docs: "or u is not finite"); the others are
+    fitted as without it: the floor is relative to the largest finite |u|, not to inf."""
+    clean = theory.momentum_recursion(1.0, ETA, 0.9, 0.3 / ETA, 100)
+    u = clean.copy()
     u[50] = np.inf
-    out = d.windowed_hubble(u, np.arange(101.0), np.full(101, ETA), 20, 10, 1e-12)
+    windows = (np.arange(101.0), np.full(101, ETA), 20, 10, 1e-12)
+    out, expected = d.windowed_hubble(u, *windows), d.windowed_hubble(clean, *windows)
     holding = (out["start"] - 1 <= 50) & (50 <= out["start"] + 20)
     assert out["start"][holding].tolist() == [31, 41, 51]
     assert np.all(out["status"][holding] == d.WINDOW_STATUS.index("below_floor"))
     assert np.isnan(out["H"][holding]).all()
+    assert np.all(out["status"][~holding] == d.WINDOW_STATUS.index("ok"))
+    np.testing.assert_array_equal(out["H"][~holding], expected["H"][~holding])
 
 
 def test_a_window_whose_history_varies_by_exactly_the_threshold_stays_ok():

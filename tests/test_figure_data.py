@@ -1055,11 +1055,12 @@ def test_f5_infinite_width_panel_shows_ratios_and_their_extrapolation():
     assert labels == ["∞", "1/64", "1/128", "1/256"]
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # no H at width 64: empty nanmean
 def test_f5_error_slopes_use_the_finite_positive_seeds_or_say_untestable():
     """F5 top, as claim F5-slope: a width without a finite value of a quantity (every H fit
     failed at width 64) leaves its slope untestable; a seed without one (m2 of seed 0 at width
-    128) is left out of the slope and its interval. Log-log axes, one tick per width."""
+    128) is left out of the slope and its interval. The points are the seeds the slope is
+    fitted to (no NaN point, no warning), the label counts those left out. Log-log axes, one
+    tick per width."""
     results, _ = width_results()
     narrow, middle = ("toy", WIDTHS[0]), ("toy", WIDTHS[1])
     dual = results.duality[narrow]
@@ -1069,12 +1070,27 @@ def test_f5_error_slopes_use_the_finite_positive_seeds_or_say_untestable():
     m2_fit[0] = np.nan
     results.duality[middle] = dual.assign(m2_fit=(("run", "mode"), m2_fit))
     fig, ax = plt.subplots()
-    figures._width_errors(ax, results, "toy")
-    labels = dict(zip(ERROR_LAWS, [c.get_label() for c in ax.containers], strict=True))
-    assert labels["|H_fit/H_eta - 1|"].endswith(": slope untestable")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figures._width_errors(ax, results, "toy")
+    containers = dict(zip(ERROR_LAWS, ax.containers, strict=True))
+    labels = {name: c.get_label() for name, c in containers.items()}
+    seeds_per_width = law("|H_fit/H_eta - 1|", WIDTHS[0]).size
+    assert labels["|H_fit/H_eta - 1|"].endswith(
+        f": slope untestable; {seeds_per_width} seed value(s) ≤ 0 or not finite left out"
+    )
+    hubble_line = containers["|H_fit/H_eta - 1|"].lines[0]
+    np.testing.assert_allclose(hubble_line.get_xdata() / figures._dodge(1, 4, 0.05), WIDTHS[1:])
     name = "|m2_fit/m2_eta - 1|"
     seeds = {w: law(name, w)[1 if w == WIDTHS[1] else 0 :] for w in WIDTHS}
-    assert labels[name] == f"{figures.WIDTH_ERROR_LABELS[name]}: {slope_text(seeds)}"
+    assert labels[name] == (
+        f"{figures.WIDTH_ERROR_LABELS[name]}: {slope_text(seeds)}; "
+        "1 seed value(s) ≤ 0 or not finite left out"
+    )
+    np.testing.assert_allclose(
+        containers[name].lines[0].get_ydata(), [v.mean() for v in seeds.values()], rtol=1e-9
+    )
+    assert "left out" not in labels["background residual (exact)"]
     assert (ax.get_xscale(), ax.get_yscale(), ax.get_xlabel()) == ("log", "log", "width")
     np.testing.assert_allclose(ax.get_xticks(), WIDTHS)
 

@@ -356,6 +356,28 @@ def test_step_image_starts_after_the_last_step_without_an_image():
     assert back == pytest.approx(u[3], rel=1e-12)
 
 
+def test_step_image_velocity_with_a_growing_learning_rate_reproduces_the_next_step():
+    """Heavy ball, eta_n = 0.1 * 1.1^n, beta = 0.5; step 2 has x = eta_2 kappa = 3.57 beyond
+    (1 + sqrt(0.5))^2 (no real image), so n0 = 3. The image of step 3 (constant H_3, m_3^2 over
+    its time step sqrt(eta_3)) started from u(3) with the returned velocity must land on the
+    recursion's u(4) = u(3) + b_3 (u(3) - u(2)) - c_3 u(3) (docs/physics.md §11.1): true only
+    with the frozen lattice's sample u(3) - sqrt(eta_3) V(3) (V(3) = (u(3) - u(2)) /
+    sqrt(eta_2)), not with u(2) itself one step sqrt(eta_3) before (1.1 % off here)."""
+    steps, beta = 8, 0.5
+    etas = 0.1 * 1.1 ** np.arange(steps + 1.0)
+    kappa = np.full((steps + 1, 1), 1.0)
+    kappa[2] = 29.5
+    u = np.linspace(1.0, 0.2, steps + 1)[:, None] ** 2
+    image = step_image(theory.lattice_time(etas), etas, np.full(steps + 1, beta), kappa, u, False)
+    assert image["n0"] == 3
+    betas = np.full((steps + 1, 1), beta)
+    b, c = (x[3, 0] for x in theory.effective_momentum(etas[:, None], betas, kappa))
+    landed = theory.mode_solution(
+        np.sqrt(etas[3]), u[3, 0], image["du0"][0], image["H"][3, 0], image["m2"][3, 0]
+    )
+    assert landed == pytest.approx(u[3, 0] + b * (u[3, 0] - u[2, 0]) - c * u[3, 0], rel=1e-12)
+
+
 def test_step_image_starts_after_the_last_step_where_any_mode_has_no_image():
     """Two modes, eta = 0.1, beta = 0.5: only mode 1 has x = 2.95 > (1 + sqrt(0.5))^2 (no real
     image) at step 3, so the field starts at n0 = 4 and every tabulated H, m^2 is finite."""

@@ -484,7 +484,8 @@ def step_image(tau, etas, betas, kappa, u, nesterov: bool) -> dict:
     step S - 1's), linear in between: exact up to O((dtau d/dtau)^2). n0 is the first step from
     which every step has a real image (Nesterov: 1, beta_0 = 0); earlier knots hold step n0's
     values; the field starts at tau_n0 from u_a(n0) with the velocity of step n0's image through
-    u_a(n0 - 1) (`theory.lattice_velocity`; from rest at n0 = 0); n0 = S where none exists."""
+    u_a(n0 - 1) (`theory.lattice_velocity`, the frozen lattice's sample u(n0) - dtau_n0 V(n0);
+    from rest at n0 = 0); n0 = S where none exists."""
     image = theory.scheduled_dictionary(etas[:-1, None], betas[:-1, None], kappa[:-1], nesterov)
     h, m2, dtau = image["H"], image["m2"], image["dtau"][:, 0]
     bad = ~(np.isfinite(h) & np.isfinite(m2)).all(-1)
@@ -493,10 +494,13 @@ def step_image(tau, etas, betas, kappa, u, nesterov: bool) -> dict:
     early = np.arange(len(h))[:, None] < n0
     h, m2 = np.where(early, h[first], h), np.where(early, m2[first], m2)
     held = lambda a: np.concatenate([a, a[-1:]])  # noqa: E731
+    # the frozen lattice of step n0 has step dtau_n0: its sample before u(n0) is u(n0) - dtau_n0
+    # V(n0), V(n0) = (u(n0) - u(n0 - 1)) / dtau_{n0-1} (docs/physics.md §11.1); u(n0 - 1) itself
+    # only where eta is constant
+    prev = max(first - 1, 0)
+    before = u[first] - (u[first] - u[prev]) * (dtau[first] / dtau[prev])
     with np.errstate(invalid="ignore"):  # n0 = S: no image, H and m2 NaN, so is the velocity
-        du0 = theory.lattice_velocity(
-            u[max(first - 1, 0)], u[first], dtau[first], h[first], m2[first]
-        )
+        du0 = theory.lattice_velocity(before, u[first], dtau[first], h[first], m2[first])
     return {"knots": tau, "H": held(h), "m2": held(m2), "n0": n0, "u0": u[first], "du0": du0}
 
 

@@ -435,15 +435,16 @@ def windowed_hubble(u, tau, etas, window: int, stride: int, rel_floor: float) ->
     """H(tau) of one trajectory from sliding Prony fits (`prony_fit`) over rows [s, s + window),
     s = 1, 1 + stride, ...: the local friction 3 H sqrt(eta) = -ln(-c2) of the window, with eta_n
     at the window's centre. A window is `below_floor` where max |u| over it is below
-    rel_floor * max |u| (or u is not finite) and `no_real_image` where the fit has none; its H
-    is NaN then (`with_hubble_windows` marks the `unresolved` ones). Returns per window: start,
-    centre tau, H, H_err, status (WINDOW_STATUS codes)."""
+    rel_floor * (the largest finite |u|) or u is not finite over it, and `no_real_image` where
+    the fit has none; its H is NaN then (`with_hubble_windows` marks the `unresolved` ones).
+    Returns per window: start, centre tau, H, H_err, status (WINDOW_STATUS codes)."""
     u = np.asarray(u, dtype=float)
     starts = np.arange(1, len(u) - window, stride)
     out = {"start": starts, "tau": tau[starts + window // 2]}
     out |= {k: np.full(len(starts), np.nan) for k in ("H", "H_err")}
     out["status"] = np.zeros(len(starts), np.int8)
-    scale = np.nanmax(np.abs(u)) if np.isfinite(u).any() else np.nan
+    finite = np.isfinite(u)
+    scale = np.abs(u[finite]).max() if finite.any() else np.nan  # an inf would floor every window
     for i, s in enumerate(starts):
         rows = u[s - 1 : s + window + 1]
         if not (np.isfinite(rows).all() and np.abs(rows).max() >= rel_floor * scale):

@@ -630,13 +630,16 @@ def _width_errors(ax, results: Results, dataset: str) -> None:
     slope's bootstrap interval (claim F5-slope)."""
     for k, (name, quantity) in enumerate(WIDTH_ERRORS.items()):
         per_width = width_values(results, dataset, quantity)
-        usable = positive_seeds(per_width)
+        usable = positive_seeds(per_width)  # the values the slope is fitted to, drawn as such
         _, text = _width_slope(usable, width_slope_shortfall(per_width, usable))
-        widths = np.array(list(per_width))
+        left_out = sum(v.size for v in per_width.values()) - sum(v.size for v in usable.values())
+        if left_out:
+            text += f"; {left_out} seed value(s) ≤ 0 or not finite left out"
         dodge = _dodge(k, len(WIDTH_ERRORS), 0.05)  # bars side by side per width
-        values = list(per_width.values())
+        x = np.array(list(usable), dtype=float) * dodge
         label = f"{WIDTH_ERROR_LABELS[name]}: {text}"
-        _seed_errorbar(ax, widths * dodge, values, fmt="o-", color=PALETTE[k], label=label)
+        _seed_errorbar(ax, x, list(usable.values()), fmt="o-", color=PALETTE[k], label=label)
+    widths = np.array(list(per_width))
     ax.set(yscale="log", ylabel="relative error (seed mean, min–max)", title=dataset)
     _width_axis(ax, widths)
     _legend_below(ax, ncol=1)
