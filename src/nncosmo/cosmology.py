@@ -481,7 +481,8 @@ def step_image(tau, etas, betas, kappa, u, nesterov: bool) -> dict:
 
     tau, etas, betas (S + 1,), kappa and u (S + 1, K). The knot tau_n carries step n's H_a and
     m_a^2 (the centre of the stencil u(n - 1), u(n), u(n + 1) that step n closes; tau_S holds
-    step S - 1's), linear in between: exact up to O((dtau d/dtau)^2). n0 is the first step from
+    step S - 1's), linear in between: exact for constant coefficients, otherwise off by an error
+    set by how much they change (docs/physics.md §13). n0 is the first step from
     which every step has a real image (Nesterov: 1, beta_0 = 0); earlier knots hold step n0's
     values; the field starts at tau_n0 from u_a(n0) with the velocity of step n0's image through
     u_a(n0 - 1) (`theory.lattice_velocity`, the frozen lattice's sample u(n0) - dtau_n0 V(n0);
