@@ -16,6 +16,7 @@ from nncosmo.config import (
     figure_settings,
     check_config,
     check_yaml_syntax,
+    config_errors_exit,
     disk_note,
     jax_cache_env,
     job_priorities,
@@ -28,14 +29,17 @@ from nncosmo.slurmlog import slurm_failure_reasons
 
 min_version("9.17")  # callable `priority:` (9.16.3 refuses it; 9.17.0 runs the tiny preset)
 
-check_yaml_syntax("config.yaml")  # Snakemake's own message names neither file nor line
+# a config error stops the run with its message alone (config_errors_exit: no traceback lines)
+with config_errors_exit():
+    check_yaml_syntax("config.yaml")  # Snakemake's own message names neither file nor line
 
 
 configfile: "config.yaml"
 
 
-validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
-check_config(config)
+with config_errors_exit():
+    validate_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
+    check_config(config)
 
 JOBS = jobs(config)
 # of the jobs ready to run: the earliest stage first, the costliest first (config.job_priorities)

@@ -805,6 +805,12 @@ def test_f7_friedmann_claim_compares_with_the_continuum_history():
     claims = {c.id: c for c in history_claims(results)}
     assert claims["F7-background"].measured == pytest.approx(0.5)
     assert claims["F7-Friedmann"].measured == 0.0 and claims["F7-Friedmann"].verdict == "pass"
+    # w's details: u_0's period 2 pi / 0.3 = 20.9 -> 21 steps; the second half of the 198
+    # interior steps starts at step 100, cut to 4 whole periods (100..183); every history's w
+    state = claims["F7-Friedmann-w"]
+    assert state.details["period_steps"] == 21 and state.details["steps"] == [100, 183]
+    assert state.details["per_history"] == {"fr": pytest.approx(state.measured, abs=0)}
+    assert state.measured == equation_of_state(ntk)
 
 
 def _radiation_simulation(settings: str) -> xr.Dataset:

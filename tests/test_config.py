@@ -13,6 +13,7 @@ from userdir import dry_run
 
 from nncosmo import theory
 from nncosmo.config import (
+    INVALID,
     ConfigError,
     built_figures,
     canonical,
@@ -62,6 +63,30 @@ def test_default_and_presets_are_valid(config, preset):
     update_config(config, yaml.safe_load(preset.read_text()))
     validate_config(config, SCHEMA)
     check_config(config)
+
+
+def listed(err) -> list[str]:
+    """The lines a ConfigError lists under its header (config.INVALID)."""
+    header, *lines = str(err.value).splitlines()
+    assert header == INVALID
+    return [line.removeprefix("  ") for line in lines]
+
+
+def only_line(err) -> str:
+    """The one key a ConfigError lists."""
+    (line,) = listed(err)
+    return line
+
+
+def test_every_cross_field_error_is_listed_at_once(config):
+    """Two independent cross-field errors (a checkpoint beyond the steps, a grid of one eta) are
+    listed together under the header, each naming its key, so that one run shows both."""
+    config["training"]["checkpoints"] = [0, 25, 500]
+    config["sweeps"]["grid"]["eta"] = [0.1]
+    with pytest.raises(ConfigError) as err:
+        check_config(config)
+    keys = [line.split("'")[1] for line in listed(err)]
+    assert keys == ["training.checkpoints", "sweeps.grid.eta"]
 
 
 def set_key(config, dotted, value):
@@ -257,7 +282,7 @@ def test_kappa_measured_at_one_step_alone_stops_at_startup(config, stride, dense
     if len(measured) == 1:
         with pytest.raises(ConfigError) as err:
             check_config(config)
-        assert str(err.value).startswith(
+        assert only_line(err).startswith(
             f"config key 'training.kappa_stride' = {stride} is invalid: must be <= "
             "training.steps=400 (or 0 = off) unless kappa_dense_steps >= 2"
         )
@@ -273,7 +298,7 @@ def test_digits_asking_for_more_images_than_its_classes_have_stops_at_startup(co
     config["datasets"]["digits"]["n_samples"] = 358
     with pytest.raises(ConfigError) as err:
         check_config(config)
-    assert str(err.value) == (
+    assert only_line(err) == (
         "config key 'datasets.digits.n_samples' = 358 is invalid: must be <= 357, "
         "the images of classes [3, 8]"
     )
@@ -337,10 +362,12 @@ def test_figures_dataset_in_no_sweep_is_blamed_on_figures_dataset(config):
     config["figures"]["dataset"] = "extra"
     with pytest.raises(ConfigError) as err:
         check_config(config)
-    assert str(err.value) == (
+    first, *then = listed(err)  # then: the F7 history sweeps, which do not train it either
+    assert first == (
         "config key 'figures.dataset' = 'extra' is invalid: "
         "no sweep trains it; name one of ['digits', 'teacher']"
     )
+    assert all(line.startswith("config key 'sweeps.history_") for line in then)
 
 
 def test_figure_sweep_must_train_figures_dataset(config):
@@ -361,7 +388,7 @@ def test_figure_sweeps_too_small_for_a_trend_are_rejected(config, key, value, sh
     bad = set_key(copy.deepcopy(config), key, value)
     with pytest.raises(ConfigError) as err:
         check_config(bad)
-    assert str(err.value).startswith(f"config key '{key}' = {value!r} is invalid: {shown}")
+    assert only_line(err).startswith(f"config key '{key}' = {value!r} is invalid: {shown}")
 
 
 def test_unknown_key_shows_a_short_message_through_snakemake(tmp_path, config):
@@ -712,7 +739,7 @@ def test_a_figure_sweep_that_is_no_sweep_names_the_sweeps(config):
     config["figures"]["grid_sweep"] = "nope"
     with pytest.raises(ConfigError) as err:
         check_config(config)
-    assert str(err.value) == (
+    assert only_line(err) == (
         "config key 'figures.grid_sweep' = 'nope' is invalid: "
         f"must name one of the sweeps {sorted(config['sweeps'])}"
     )

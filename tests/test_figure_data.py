@@ -628,9 +628,15 @@ def history_stages():
         u = np.stack([u0, 0.3 * u0], axis=1)
         exact = u + 0.01 * (1 + k) * np.sin(0.1 * n)[:, None]
         continuum = u + 0.03 * np.cos(0.05 * n)[:, None] if k == 0 else np.full_like(u, np.nan)
+        beta_n = 0.9 + 0.0004 * n if k == 0 else np.full(n.size, 0.97)
         stages["ntk"][name] = xr.Dataset(
             {"u": (("step", "mode"), u)},
-            {"tau": ("step", tau), "mode": [0, 1], "schedule": schedule},
+            {
+                "tau": ("step", tau),
+                "mode": [0, 1],
+                "schedule": schedule,
+                "beta_n": ("step", beta_n),
+            },
         )
         hubble = 0.5 / (2 + tau) if k == 0 else np.full(n.size, 0.3)
         stages["cosmology"][name] = xr.Dataset(
@@ -677,7 +683,7 @@ def test_f7_columns_show_each_history_s_run_fields_errors_and_hubble_rate():
         if j == 0:
             assert "a ∝ t$^{0.5}$, " in title and title.endswith("$_\\mathregular{0}$ = 2")
         else:
-            assert title.endswith("\nconstant β (de Sitter)")
+            assert title.endswith("\nconstant β = 0.97")  # the run's beta
         u, tau = ntk.u.values[:, 0], ntk.tau.values
         lines = lines_labelled(top)
         points_on(lines["network"], tau, u / abs(u[0]))
@@ -1193,6 +1199,20 @@ def test_f7_text_friedmann_equation_of_state():
     text = figures._history_text(results, ntk, history_cosmology(u, -0.01))
     w = -kappa[1] / (kappa[0] + kappa[1])
     assert text == f"exact {0.01 / abs(u[0, 0]):.2%}\nw = {signed(w, '+.3f')}"
+    # u_0 without a whole period in the run's second half (it stops oscillating): no w, and
+    # the panel says why instead of printing nan
+    u[200:, 0] = 1.0
+    text = figures._history_text(results, history_ntk(u, eigenvalue, eta, ntk.schedule.values),
+                                 history_cosmology(u, -0.01))  # fmt: skip
+    assert text == f"exact {0.01 / abs(u[0, 0]):.2%}\nw: no whole period"
+
+
+def test_f7_friedmann_and_nesterov_titles_write_their_history():
+    """F7 titles below the sweep's name: Friedmann's H^2 = (rho/M^2 + Lambda)/3 with M (not
+    "Friedmann" twice), Nesterov's beta_n; a constant schedule's beta."""
+    assert figures._schedule_title("friedmann planck_mass=80", 0.9) == "H² = (ρ/M² + Λ)/3, M = 80"
+    assert figures._schedule_title("nesterov", 0.0) == f"{figures.BETA_N} = n / (n + 3)"
+    assert figures._schedule_title("constant", 0.995) == "constant β = 0.995"
 
 
 def test_config_names_in_titles_are_words_with_proper_names_capitalised():

@@ -266,14 +266,17 @@ def test_bad_schedules_stop_the_dry_run_naming_the_key(tmp_path, schedule, shown
     config = yaml.safe_load((ROOT / "workflow/presets/tiny.yaml").read_text())
     extra = {"datasets": ["teacher"], "widths": [16], "eta": [0.1], "seeds": [0]}
     config["sweeps"]["extra"] = {**extra, "beta": [0.9], "schedule": schedule}
-    if schedule["kind"] == "power_law":
-        del config["sweeps"]["extra"]["beta"]
+    del config["sweeps"]["extra"]["beta"]  # a power law takes none; an unknown kind asks none
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     proc = dry_run(tmp_path)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert f"config key {shown}" in output and "nothing has run" in output, output
     assert "Job stats" not in output
+    assert 'File "' not in output, output  # the message alone, no traceback lines
+    # one line per wrong key: an unknown kind's own, not also "beta is missing"
+    errors = [line for line in output.splitlines() if line.startswith("  config key")]
+    assert len(errors) == 1, output
 
 
 def test_runs_of_different_schedules_are_different_runs_of_one_job():

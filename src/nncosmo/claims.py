@@ -38,6 +38,7 @@ from nncosmo.results import (
     de_sitter_recovery,
     decay_exponent,
     equation_of_state,
+    equation_of_state_parts,
     extrapolate_in_inverse_width,
     first_zero_crossing,
     good_fits,
@@ -825,7 +826,16 @@ def history_claims(results: Results) -> list[Claim]:
         coupled = history_background_error(ntk[friedmann], cosmo[friedmann], "continuum")
         claims += [
             make_claim("F7-Friedmann", coupled, history=friedmann),
-            make_claim("F7-Friedmann-w", equation_of_state(ntk[friedmann]), history=friedmann),
+            make_claim(
+                "F7-Friedmann-w",
+                (state := equation_of_state_parts(ntk[friedmann]))["w"],
+                history=friedmann,
+                details={  # the caveat's numbers: every oscillating history gives w near 0
+                    "period_steps": state["period_steps"],
+                    "steps": state["steps"],
+                    "per_history": {n: equation_of_state(ds) for n, ds in ntk.items()},
+                },
+            ),
         ]
     return claims
 

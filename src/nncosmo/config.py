@@ -12,6 +12,8 @@ import itertools
 import json
 import os
 import reprlib
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,27 @@ DIGITS_PER_CLASS = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)
 
 def _fail(key: str, value, allowed: str):
     raise ConfigError(f"config key '{key}' = {value!r} is invalid: {allowed}")
+
+
+INVALID = (
+    "invalid config (config.yaml with any --configfile/--config overrides); "
+    "fix these keys, nothing has run:"
+)
+
+
+def _invalid(lines) -> ConfigError:
+    """One ConfigError listing every line under the INVALID header."""
+    return ConfigError(INVALID + "\n" + "\n".join(f"  {line}" for line in lines))
+
+
+@contextmanager
+def config_errors_exit():
+    """In the Snakefile: a ConfigError ends Snakemake with its message alone (exit status 1),
+    instead of the message followed by the Snakefile's and this module's traceback lines."""
+    try:
+        yield
+    except ConfigError as err:
+        sys.exit(f"nncosmo: {err}")
 
 
 def check_yaml_syntax(path: str) -> None:
@@ -78,10 +101,7 @@ def validate_config(config: dict, schema_path: str) -> None:
     errors = sorted(_strict_validator(schema).iter_errors(config), key=lambda e: e.json_path)
     lines = dict.fromkeys(line for error in errors for line in _error_lines(error, schema))
     if lines:
-        raise ConfigError(
-            "invalid config (config.yaml with any --configfile/--config overrides); "
-            "fix these keys, nothing has run:\n" + "\n".join(f"  {line}" for line in lines)
-        )
+        raise _invalid(lines)
     validate(config, schema_path)
 
 
@@ -176,23 +196,42 @@ def _allowed(error) -> str:
 
 
 def check_config(config: dict) -> None:
-    """Cross-field checks: checkpoints and kappa's measured steps within the training, known data
-    sets, figure sweeps that train figures.dataset and span a trend, a reference run that exists,
-    valid schedules."""
-    check_measured_steps(config["training"])
+    """Cross-field checks (`CROSS_CHECKS`), every one run: one ConfigError listing each check's
+    first error. A check that stumbles over what an earlier one rejected (an exception other
+    than ConfigError) ends the list there."""
+    errors = []
+    for check in CROSS_CHECKS:
+        try:
+            check(config)
+        except ConfigError as err:
+            errors.append(str(err))
+        except Exception:
+            if not errors:
+                raise
+            break
+    if errors:
+        raise _invalid(errors)
+
+
+def check_sweep_datasets(config: dict) -> None:
+    """Every sweep trains known data sets."""
     known = set(config["datasets"])
     for name, sweep in config["sweeps"].items():
         for ds in sweep["datasets"]:
             if ds not in known:
                 _fail(f"sweeps.{name}.datasets", ds, f"must be one of the datasets {sorted(known)}")
-    check_digits(config)
-    check_figure_sweeps(config)
-    check_schedules(config)
-    check_history_sweeps(config)
+
+
+def check_reference(config: dict) -> None:
+    """figures.reference is a run of the grid sweep."""
     ref = config["figures"]["reference"]
     grid = config["sweeps"][config["figures"]["grid_sweep"]]
     if not any(run_matches(r, ref) for r in sweep_runs(grid)):
         _fail("figures.reference", ref, "must be an (eta, beta) pair of figures.grid_sweep")
+
+
+def check_split_by(config: dict) -> None:
+    """Jobs are split by data set and width at least (one compiled program per job)."""
     missing = {"dataset", "width"} - set(config["split_by"])
     if missing:
         _fail(
@@ -201,6 +240,10 @@ def check_config(config: dict) -> None:
             f"must include {sorted(missing)}: runs of different "
             "data sets or widths cannot share one compiled program",
         )
+
+
+def check_mode_counts(config: dict) -> None:
+    """ntk.modes and training.kappa_modes within the smallest data set."""
     smallest = min(d["n_samples"] for d in config["datasets"].values())
     for section, key in (("ntk", "modes"), ("training", "kappa_modes")):
         if config[section].get(key, 0) > smallest:
@@ -209,7 +252,6 @@ def check_config(config: dict) -> None:
                 config[section][key],
                 f"must not exceed the smallest n_samples ({smallest})",
             )
-    check_cosmologies(config)
 
 
 def check_measured_steps(training: dict) -> None:
@@ -369,6 +411,26 @@ def check_history_sweeps(config: dict) -> None:
     window, steps = config["duality"]["hubble_window"], config["training"]["steps"]
     if window + 2 > steps:
         _fail("duality.hubble_window", window, f"must be below training.steps={steps} - 1")
+
+
+def check_training_steps(config: dict) -> None:
+    """`check_measured_steps` of the training section."""
+    check_measured_steps(config["training"])
+
+
+# `check_config`'s checks, in order; each one reports its first error.
+CROSS_CHECKS = (
+    check_training_steps,
+    check_sweep_datasets,
+    check_digits,
+    check_figure_sweeps,
+    check_schedules,
+    check_history_sweeps,
+    check_reference,
+    check_split_by,
+    check_mode_counts,
+    check_cosmologies,
+)
 
 
 def run_matches(run: dict, ref: dict) -> bool:

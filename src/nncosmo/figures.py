@@ -948,17 +948,18 @@ def figure_reverse(results: Results):
     return _finish(fig, title, legend_from=axes[0, 0])
 
 
-def _schedule_title(label: str) -> str:
+def _schedule_title(label: str, beta0: float) -> str:
     """An F7 panel's history in the physics' notation from its run coordinate `schedule`
-    (`theory.schedule_label`, "kind key=value ..."): a ∝ t^0.667, τ0 = 2 for a power law."""
+    (`theory.schedule_label`, "kind key=value ...") and its first beta_n: a ∝ t^0.667, τ0 = 2
+    for a power law, constant β = 0.97 for de Sitter."""
     params = theory.parse_schedule_label(label)
     kind = params["kind"]
     if kind == "constant":
-        return "constant β (de Sitter)"
+        return f"constant β = {beta0:g}"
     if kind == "nesterov":
         return f"{BETA_N} = n / (n + 3)"
     if kind == "friedmann":
-        return f"Friedmann, M = {params['planck_mass']:g}"
+        return f"H² = (ρ/M² + Λ)/3, M = {params['planck_mass']:g}"
     title = f"a ∝ {power('t', format(params['p'], '.3g'))}, {sub('τ', '0')} = {params['tau0']:g}"
     if params.get("hubble_step"):
         title += f", H√{ETA_N} ≤ {params['hubble_step']:g}"
@@ -977,7 +978,8 @@ def _history_text(results: Results, ntk, cosmo) -> str:
         env = nesterov_envelope(ntk, results.config["duality"]["fit_rel_floor"])
         lines.append(f"envelope {power('τ', format(env['slope'], '.2f'))}")
     if kind == "friedmann":
-        lines.append(f"w = {number(equation_of_state(ntk), '+.3f')}")
+        w = equation_of_state(ntk)
+        lines.append(f"w = {number(w, '+.3f')}" if np.isfinite(w) else "w: no whole period")
     return "\n".join(lines)
 
 
@@ -1034,7 +1036,7 @@ def figure_histories(results: Results):
         _overlay(axes[0, j], tau, u, fields, abs(u[0]), labels=HISTORY_LABELS)
         axes[0, j].set_title(
             f"{_display(name.removeprefix('history_'))}\n"
-            f"{_schedule_title(str(ntk.schedule.values))}",
+            f"{_schedule_title(str(ntk.schedule.values), float(ntk.beta_n.values[0]))}",
             fontsize=7.5,
         )
         axes[0, j].text(

@@ -470,19 +470,27 @@ def crossing_period(u: np.ndarray) -> int:
 
 def equation_of_state(ntk) -> float:
     """w = <p> / <rho> of the network's K modes over the second half of the run, cut to whole
-    periods of mode 0 (`crossing_period` of u_0 over that half): rho, p = sum_a u_a'^2 / 2 +-
-    kappa_a u_a^2 / 2, u' the central difference / sqrt(eta), kappa_a = lambda_a(0) / N
-    (docs/physics.md §13; matter-like: w = 0); NaN where u_0 has no whole period there."""
+    periods of mode 0 (`equation_of_state_parts`); NaN where u_0 has no whole period there."""
+    return equation_of_state_parts(ntk)["w"]
+
+
+def equation_of_state_parts(ntk) -> dict:
+    """`equation_of_state`'s w with the period of u_0 it averages over ("period_steps",
+    `crossing_period` of u_0 over the run's second half; 0: none) and its window's first and
+    last step ("steps"; None without a period): rho, p = sum_a u_a'^2 / 2 +- kappa_a u_a^2 / 2,
+    u' the central difference / sqrt(eta), kappa_a = lambda_a(0) / N (docs/physics.md §13;
+    matter-like: w = 0)."""
     eta = float(ntk.eta_n.values[0])
     eigenvalues = ntk.eigenvalue.isel(checkpoint=0).values[: ntk.sizes["mode"]]
     kappa = ntk_kappa(eigenvalues, ntk.attrs["n_samples"])
     u = ntk.u.values
-    du = (u[2:] - u[:-2]) / (2 * np.sqrt(eta))
+    du = (u[2:] - u[:-2]) / (2 * np.sqrt(eta))  # du[i]: the velocity at step i + 1
     kinetic, potential = field_energies(du, u[1:-1], kappa)
     start = len(du) // 2
     period = crossing_period(u[1 + start : -1, 0])
     if not period:
-        return np.nan
+        return {"w": np.nan, "period_steps": 0, "steps": None}
     stop = start + (len(du) - start) // period * period
     kinetic, potential = kinetic[start:stop].sum(), potential[start:stop].sum()
-    return float((kinetic - potential) / (kinetic + potential))
+    w = float((kinetic - potential) / (kinetic + potential))
+    return {"w": w, "period_steps": period, "steps": [start + 1, stop]}
