@@ -10,17 +10,21 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
+# the stages in pipeline order (the README's runtime table); any other stage follows by name
+PIPELINE_ORDER = ("data", "train", "ntk", "cosmology", "duality", "simulate", "figures", "claims")
+
 
 def stage_times(root: Path) -> dict[str, list[float]]:
     """Seconds of every job, grouped by stage (the folder under results/benchmarks/, or the file
-    name: figures_<k>.tsv, the figures stage's k-th rendering job)."""
+    name: figures_<k>.tsv, the figures stage's k-th rendering job), in pipeline order."""
     times = defaultdict(list)
     for path in sorted(root.rglob("*.tsv")):
         stage = path.relative_to(root).parts[0].removesuffix(".tsv").split("_")[0]
         with path.open() as handle:
             rows = list(csv.DictReader(handle, delimiter="\t"))
         times[stage].append(float(rows[-1]["s"]))
-    return times
+    rank = {stage: k for k, stage in enumerate(PIPELINE_ORDER)}
+    return dict(sorted(times.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0])))
 
 
 def main() -> None:
