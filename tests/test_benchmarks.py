@@ -160,3 +160,29 @@ def test_train_job_profile_sorts_kernels_by_what_they_compute():
         "while.7": "container",
         "copy.1": "other",
     }
+
+
+def test_pipeline_stages_sums_each_stage_in_the_readme_s_order(tmp_path):
+    """Every rule's benchmark file (folder per stage, figures_<k>.tsv per figures job), the
+    last row's seconds summed per stage, in the README table's pipeline order, an unknown stage
+    after them."""
+    spec = importlib.util.spec_from_file_location(
+        "pipeline_stages", os.path.join(ROOT, "benchmarks", "pipeline_stages.py")
+    )
+    stages = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stages)
+    files = {
+        "zzz/a.tsv": 1.0,
+        "figures_1.tsv": 2.0,
+        "figures_2.tsv": 3.0,
+        "train/teacher/w16.tsv": 4.0,
+        "claims.tsv": 0.5,
+        "data/teacher.tsv": 0.25,
+    }
+    for name, seconds in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"s\th:m:s\n9.0\t0:00:09\n{seconds}\t0:00:01\n")
+    times = stages.stage_times(tmp_path)
+    assert list(times) == ["data", "train", "figures", "claims", "zzz"]
+    assert sorted(times["figures"]) == [2.0, 3.0] and times["train"] == [4.0]

@@ -759,6 +759,14 @@ def test_a_window_holding_an_overflow_is_below_the_floor():
     np.testing.assert_array_equal(out["H"][~holding], expected["H"][~holding])
 
 
+def test_a_trajectory_that_is_zero_throughout_has_every_window_below_the_floor():
+    """u = 0 at every step (nothing to fit: every window's lstsq would be singular): every
+    window is below_floor with H NaN, not a LinAlgError."""
+    out = d.windowed_hubble(np.zeros(101), np.arange(101.0), np.full(101, ETA), 20, 10, 1e-12)
+    assert np.all(out["status"] == d.WINDOW_STATUS.index("below_floor"))
+    assert np.isnan(out["H"]).all()
+
+
 def test_a_window_whose_history_varies_by_exactly_the_threshold_stays_ok():
     """History H alternating 0.75, 1.25: every 20-row window has mean 1 and (max - min) / mean =
     0.5 exactly; with variation 0.5 it does not vary by more than that, so every window is ok."""

@@ -1064,8 +1064,9 @@ def test_f5_infinite_width_panel_shows_ratios_and_their_extrapolation():
 def test_f5_error_slopes_use_the_finite_positive_seeds_or_say_untestable():
     """F5 top, as claim F5-slope: a width without a finite value of a quantity (every H fit
     failed at width 64) leaves its slope untestable; a seed without one (m2 of seed 0 at width
-    128) is left out of the slope and its interval. The points are the seeds the slope is
-    fitted to (no NaN point, no warning), the label counts those left out. Log-log axes, one
+    128) or with an exact 0 (the residual of seed 2 there) is left out of the slope and its
+    interval. The points are the seeds the slope is fitted to (no NaN point, no warning), the
+    label counts those left out. Log-log axes, one
     tick per width."""
     results, _ = width_results()
     narrow, middle = ("toy", WIDTHS[0]), ("toy", WIDTHS[1])
@@ -1074,7 +1075,11 @@ def test_f5_error_slopes_use_the_finite_positive_seeds_or_say_untestable():
     dual = results.duality[middle]
     m2_fit = dual.m2_fit.values.copy()
     m2_fit[0] = np.nan
-    results.duality[middle] = dual.assign(m2_fit=(("run", "mode"), m2_fit))
+    residual = dual.residual_own.values.copy()
+    residual[2] = 0.0  # an exact zero: finite, but no log
+    results.duality[middle] = dual.assign(
+        m2_fit=(("run", "mode"), m2_fit), residual_own=(dual.residual_own.dims, residual)
+    )
     fig, ax = plt.subplots()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -1096,7 +1101,13 @@ def test_f5_error_slopes_use_the_finite_positive_seeds_or_say_untestable():
     np.testing.assert_allclose(
         containers[name].lines[0].get_ydata(), [v.mean() for v in seeds.values()], rtol=1e-9
     )
-    assert "left out" not in labels["background residual (exact)"]
+    name = "background residual (exact)"
+    seeds = {w: np.delete(law(name, w), 2) if w == WIDTHS[1] else law(name, w) for w in WIDTHS}
+    assert labels[name] == (
+        f"{figures.WIDTH_ERROR_LABELS[name]}: {slope_text(seeds)}; "
+        "1 seed value(s) ≤ 0 or not finite left out"
+    )
+    assert "left out" not in labels["NTK drift"]
     assert (ax.get_xscale(), ax.get_yscale(), ax.get_xlabel()) == ("log", "log", "width")
     np.testing.assert_allclose(ax.get_xticks(), WIDTHS)
 
@@ -1205,14 +1216,6 @@ def test_f7_text_friedmann_equation_of_state():
     text = figures._history_text(results, history_ntk(u, eigenvalue, eta, ntk.schedule.values),
                                  history_cosmology(u, -0.01))  # fmt: skip
     assert text == f"exact {0.01 / abs(u[0, 0]):.2%}\nw: no whole period"
-
-
-def test_f7_friedmann_and_nesterov_titles_write_their_history():
-    """F7 titles below the sweep's name: Friedmann's H^2 = (rho/M^2 + Lambda)/3 with M (not
-    "Friedmann" twice), Nesterov's beta_n; a constant schedule's beta."""
-    assert figures._schedule_title("friedmann planck_mass=80", 0.9) == "H² = (ρ/M² + Λ)/3, M = 80"
-    assert figures._schedule_title("nesterov", 0.0) == f"{figures.BETA_N} = n / (n + 3)"
-    assert figures._schedule_title("constant", 0.995) == "constant β = 0.995"
 
 
 def test_config_names_in_titles_are_words_with_proper_names_capitalised():

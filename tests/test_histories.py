@@ -199,7 +199,7 @@ def test_f7_log_axes_are_labelled_in_plain_numbers_without_minor_labels(low, hig
 @pytest.mark.parametrize(
     "spec, title",
     [
-        ({"kind": "constant"}, "constant β (de Sitter)"),
+        ({"kind": "constant"}, "constant β = 0.97"),
         (
             {"kind": "power_law", "p": 2 / 3, "tau0": 2.0, "hubble_step": 0.0},
             r"a ∝ t$^{0.667}$, τ$_\mathregular{0}$ = 2",
@@ -209,16 +209,17 @@ def test_f7_log_axes_are_labelled_in_plain_numbers_without_minor_labels(low, hig
             r"a ∝ t$^{0.5}$, τ$_\mathregular{0}$ = 1, H√η$_\mathregular{n}$ ≤ 0.2",
         ),
         ({"kind": "nesterov"}, r"β$_\mathregular{n}$ = n / (n + 3)"),
-        ({"kind": "friedmann", "planck_mass": 80.0}, "Friedmann, M = 80"),
+        ({"kind": "friedmann", "planck_mass": 80.0}, "H² = (ρ/M² + Λ)/3, M = 80"),
     ],
 )
 def test_f7_titles_name_each_history_in_the_physics_notation(spec, title):
     """F7's panel titles read the run coordinate `schedule` (theory.schedule_label) back into
-    the history it names; a zero hubble_step (the default: eta_n = eta) is not shown."""
+    the history it names, a constant schedule with the run's beta (0.97 here; the other kinds
+    do not show it); a zero hubble_step (the default: eta_n = eta) is not shown."""
     from nncosmo.figures import _schedule_title
     from nncosmo.theory import schedule_label
 
-    assert _schedule_title(schedule_label(spec)) == title
+    assert _schedule_title(schedule_label(spec), 0.97) == title
 
 
 def test_empty_friedmann_continuum_history_is_the_exact_de_sitter_rate():

@@ -830,7 +830,7 @@ def history_claims(results: Results) -> list[Claim]:
                 "F7-Friedmann-w",
                 (state := equation_of_state_parts(ntk[friedmann]))["w"],
                 history=friedmann,
-                details={  # the caveat's numbers: every oscillating history gives w near 0
+                details={  # the caveat's numbers: every default history but Nesterov's w ~ 0
                     "period_steps": state["period_steps"],
                     "steps": state["steps"],
                     "per_history": {n: equation_of_state(ds) for n, ds in ntk.items()},

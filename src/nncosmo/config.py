@@ -48,11 +48,15 @@ def _invalid(lines) -> ConfigError:
 
 @contextmanager
 def config_errors_exit():
-    """In the Snakefile: a ConfigError ends Snakemake with its message alone (exit status 1),
-    instead of the message followed by the Snakefile's and this module's traceback lines."""
+    """In the Snakefile: under the `snakemake` command a ConfigError ends it with its message
+    alone (exit status 1), instead of the message followed by the Snakefile's and this module's
+    traceback lines; a program driving Snakemake's API (no snakemake.cli imported) gets the
+    ConfigError itself, to catch."""
     try:
         yield
     except ConfigError as err:
+        if "snakemake.cli" not in sys.modules:
+            raise
         sys.exit(f"nncosmo: {err}")
 
 
@@ -196,19 +200,24 @@ def _allowed(error) -> str:
 
 
 def check_config(config: dict) -> None:
-    """Cross-field checks (`CROSS_CHECKS`), every one run: one ConfigError listing each check's
-    first error. A check that stumbles over what an earlier one rejected (an exception other
-    than ConfigError) ends the list there."""
-    errors = []
-    for check in CROSS_CHECKS:
+    """Cross-field checks (`CROSS_CHECKS`): one ConfigError listing each check's first error. A
+    check runs only where the checks it builds on passed (so a consequence of one wrong key is
+    not blamed on another); one that stumbles over what an earlier check rejected (an exception
+    other than ConfigError, after an error) is skipped, and with no error before it raises."""
+    errors, failed = [], set()
+    for check, needs in CROSS_CHECKS:
+        if failed & set(needs):
+            failed.add(check)
+            continue
         try:
             check(config)
         except ConfigError as err:
             errors.append(str(err))
+            failed.add(check)
         except Exception:
             if not errors:
                 raise
-            break
+            failed.add(check)
     if errors:
         raise _invalid(errors)
 
@@ -418,18 +427,18 @@ def check_training_steps(config: dict) -> None:
     check_measured_steps(config["training"])
 
 
-# `check_config`'s checks, in order; each one reports its first error.
+# `check_config`'s checks in order, each with the checks it builds on; each reports its first error.
 CROSS_CHECKS = (
-    check_training_steps,
-    check_sweep_datasets,
-    check_digits,
-    check_figure_sweeps,
-    check_schedules,
-    check_history_sweeps,
-    check_reference,
-    check_split_by,
-    check_mode_counts,
-    check_cosmologies,
+    (check_training_steps, ()),
+    (check_sweep_datasets, ()),
+    (check_digits, ()),
+    (check_figure_sweeps, (check_sweep_datasets,)),
+    (check_schedules, ()),
+    (check_history_sweeps, (check_sweep_datasets, check_figure_sweeps)),
+    (check_reference, (check_figure_sweeps,)),
+    (check_split_by, ()),
+    (check_mode_counts, ()),
+    (check_cosmologies, ()),
 )
 
 

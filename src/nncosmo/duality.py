@@ -435,8 +435,9 @@ def windowed_hubble(u, tau, etas, window: int, stride: int, rel_floor: float) ->
     """H(tau) of one trajectory from sliding Prony fits (`prony_fit`) over rows [s, s + window),
     s = 1, 1 + stride, ...: the local friction 3 H sqrt(eta) = -ln(-c2) of the window, with eta_n
     at the window's centre. A window is `below_floor` where max |u| over it is below
-    rel_floor * (the largest finite |u|) or u is not finite over it, and `no_real_image` where
-    the fit has none; its H is NaN then (`with_hubble_windows` marks the `unresolved` ones).
+    rel_floor * (the largest finite |u|), u is not finite over it, or u is 0 throughout, and
+    `no_real_image` where the fit has none; its H is NaN then (`with_hubble_windows` marks the
+    `unresolved` ones).
     Returns per window: start, centre tau, H, H_err, status (WINDOW_STATUS codes)."""
     u = np.asarray(u, dtype=float)
     starts = np.arange(1, len(u) - window, stride)
@@ -445,6 +446,7 @@ def windowed_hubble(u, tau, etas, window: int, stride: int, rel_floor: float) ->
     out["status"] = np.zeros(len(starts), np.int8)
     finite = np.isfinite(u)
     scale = np.abs(u[finite]).max() if finite.any() else np.nan  # an inf would floor every window
+    scale = scale if scale > 0 else np.nan  # u = 0 throughout: nothing to fit
     for i, s in enumerate(starts):
         rows = u[s - 1 : s + window + 1]
         if not (np.isfinite(rows).all() and np.abs(rows).max() >= rel_floor * scale):

@@ -628,6 +628,7 @@ def _seed_errorbar(ax, x, values, **style) -> None:
 def _width_errors(ax, results: Results, dataset: str) -> None:
     """F5 top row: the EFT errors against width, log-log, each with its fitted slope and the
     slope's bootstrap interval (claim F5-slope)."""
+    widths = np.array(sorted(results.width_sweep["widths"]))
     for k, (name, quantity) in enumerate(WIDTH_ERRORS.items()):
         per_width = width_values(results, dataset, quantity)
         usable = positive_seeds(per_width)  # the values the slope is fitted to, drawn as such
@@ -639,7 +640,6 @@ def _width_errors(ax, results: Results, dataset: str) -> None:
         x = np.array(list(usable), dtype=float) * dodge
         label = f"{WIDTH_ERROR_LABELS[name]}: {text}"
         _seed_errorbar(ax, x, list(usable.values()), fmt="o-", color=PALETTE[k], label=label)
-    widths = np.array(list(per_width))
     ax.set(yscale="log", ylabel="relative error (seed mean, min–max)", title=dataset)
     _width_axis(ax, widths)
     _legend_below(ax, ncol=1)
