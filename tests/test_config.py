@@ -833,9 +833,30 @@ def test_a_cross_field_error_through_snakemake_is_the_message_alone(tmp_path, co
     assert len(errors) == 2, output
 
 
-def test_an_independent_error_after_a_crashing_check_is_still_listed(config):
-    """figures.grid_sweep = 'nope' makes check_reference raise KeyError; check_split_by's
-    independent error must still be listed (README: 'every check runs')."""
+def test_a_check_that_crashes_after_an_error_is_skipped_and_the_rest_still_run(config, monkeypatch):
+    """A check that stumbles (KeyError) after an earlier ConfigError, over what that one
+    rejected, is skipped; the checks after it still run and list their errors."""
+
+    def wrong(key):
+        def check(_):
+            raise ConfigError(f"config key '{key}' = 1 is invalid: no")
+
+        return check
+
+    def stumbles(_):
+        raise KeyError("what the first check rejected")
+
+    checks = ((wrong("a"), ()), (stumbles, ()), (wrong("b"), ()))
+    monkeypatch.setattr(config_module, "CROSS_CHECKS", checks)
+    with pytest.raises(ConfigError) as err:
+        check_config(config)
+    assert [line.split("'")[1] for line in listed(err)] == ["a", "b"]
+
+
+def test_an_independent_error_after_a_skipped_check_is_still_listed(config):
+    """figures.grid_sweep = 'nope' fails check_figure_sweeps, and check_reference, which builds
+    on it (it would raise KeyError), is skipped; check_split_by's independent error is still
+    listed."""
     config["figures"]["grid_sweep"] = "nope"
     config["split_by"] = ["dataset"]
     with pytest.raises(ConfigError) as err:
