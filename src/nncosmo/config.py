@@ -263,10 +263,11 @@ def check_mode_counts(config: dict) -> None:
             )
 
 
-def check_measured_steps(training: dict) -> None:
+def check_measured_steps(config: dict) -> None:
     """Checkpoints in [0, steps], step 0 and a later one among them; kappa_a(n) measured at two
     steps at least, or not at all: the cosmology stage interpolates the NTK between checkpoints
     and kappa between its measured steps, which one step cannot give."""
+    training = config["training"]
     steps, checkpoints = training["steps"], training["checkpoints"]
     for c in checkpoints:
         if c > steps:
@@ -422,14 +423,9 @@ def check_history_sweeps(config: dict) -> None:
         _fail("duality.hubble_window", window, f"must be below training.steps={steps} - 1")
 
 
-def check_training_steps(config: dict) -> None:
-    """`check_measured_steps` of the training section."""
-    check_measured_steps(config["training"])
-
-
 # `check_config`'s checks in order, each with the checks it builds on; each reports its first error.
 CROSS_CHECKS = (
-    (check_training_steps, ()),
+    (check_measured_steps, ()),
     (check_sweep_datasets, ()),
     (check_digits, ()),
     (check_figure_sweeps, (check_sweep_datasets,)),

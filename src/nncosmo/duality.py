@@ -444,9 +444,9 @@ def windowed_hubble(u, tau, etas, window: int, stride: int, rel_floor: float) ->
     out = {"start": starts, "tau": tau[starts + window // 2]}
     out |= {k: np.full(len(starts), np.nan) for k in ("H", "H_err")}
     out["status"] = np.zeros(len(starts), np.int8)
-    finite = np.isfinite(u)
-    scale = np.abs(u[finite]).max() if finite.any() else np.nan  # an inf would floor every window
-    scale = scale if scale > 0 else np.nan  # u = 0 throughout: nothing to fit
+    # the largest finite |u| (an inf would floor every window); NaN where no finite u is nonzero
+    magnitudes = np.abs(u[np.isfinite(u)])
+    scale = magnitudes.max() if magnitudes.any() else np.nan
     for i, s in enumerate(starts):
         rows = u[s - 1 : s + window + 1]
         if not (np.isfinite(rows).all() and np.abs(rows).max() >= rel_floor * scale):
